@@ -9,8 +9,10 @@ require (
 	github.com/flynn/hid v0.0.0-20190502022136-f1b9b6cc019a // indirect
 	github.com/fxamacker/cbor/v2 v2.9.6 // indirect
 	github.com/google/gousb v1.1.3 // indirect
+	github.com/mattn/go-sqlite3 v1.14.53 // indirect
 	github.com/prometheus/client_golang v1.25.0 // indirect
 	github.com/stretchr/testify v1.9.0 // indirect
 	github.com/x448/float16 v0.8.4 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
 	layeh.com/radius v0.0.0-20231213012653-1006025d24f8 // indirect
 )

@@ -50,7 +50,8 @@ const YubicoOTPLen = 32
 // YubicoFields are the contents of one decrypted Yubico OTP token.
 type YubicoFields struct {
 	PrivateID  [6]byte
-	UseCounter uint16 // non-volatile: grows at each power-up
+	UseCounter uint16 // non-volatile, 15 bits: grows at each power-up
+	CapsLock   bool   // the top bit of the stored counter: typed with Caps Lock on
 	Timestamp  uint32 // 24 bits, 8 Hz, from power-up
 	SessionUse uint8  // grows with each OTP in one power-up
 	Random     uint16
@@ -102,7 +103,8 @@ func OpenYubicoOTP(key, token []byte) (YubicoFields, error) {
 		return f, ErrYubicoCRC
 	}
 	copy(f.PrivateID[:], p[0:6])
-	f.UseCounter = binary.LittleEndian.Uint16(p[6:8])
+	use := binary.LittleEndian.Uint16(p[6:8])
+	f.UseCounter, f.CapsLock = use&0x7fff, use&0x8000 != 0
 	f.Timestamp = uint32(p[8]) | uint32(p[9])<<8 | uint32(p[10])<<16
 	f.SessionUse = p[11]
 	f.Random = binary.LittleEndian.Uint16(p[12:14])
@@ -118,7 +120,11 @@ func SealYubicoOTP(key []byte, publicID string, f YubicoFields) (string, error) 
 	}
 	var p [16]byte
 	copy(p[0:6], f.PrivateID[:])
-	binary.LittleEndian.PutUint16(p[6:8], f.UseCounter)
+	use := f.UseCounter & 0x7fff
+	if f.CapsLock {
+		use |= 0x8000
+	}
+	binary.LittleEndian.PutUint16(p[6:8], use)
 	p[8], p[9], p[10] = byte(f.Timestamp), byte(f.Timestamp>>8), byte(f.Timestamp>>16)
 	p[11] = f.SessionUse
 	binary.LittleEndian.PutUint16(p[12:14], f.Random)

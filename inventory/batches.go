@@ -1,0 +1,89 @@
+package inventory
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Batch is one delivery of fobs: a seed file imported, or fobs typed in.
+type Batch struct {
+	ID         int64     `json:"-"`
+	Name       string    `json:"name"`
+	FileName   string    `json:"file_name,omitempty"`
+	FileSHA256 string    `json:"file_sha256,omitempty"`
+	Format     string    `json:"format,omitempty"`
+	Vendor     string    `json:"vendor,omitempty"`
+	Count      int       `json:"count"`
+	ImportedBy string    `json:"imported_by"`
+	ImportedAt time.Time `json:"imported_at"`
+}
+
+const batchColumns = `id, name, file_name, file_sha256, format, vendor, count, imported_by, imported_at`
+
+func scanBatch(row interface{ Scan(...any) error }) (Batch, error) {
+	var b Batch
+	var at int64
+	err := row.Scan(&b.ID, &b.Name, &b.FileName, &b.FileSHA256, &b.Format, &b.Vendor, &b.Count, &b.ImportedBy, &at)
+	b.ImportedAt = time.Unix(at, 0).UTC()
+	return b, err
+}
+
+// AddBatch records a batch; [ErrExists] if the name is taken.
+func (tx *Tx) AddBatch(b Batch) (Batch, error) {
+	b.ImportedAt = tx.now.UTC().Truncate(time.Second)
+	res, err := tx.ExecContext(tx.ctx, `INSERT INTO batches(name, file_name, file_sha256, format, vendor, count, imported_by, imported_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, b.Name, b.FileName, b.FileSHA256, b.Format, b.Vendor, b.Count, b.ImportedBy, b.ImportedAt.Unix())
+	if isUnique(err) {
+		return Batch{}, fmt.Errorf("batch %q: %w", b.Name, ErrExists)
+	}
+	if err != nil {
+		return Batch{}, err
+	}
+	b.ID, _ = res.LastInsertId()
+	return b, nil
+}
+
+// SetBatchCount records how many fobs a batch brought.
+func (tx *Tx) SetBatchCount(id int64, n int) error {
+	_, err := tx.ExecContext(tx.ctx, `UPDATE batches SET count = ? WHERE id = ?`, n, id)
+	return err
+}
+
+func getBatchBy(ctx context.Context, q querier, column, value string) (Batch, error) {
+	b, err := scanBatch(q.QueryRowContext(ctx, `SELECT `+batchColumns+` FROM batches WHERE `+column+` = ? ORDER BY id LIMIT 1`, value))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Batch{}, fmt.Errorf("no batch with %s %q: %w", column, value, ErrNotFound)
+	}
+	return b, err
+}
+
+// Batch reads a batch by name.
+func (s *Store) Batch(ctx context.Context, name string) (Batch, error) {
+	return getBatchBy(ctx, s.db, "name", name)
+}
+
+// BatchByFile finds the batch that imported a file with this SHA-256.
+func (tx *Tx) BatchByFile(sha256hex string) (Batch, error) {
+	return getBatchBy(tx.ctx, tx, "file_sha256", sha256hex)
+}
+
+// Batches lists batches, oldest first.
+func (s *Store) Batches(ctx context.Context) ([]Batch, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+batchColumns+` FROM batches ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Batch
+	for rows.Next() {
+		b, err := scanBatch(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,123 @@
+package inventory
+
+import (
+	"context"
+	"fmt"
+)
+
+// Rekey seals the inventory under a new master key in one transaction:
+// every fob secret is sealed again, the audit chain is verified under the
+// old key and MACed again under the new one, and the key record changes.
+// If anything fails, nothing changes. The caller keeps the new key safe
+// before calling, and the old one until Rekey returns.
+func (s *Store) Rekey(ctx context.Context, newMaster []byte, actor string) error {
+	nk, err := newKeyring(newMaster, s.keys.rand)
+	if err != nil {
+		return err
+	}
+	old := s.keys
+	err = s.Update(ctx, func(tx *Tx) error {
+		if _, err := verifyChain(tx.ctx, tx, old); err != nil {
+			return fmt.Errorf("the audit log does not verify, so it cannot be carried to a new key: %w", err)
+		}
+		if err := resealFobs(tx, old, nk); err != nil {
+			return err
+		}
+		sealed, err := nk.sealValue(s.hashKey, "meta/hash_key")
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(tx.ctx, `UPDATE meta SET value = ? WHERE name = 'hash_key'`, sealed); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(tx.ctx, `UPDATE meta SET value = ? WHERE name = 'master_key_fingerprint'`, nk.fingerprint); err != nil {
+			return err
+		}
+		if err := remacAudit(tx, nk); err != nil {
+			return err
+		}
+		// From here on the updates that share this commit seal under the
+		// new key; a failure below restores the old one.
+		s.keys = nk
+		return tx.Audit(actor, "rekey", "inventory", fmt.Sprintf("master key %s replaced by %s", old.fingerprint, nk.fingerprint))
+	})
+	if err != nil {
+		s.keys = old
+	}
+	return err
+}
+
+func resealFobs(tx *Tx, old, nk *keyring) error {
+	type sealed struct {
+		id           int64
+		serial       string
+		secret, priv []byte
+	}
+	rows, err := tx.QueryContext(tx.ctx, `SELECT id, serial, secret, private_id FROM fobs`)
+	if err != nil {
+		return err
+	}
+	var all []sealed
+	for rows.Next() {
+		var r sealed
+		if err := rows.Scan(&r.id, &r.serial, &r.secret, &r.priv); err != nil {
+			rows.Close()
+			return err
+		}
+		all = append(all, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	reseal := func(v []byte, row string) ([]byte, error) {
+		if v == nil {
+			return nil, nil
+		}
+		plain, err := old.openValue(v, row)
+		if err != nil {
+			return nil, err
+		}
+		return nk.sealValue(plain, row)
+	}
+	for _, r := range all {
+		secret, err := reseal(r.secret, fobRow(r.serial, "secret"))
+		if err != nil {
+			return err
+		}
+		priv, err := reseal(r.priv, fobRow(r.serial, "private_id"))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(tx.ctx, `UPDATE fobs SET secret = ?, private_id = ? WHERE id = ?`, secret, priv, r.id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func remacAudit(tx *Tx, nk *keyring) error {
+	var entries []AuditEntry
+	err := auditRows(tx.ctx, tx, `SELECT id, at, actor, action, subject, detail, mac FROM audit ORDER BY id`, func(e AuditEntry) error {
+		entries = append(entries, e)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var prev []byte
+	for i := range entries {
+		e := &entries[i]
+		e.MAC = nk.auditMAC(prev, e)
+		if _, err := tx.ExecContext(tx.ctx, `UPDATE audit SET mac = ? WHERE id = ?`, e.MAC, e.ID); err != nil {
+			return err
+		}
+		prev = e.MAC
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	last := entries[len(entries)-1]
+	_, err = tx.ExecContext(tx.ctx, `UPDATE meta SET value = ? WHERE name = 'audit_head'`, encodeHead(auditHead{last.ID, last.MAC}))
+	return err
+}

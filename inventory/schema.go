@@ -1,0 +1,91 @@
+package inventory
+
+// applicationID marks a SQLite file as a keydesk inventory ("kdsk").
+const applicationID = 0x6b64736b
+
+// migrations are applied in order on open; migration i brings the schema
+// from user_version i to i+1. Never edit one that has shipped: add another.
+var migrations = []string{
+	// 1: the core inventory.
+	`
+CREATE TABLE meta (
+	name  TEXT PRIMARY KEY,
+	value BLOB NOT NULL
+) STRICT;
+
+CREATE TABLE users (
+	id         INTEGER PRIMARY KEY,
+	name       TEXT NOT NULL UNIQUE,
+	full_name  TEXT NOT NULL DEFAULT '',
+	email      TEXT NOT NULL DEFAULT '',
+	disabled   INTEGER NOT NULL DEFAULT 0,
+	fail_count INTEGER NOT NULL DEFAULT 0,
+	locked_at  INTEGER,
+	created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE batches (
+	id          INTEGER PRIMARY KEY,
+	name        TEXT NOT NULL UNIQUE,
+	file_name   TEXT NOT NULL DEFAULT '',
+	file_sha256 TEXT NOT NULL DEFAULT '',
+	format      TEXT NOT NULL DEFAULT '',
+	vendor      TEXT NOT NULL DEFAULT '',
+	count       INTEGER NOT NULL DEFAULT 0,
+	imported_by TEXT NOT NULL,
+	imported_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX batches_by_sha256 ON batches(file_sha256);
+
+CREATE TABLE fobs (
+	id           INTEGER PRIMARY KEY,
+	serial       TEXT NOT NULL UNIQUE,
+	kind         TEXT NOT NULL CHECK (kind IN ('hotp', 'totp', 'yubico')),
+	algorithm    TEXT NOT NULL DEFAULT '',
+	digits       INTEGER NOT NULL DEFAULT 0,
+	period       INTEGER NOT NULL DEFAULT 0,
+	t0           INTEGER NOT NULL DEFAULT 0,
+	counter      INTEGER NOT NULL DEFAULT 0,
+	drift        INTEGER NOT NULL DEFAULT 0,
+	last_step    INTEGER,
+	public_id    TEXT UNIQUE,
+	secret       BLOB NOT NULL,
+	private_id   BLOB,
+	state        TEXT NOT NULL DEFAULT 'stock' CHECK (state IN ('stock', 'assigned', 'lost', 'revoked')),
+	state_at     INTEGER NOT NULL,
+	user_id      INTEGER REFERENCES users(id),
+	batch_id     INTEGER REFERENCES batches(id),
+	fail_count   INTEGER NOT NULL DEFAULT 0,
+	locked_at    INTEGER,
+	last_used_at INTEGER,
+	manufacturer TEXT NOT NULL DEFAULT '',
+	model        TEXT NOT NULL DEFAULT '',
+	key_id       TEXT NOT NULL DEFAULT '',
+	created_at   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX fobs_by_user ON fobs(user_id);
+CREATE INDEX fobs_by_batch ON fobs(batch_id);
+CREATE INDEX fobs_by_state ON fobs(state);
+
+CREATE TABLE bypass_codes (
+	id         INTEGER PRIMARY KEY,
+	user_id    INTEGER NOT NULL REFERENCES users(id),
+	hash       BLOB NOT NULL,
+	uses_left  INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL,
+	created_by TEXT NOT NULL,
+	created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX bypass_codes_by_user ON bypass_codes(user_id);
+
+CREATE TABLE audit (
+	id      INTEGER PRIMARY KEY,
+	at      INTEGER NOT NULL,
+	actor   TEXT NOT NULL,
+	action  TEXT NOT NULL,
+	subject TEXT NOT NULL,
+	detail  TEXT NOT NULL,
+	mac     BLOB NOT NULL
+) STRICT;
+`,
+}

@@ -1,0 +1,128 @@
+package inventory
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// User is a person who may hold fobs, keys and bypass codes.
+type User struct {
+	ID        int64     `json:"-"`
+	Name      string    `json:"name"`
+	FullName  string    `json:"full_name,omitempty"`
+	Email     string    `json:"email,omitempty"`
+	Disabled  bool      `json:"disabled"`
+	FailCount int       `json:"fail_count"`
+	LockedAt  time.Time `json:"locked_at,omitzero"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Locked reports whether failed passcodes locked the user.
+func (u *User) Locked() bool { return !u.LockedAt.IsZero() }
+
+// CheckUserName says what is wrong with a user name, if anything.
+func CheckUserName(name string) error {
+	if name == "" {
+		return errors.New("empty user name")
+	}
+	if len(name) > 128 {
+		return errors.New("user name longer than 128 characters")
+	}
+	for _, r := range name {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			return fmt.Errorf("user name %q contains white space or a control character", name)
+		}
+	}
+	return nil
+}
+
+const userColumns = `id, name, full_name, email, disabled, fail_count, locked_at, created_at`
+
+func scanUser(row interface{ Scan(...any) error }) (User, error) {
+	var u User
+	var locked sql.NullInt64
+	var created int64
+	err := row.Scan(&u.ID, &u.Name, &u.FullName, &u.Email, &u.Disabled, &u.FailCount, &locked, &created)
+	u.LockedAt = nullTime(locked)
+	u.CreatedAt = time.Unix(created, 0).UTC()
+	return u, err
+}
+
+func getUser(ctx context.Context, q querier, name string) (User, error) {
+	u, err := scanUser(q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE name = ?`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, fmt.Errorf("no user named %q: %w", name, ErrNotFound)
+	}
+	return u, err
+}
+
+// User reads one user by name.
+func (s *Store) User(ctx context.Context, name string) (User, error) { return getUser(ctx, s.db, name) }
+
+// User reads one user by name inside the update.
+func (tx *Tx) User(name string) (User, error) { return getUser(tx.ctx, tx, name) }
+
+// Users lists users by name; a non-empty prefix filters them.
+func (s *Store) Users(ctx context.Context, prefix string) ([]User, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users
+		WHERE name LIKE ? ESCAPE '\' ORDER BY name`, like(prefix)+"%")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// AddUser stores a new user; [ErrExists] if the name is taken.
+func (tx *Tx) AddUser(u User) (User, error) {
+	if err := CheckUserName(u.Name); err != nil {
+		return User{}, err
+	}
+	u.FullName = strings.TrimSpace(u.FullName)
+	u.Email = strings.TrimSpace(u.Email)
+	u.CreatedAt = tx.now.UTC().Truncate(time.Second)
+	res, err := tx.ExecContext(tx.ctx, `INSERT INTO users(name, full_name, email, created_at) VALUES (?, ?, ?, ?)`,
+		u.Name, u.FullName, u.Email, u.CreatedAt.Unix())
+	if isUnique(err) {
+		return User{}, fmt.Errorf("user %q: %w", u.Name, ErrExists)
+	}
+	if err != nil {
+		return User{}, err
+	}
+	u.ID, _ = res.LastInsertId()
+	return u, nil
+}
+
+// SetUserDisabled disables or enables a user.
+func (tx *Tx) SetUserDisabled(id int64, disabled bool) error {
+	_, err := tx.ExecContext(tx.ctx, `UPDATE users SET disabled = ? WHERE id = ?`, disabled, id)
+	return err
+}
+
+// RecordUserFailure counts a failed passcode and locks the user when the
+// count reaches limit. It returns the new count and whether it locked now.
+func (tx *Tx) RecordUserFailure(id int64, limit int) (count int, lockedNow bool, err error) {
+	err = tx.QueryRowContext(tx.ctx, `UPDATE users SET fail_count = fail_count + 1,
+		locked_at = CASE WHEN locked_at IS NULL AND fail_count + 1 >= ?2 THEN ?3 ELSE locked_at END
+		WHERE id = ?1 RETURNING fail_count`, id, limit, tx.now.Unix()).Scan(&count)
+	return count, err == nil && count == limit, err
+}
+
+// ResetUserFailures clears the failure count after a success or an unlock.
+func (tx *Tx) ResetUserFailures(id int64) error {
+	_, err := tx.ExecContext(tx.ctx, `UPDATE users SET fail_count = 0, locked_at = NULL WHERE id = ?`, id)
+	return err
+}

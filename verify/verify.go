@@ -1,0 +1,183 @@
+// Package verify makes keydesk's decisions: whether a code is right for a
+// fob or a user, under the help desk's rules (windows, drift, replay,
+// lockout, bypass codes). It is the only package that decides; the
+// inventory only keeps rows.
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/keydesk/keydesk/inventory"
+)
+
+// Policy holds the rules of DESIGN.md; each is a setting.
+type Policy struct {
+	HOTPWindow     int           // codes looked ahead of the counter
+	ResyncWindow   int           // counters or steps searched for a resync
+	TOTPSkew       int           // steps accepted either side of the expected one
+	ReplayLookback int           // HOTP counters looked back to say "already used"
+	LockoutAfter   int           // consecutive failures that lock a fob or user
+	BypassUses     int           // default uses of a bypass code
+	BypassTTL      time.Duration // default lifetime of a bypass code
+	BypassMaxLive  int           // live bypass codes a user may have
+}
+
+// DefaultPolicy is the help desk's usual rules.
+var DefaultPolicy = Policy{
+	HOTPWindow:     10,
+	ResyncWindow:   1000,
+	TOTPSkew:       1,
+	ReplayLookback: 10,
+	LockoutAfter:   10,
+	BypassUses:     1,
+	BypassTTL:      time.Hour,
+	BypassMaxLive:  100,
+}
+
+// Reasons a passcode is denied. A Decision's Denial wraps one of them.
+var (
+	ErrWrongCode    = errors.New("wrong code")
+	ErrReplay       = errors.New("code already used")
+	ErrMalformed    = errors.New("malformed code")
+	ErrFobLocked    = errors.New("fob is locked")
+	ErrUserLocked   = errors.New("user is locked")
+	ErrLost         = errors.New("fob reported lost")
+	ErrRevoked      = errors.New("fob revoked")
+	ErrUnknownFob   = errors.New("unknown fob")
+	ErrUnknownUser  = errors.New("unknown user")
+	ErrUserDisabled = errors.New("user is disabled")
+	ErrNoFactor     = errors.New("user has no usable fob or bypass code")
+	ErrExhausted    = errors.New("fob counter exhausted")
+)
+
+var reasonCodes = map[error]string{
+	ErrWrongCode: "wrong_code", ErrReplay: "replay", ErrMalformed: "malformed",
+	ErrFobLocked: "fob_locked", ErrUserLocked: "user_locked", ErrLost: "lost",
+	ErrRevoked: "revoked", ErrUnknownFob: "unknown_fob", ErrUnknownUser: "unknown_user",
+	ErrUserDisabled: "user_disabled", ErrNoFactor: "no_factor", ErrExhausted: "exhausted",
+}
+
+// Decision is the answer to "is this code right?".
+type Decision struct {
+	Allow  bool
+	Denial error  // why not, wrapping one of the Err values; nil when allowed
+	Serial string // the fob that answered, if any
+	Method string // "fob" or "bypass" when allowed
+	// Drift is the TOTP drift learned, in steps, when a TOTP fob answered.
+	Drift int
+	// UsesLeft is what remains of the bypass code used.
+	UsesLeft int
+}
+
+// Reason is a sentence a clerk can act on.
+func (d Decision) Reason() string {
+	if d.Allow {
+		if d.Method == "bypass" {
+			return fmt.Sprintf("bypass code accepted (%d uses left)", d.UsesLeft)
+		}
+		return "code accepted from fob " + d.Serial
+	}
+	return d.Denial.Error()
+}
+
+// ReasonCode is a stable word for scripts and metrics.
+func (d Decision) ReasonCode() string {
+	if d.Allow {
+		return "ok"
+	}
+	for err, code := range reasonCodes {
+		if errors.Is(d.Denial, err) {
+			return code
+		}
+	}
+	return "denied"
+}
+
+func deny(err error, format string, args ...any) Decision {
+	if format == "" {
+		return Decision{Denial: err}
+	}
+	return Decision{Denial: fmt.Errorf("%w: %s", err, fmt.Sprintf(format, args...))}
+}
+
+// Verifier decides on codes against one inventory.
+type Verifier struct {
+	store  *inventory.Store
+	policy Policy
+}
+
+// New returns a verifier with policy p.
+func New(store *inventory.Store, p Policy) *Verifier {
+	return &Verifier{store: store, policy: p}
+}
+
+// Policy is the verifier's rules.
+func (v *Verifier) Policy() Policy { return v.policy }
+
+// VerifySerial tests the code a fob shows, as a clerk does at the counter.
+// The decision and its effects (counter, drift, failure count, lock) are
+// committed before it returns. An error means no decision was made; it is
+// never an allow.
+func (v *Verifier) VerifySerial(ctx context.Context, serial, code string) (Decision, error) {
+	var d Decision
+	err := v.store.Update(ctx, func(tx *inventory.Tx) error {
+		f, err := tx.Fob(serial)
+		if errors.Is(err, inventory.ErrNotFound) {
+			d = deny(ErrUnknownFob, "no fob with serial %q", serial)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if d = refuseFob(&f); d.Denial != nil {
+			return nil
+		}
+		m := v.check(&f, code, tx.Now())
+		d, err = v.settle(tx, &f, m)
+		return err
+	})
+	return d, err
+}
+
+// refuseFob says why a fob cannot answer at all, if it cannot.
+func refuseFob(f *inventory.Fob) Decision {
+	day := func(t time.Time) string { return t.Format("2006-01-02") }
+	switch {
+	case f.State == inventory.Lost:
+		return deny(ErrLost, "fob %s was reported lost on %s", f.Token.Serial, day(f.StateAt))
+	case f.State == inventory.Revoked:
+		return deny(ErrRevoked, "fob %s was revoked on %s", f.Token.Serial, day(f.StateAt))
+	case f.Locked():
+		return deny(ErrFobLocked, "fob %s is locked after %d failures since %s; an admin can unlock it (keydesk fob unlock %s)",
+			f.Token.Serial, f.FailCount, f.LockedAt.Format(time.RFC3339), f.Token.Serial)
+	}
+	return Decision{}
+}
+
+// settle records a fob's match or failure and returns the decision.
+func (v *Verifier) settle(tx *inventory.Tx, f *inventory.Fob, m match) (Decision, error) {
+	if m.denial == nil {
+		if err := tx.RecordFobUse(f.ID, m.use); err != nil {
+			return Decision{}, err
+		}
+		return Decision{Allow: true, Serial: f.Token.Serial, Method: "fob", Drift: m.use.Drift}, nil
+	}
+	d := Decision{Denial: m.denial, Serial: f.Token.Serial}
+	if !m.counts {
+		return d, nil
+	}
+	n, lockedNow, err := tx.RecordFobFailure(f.ID, v.policy.LockoutAfter)
+	if err != nil {
+		return Decision{}, err
+	}
+	if lockedNow {
+		d.Denial = fmt.Errorf("%w; fob %s is now locked after %d failures", m.denial, f.Token.Serial, n)
+		if err := tx.Audit("keydesk", "fob locked", "fob "+f.Token.Serial, fmt.Sprintf("%d consecutive failures", n)); err != nil {
+			return Decision{}, err
+		}
+	}
+	return d, nil
+}
