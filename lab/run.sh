@@ -11,6 +11,8 @@
 #                (interactive guest shell, no timeout; leave with poweroff -f)
 #   LAB_TIMEOUT  hard limit for the whole boot, seconds (default 600)
 #   LAB_CMD_TIMEOUT  per-command limit inside the guest, seconds (default 60)
+#   LAB_KEYDESK  a keydesk to test instead of building ./cmd/keydesk (a path;
+#                lab/testdata/fake-keydesk tests the lab's own scripts)
 #   LAB_KERNEL   Debian kernel package to boot (default: what linux-image-amd64
 #                depends on today)
 #   LAB_ACCEL    QEMU accelerator (default tcg; kvm works where /dev/kvm does)
@@ -28,6 +30,9 @@ ACCEL=${LAB_ACCEL:-tcg}
 SMP=${LAB_SMP:-2}
 VID=${LAB_VID:-0x1209}
 PID=${LAB_PID:-0x0001}
+if [[ -n ${LAB_KEYDESK:-} ]]; then
+	LAB_KEYDESK=$(realpath -e "$LAB_KEYDESK") || { echo "usblab: LAB_KEYDESK: no such file" >&2; exit 1; }
+fi
 
 # Host packages: the emulator, the guest's userland, and what cgo needs to
 # build keydesk against libusb.
@@ -109,6 +114,11 @@ build_programs() {
 	step "go build ./lab/cmd/usbprobe (cgo, libusb)"
 	CGO_ENABLED=1 go build -trimpath -o "$OUT/bin/usbprobe" ./lab/cmd/usbprobe
 	[[ $CHECKS == plumbing ]] && return
+	if [[ -n ${LAB_KEYDESK:-} ]]; then
+		step "using LAB_KEYDESK=$LAB_KEYDESK instead of building cmd/keydesk"
+		install -m 0755 "$LAB_KEYDESK" "$OUT/bin/keydesk"
+		return
+	fi
 	if [[ ! -d cmd/keydesk ]]; then
 		step "cmd/keydesk does not exist yet: the guest will report the keydesk checks as failed"
 		return

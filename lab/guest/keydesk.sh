@@ -1,0 +1,213 @@
+# keydesk.sh: keydesk against the lab's key. `keydesk softkey` serves the
+# device side (/dev/hidg0); `keydesk key ...` talks to the host side through
+# libusb and hidraw, as it would to a key on a help-desk PC. Contract checked
+# (DESIGN.md "CLI contract"): exit 0 on success, 1 on failure, no hang and no
+# Go panic when the key misbehaves.
+
+section "keydesk"
+T=$LAB_CMD_TIMEOUT
+SK_STATE=/tmp/sk.state
+SK_LOG=/tmp/softkey.log
+SK_PID=""
+
+# Each misbehaving soft key mode, and why a client must refuse it.
+MISBEHAVE_MODES="wrong-nonce bad-seq oversize garbage silent"
+
+# softkey_start [FLAG...] starts the soft key in the background and waits
+# until it holds /dev/hidg0 open. Returns 1 if it exits or never opens it.
+softkey_start() {
+	echo "\$ keydesk softkey --hidg /dev/hidg0 --state $SK_STATE${*:+ $*} &"
+	keydesk softkey --hidg /dev/hidg0 --state "$SK_STATE" "$@" >"$SK_LOG" 2>&1 </dev/null &
+	SK_PID=$!
+	n=100
+	while [ $n -gt 0 ]; do
+		kill -0 "$SK_PID" 2>/dev/null || break
+		for fd in /proc/"$SK_PID"/fd/*; do
+			if [ "$(readlink "$fd" 2>/dev/null)" = /dev/hidg0 ]; then
+				echo "  -> pid $SK_PID serving /dev/hidg0"
+				return 0
+			fi
+		done
+		usleep 100000
+		n=$((n - 1))
+	done
+	softkey_stop
+	return 1
+}
+
+# softkey_stop ends the soft key, prints its log, and fails the check named
+# by $1 (if any) when the soft key had already exited or panicked.
+softkey_stop() {
+	if [ -n "$SK_PID" ]; then
+		if [ -n "$1" ] && ! kill -0 "$SK_PID" 2>/dev/null; then
+			fail "softkey exited on its own ($1)"
+		fi
+		kill "$SK_PID" 2>/dev/null
+		wait "$SK_PID" 2>/dev/null
+		echo "  softkey (pid $SK_PID) stopped; its log:"
+		sed 's/^/  sk| /' "$SK_LOG"
+	fi
+	SK_PID=""
+	if grep -qE '^(panic:|fatal error:|goroutine [0-9]+ \[)' "$SK_LOG"; then
+		fail "softkey panicked${1:+ ($1)}"
+	fi
+}
+
+# expect_ok NAME [PATTERN]: the last run exited 0 and, if given, printed
+# something matching PATTERN.
+expect_ok() {
+	if [ "$TIMED_OUT" = yes ]; then
+		fail "$1: hung (killed after ${T}s)"
+	elif crashed; then
+		fail "$1: Go panic"
+	elif [ "$RC" != 0 ]; then
+		fail "$1: exit $RC, want 0"
+	elif [ -n "$2" ] && ! output_has "$2"; then
+		fail "$1: output does not match /$2/"
+	else
+		pass "$1"
+	fi
+}
+
+# expect_refused NAME: the last run exited 1, in time, without a panic, and
+# said why on stderr.
+expect_refused() {
+	if [ "$TIMED_OUT" = yes ]; then
+		fail "$1: hung (killed after ${T}s)"
+	elif crashed; then
+		fail "$1: Go panic"
+	elif [ "$RC" != 1 ]; then
+		fail "$1: exit $RC, want 1"
+	elif [ ! -s "$RUN_ERR" ]; then
+		fail "$1: exit 1 but no error message on stderr"
+	else
+		pass "$1: refused with \"$(head -n 1 "$RUN_ERR")\""
+	fi
+}
+
+# keydesk_ready: whether this keydesk has the commands the lab drives. A
+# missing command is one failure that names what is missing, not a
+# cascade of confusing ones.
+keydesk_ready() {
+	if [ ! -x /usr/bin/keydesk ]; then
+		fail "keydesk key commands not built yet: no keydesk binary (cmd/keydesk missing or did not build; see the host's run.sh output)"
+		return 1
+	fi
+	missing=""
+	timeout 30 keydesk --help >/tmp/help.top 2>&1 </dev/null
+	rc=$?
+	if [ $rc -ne 0 ] && [ $rc -ne 2 ]; then
+		sed 's/^/  | /' /tmp/help.top
+		fail "keydesk --help exits $rc in the guest (missing shared library?)"
+		return 1
+	fi
+	timeout 30 keydesk key --help >/tmp/help.key 2>&1 </dev/null
+	timeout 30 keydesk user --help >/tmp/help.user 2>&1 </dev/null
+	timeout 30 keydesk softkey --help >/tmp/help.softkey 2>&1 </dev/null
+	# urfave/cli lists subcommands as "   NAME[, ALIAS]   usage".
+	for c in softkey key user; do
+		grep -qE "^[[:space:]]+$c([ ,]|\$)" /tmp/help.top || missing="$missing $c"
+	done
+	for c in list wink register test; do
+		grep -qE "^[[:space:]]+$c([ ,]|\$)" /tmp/help.key || missing="$missing key-$c"
+	done
+	grep -qE "^[[:space:]]+add([ ,]|\$)" /tmp/help.user || missing="$missing user-add"
+	grep -q -- "--hidg" /tmp/help.softkey || missing="$missing softkey--hidg"
+	grep -q -- "--state" /tmp/help.softkey || missing="$missing softkey--state"
+	if [ -n "$missing" ]; then
+		for f in top key user softkey; do
+			echo "  keydesk ${f#top} --help:"
+			sed 's/^/  | /' /tmp/help.$f
+		done
+		fail "keydesk key commands not built yet (missing:$missing)"
+		return 1
+	fi
+	return 0
+}
+
+keydesk_checks() {
+	keydesk_ready || return
+	run "$T" keydesk --version
+	echo "keydesk in the guest: $(ls -l /usr/bin/keydesk)"
+
+	section "keydesk: a well-behaved key"
+	if ! softkey_start; then
+		fail "keydesk softkey did not start serving /dev/hidg0"
+		return
+	fi
+	run "$T" keydesk key list
+	expect_ok "key list shows $VIDHEX:$PIDHEX" "$VIDHEX:$PIDHEX"
+	expect_ok "key list shows the manufacturer" "keydesk lab"
+	expect_ok "key list shows the product" "keydesk softkey"
+	expect_ok "key list shows the serial" "LAB0001"
+	run "$T" keydesk key list --json
+	expect_ok "key list --json names the key" '"keydesk softkey"'
+	if [ "$RC" = 0 ] && ! tr -d ' \t\n' <"$RUN_OUT" | grep -qE '^[[{].*[]}]$'; then
+		fail "key list --json: stdout is not one JSON value"
+	fi
+	run "$T" keydesk key wink
+	expect_ok "key wink"
+	if [ -n "$HIDRAW" ]; then
+		run "$T" keydesk key wink --device "$HIDRAW"
+		expect_ok "key wink --device $HIDRAW"
+	fi
+	run "$T" keydesk user add alice
+	expect_ok "user add alice" "alice"
+	run "$T" keydesk key register alice --name lab-key
+	expect_ok "key register alice --name lab-key" "lab-key"
+	run "$T" keydesk key test alice
+	expect_ok "key test alice"
+	softkey_stop "well-behaved"
+
+	# The registration lives in the soft key's state file: a restarted key
+	# must still sign for it.
+	section "keydesk: the same key after a restart"
+	if softkey_start; then
+		run "$T" keydesk key test alice
+		expect_ok "key test alice after the soft key restarted with the same --state"
+		softkey_stop "restart"
+	else
+		fail "keydesk softkey did not restart with $SK_STATE"
+	fi
+
+	if ! grep -q -- "--misbehave" /tmp/help.softkey; then
+		fail "keydesk softkey --misbehave not built yet: misbehaving-key checks skipped"
+		return
+	fi
+	for mode in $MISBEHAVE_MODES; do
+		section "keydesk: a key that misbehaves: $mode"
+		if ! softkey_start --misbehave "$mode"; then
+			fail "keydesk softkey --misbehave $mode did not start"
+			continue
+		fi
+		# register needs a multi-frame answer, so every mode (bad-seq
+		# included) breaks it: it must be refused. wink's one-frame answer
+		# may survive some modes, so it need only end, in time, cleanly.
+		run "$T" keydesk key register alice --name "misbehave-$mode"
+		expect_refused "key register against --misbehave $mode"
+		run "$T" keydesk key wink
+		if [ "$TIMED_OUT" = yes ]; then
+			fail "key wink against --misbehave $mode: hung (killed after ${T}s)"
+		elif crashed; then
+			fail "key wink against --misbehave $mode: Go panic"
+		elif [ "$RC" != 0 ] && [ "$RC" != 1 ]; then
+			fail "key wink against --misbehave $mode: exit $RC, want 0 or 1"
+		else
+			pass "key wink against --misbehave $mode ends cleanly (exit $RC)"
+		fi
+		softkey_stop "misbehave $mode"
+	done
+
+	# A client that gave up on a bad key must leave nothing behind that
+	# trips up the next one (stale reports, a held device).
+	section "keydesk: a good key again"
+	if softkey_start; then
+		run "$T" keydesk key test alice
+		expect_ok "key test alice after the misbehaving keys"
+		softkey_stop "after misbehave"
+	else
+		fail "keydesk softkey did not start after the misbehaving keys"
+	fi
+}
+
+keydesk_checks
