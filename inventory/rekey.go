@@ -30,7 +30,7 @@ func (s *Store) Rekey(ctx context.Context, newMaster []byte, actor string) error
 		if _, err := tx.ExecContext(tx.ctx, `UPDATE meta SET value = ? WHERE name = 'hash_key'`, sealed); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(tx.ctx, `UPDATE meta SET value = ? WHERE name = 'master_key_fingerprint'`, nk.fingerprint); err != nil {
+		if _, err := tx.ExecContext(tx.ctx, `UPDATE meta SET value = ? WHERE name = 'master_key_fingerprint'`, []byte(nk.fingerprint)); err != nil {
 			return err
 		}
 		if err := remacAudit(tx, nk); err != nil {

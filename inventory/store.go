@@ -232,8 +232,10 @@ func (s *Store) initMeta(ctx context.Context, tx *sql.Tx) error {
 	if err != nil {
 		return err
 	}
+	// meta.value is a STRICT BLOB column: a Go string binds as TEXT and
+	// is refused, so the fingerprint goes in as bytes.
 	_, err = tx.ExecContext(ctx, `INSERT INTO meta(name, value) VALUES
-		('master_key_fingerprint', ?), ('hash_key', ?)`, s.keys.fingerprint, sealed)
+		('master_key_fingerprint', ?), ('hash_key', ?)`, []byte(s.keys.fingerprint), sealed)
 	return s.describe0(err)
 }
 
