@@ -101,7 +101,6 @@ func Open(ctx context.Context, path string, master []byte, o Options) (*Store, e
 	if readOnly {
 		q.Set("mode", "ro")
 	} else {
-		q.Set("_journal_mode", "WAL")
 		q.Set("_synchronous", o.Sync)
 	}
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
@@ -115,6 +114,13 @@ func Open(ctx context.Context, path string, master []byte, o Options) (*Store, e
 		return nil, err
 	}
 	if !readOnly {
+		// WAL only now that the file is known to be ours: journal_mode is
+		// written into the file's header, and a file refused above must
+		// be left as it was.
+		if _, err := db.ExecContext(ctx, "PRAGMA journal_mode = WAL"); err != nil {
+			db.Close()
+			return nil, s.describe(err)
+		}
 		if s.writer, err = newWriter(ctx, s); err != nil {
 			db.Close()
 			return nil, err
