@@ -1,0 +1,103 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+// interspersed moves flags given after positional arguments in front of
+// them, for the command the arguments name: urfave/cli stops parsing flags
+// at the first positional argument, and a clerk types
+// "keydesk user add alice --email a@x" as often as the other way round.
+// "--" still ends the flags.
+func interspersed(app *cli.App, args []string) []string {
+	out := []string{args[0]}
+	flags := app.Flags
+	cmds := app.Commands
+	rest := args[1:]
+	for {
+		// Global or group flags stay where they are, up to the next word.
+		i := 0
+		for i < len(rest) && strings.HasPrefix(rest[i], "-") && rest[i] != "--" {
+			i += flagWidth(flags, rest[i], rest[i+1:])
+		}
+		out = append(out, rest[:min(i, len(rest))]...)
+		if i >= len(rest) {
+			return out
+		}
+		rest = rest[i:]
+		cmd := findCommand(cmds, rest[0])
+		if cmd == nil || rest[0] == "--" {
+			return append(out, rest...)
+		}
+		out = append(out, rest[0])
+		rest = rest[1:]
+		if len(cmd.Subcommands) > 0 {
+			flags, cmds = cmd.Flags, cmd.Subcommands
+			if next := firstWord(cmd.Flags, rest); next < len(rest) && findCommand(cmds, rest[next]) != nil {
+				continue
+			}
+		}
+		return append(out, reorder(cmd.Flags, rest)...)
+	}
+}
+
+func firstWord(flags []cli.Flag, args []string) int {
+	i := 0
+	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "--" {
+		i += flagWidth(flags, args[i], args[i+1:])
+	}
+	return i
+}
+
+func findCommand(cmds []*cli.Command, name string) *cli.Command {
+	for _, c := range cmds {
+		if c.HasName(name) {
+			return c
+		}
+	}
+	return nil
+}
+
+// reorder puts a leaf command's flags before its positional arguments.
+func reorder(flags []cli.Flag, args []string) []string {
+	var fl, pos []string
+	for i := 0; i < len(args); {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i:]...)
+			break
+		}
+		if strings.HasPrefix(a, "-") && len(a) > 1 {
+			w := flagWidth(flags, a, args[i+1:])
+			fl = append(fl, args[i:min(i+w, len(args))]...)
+			i += w
+			continue
+		}
+		pos = append(pos, a)
+		i++
+	}
+	return append(fl, pos...)
+}
+
+// flagWidth is how many words a flag takes: 2 for "--db PATH", 1 for a
+// boolean, "--db=PATH" or an unknown flag (left for the parser to refuse).
+func flagWidth(flags []cli.Flag, arg string, rest []string) int {
+	name := strings.TrimLeft(arg, "-")
+	if strings.Contains(name, "=") {
+		return 1
+	}
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if n != name {
+				continue
+			}
+			if _, isBool := f.(*cli.BoolFlag); isBool || len(rest) == 0 {
+				return 1
+			}
+			return 2
+		}
+	}
+	return 1
+}

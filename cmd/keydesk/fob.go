@@ -1,0 +1,269 @@
+package main
+
+import (
+	"encoding/json"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/keydesk/keydesk/fob"
+	"github.com/keydesk/keydesk/inventory"
+)
+
+func fobCommand() *cli.Command {
+	serialAction := func(name, usage string, act func(c *cli.Context, s *session, serial string) (string, error)) *cli.Command {
+		return &cli.Command{Name: name, Usage: usage, ArgsUsage: "SERIAL", Action: withSession(func(c *cli.Context, s *session) error {
+			a, err := args(c, "SERIAL")
+			if err != nil {
+				return err
+			}
+			msg, err := act(c, s, a[0])
+			if err != nil {
+				return err
+			}
+			say(c, "%s", msg)
+			return nil
+		})}
+	}
+	return &cli.Command{
+		Name:  "fob",
+		Usage: "keep the inventory of OTP fobs",
+		Subcommands: []*cli.Command{
+			{
+				Name: "add", Usage: "add one fob typed from a vendor's sheet", ArgsUsage: "SERIAL",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "kind", Usage: "hotp or totp (required)"},
+					&cli.StringFlag{Name: "algorithm", Value: "SHA1", Usage: "SHA1, SHA256 or SHA512"},
+					&cli.IntFlag{Name: "digits", Value: 6, Usage: "6, 7 or 8"},
+					&cli.IntFlag{Name: "period", Value: 30, Usage: "TOTP time step in seconds"},
+					&cli.Uint64Flag{Name: "counter", Usage: "HOTP counter the fob is at"},
+					&cli.StringFlag{Name: "secret-file", Usage: "`FILE` holding the seed in hex, never on the command line (required)"},
+				},
+				Action: withSession(fobAdd),
+			},
+			{
+				Name: "list", Usage: "list fobs",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "state", Usage: "stock, assigned, lost or revoked"},
+					&cli.StringFlag{Name: "user", Usage: "only the fobs of `USER`"},
+					&cli.StringFlag{Name: "batch", Usage: "only the fobs of `BATCH`"},
+					jsonFlag,
+				},
+				Action: withSession(fobList),
+			},
+			{Name: "show", Usage: "show one fob", ArgsUsage: "SERIAL", Flags: []cli.Flag{jsonFlag}, Action: withSession(fobShow)},
+			{Name: "assign", Usage: "hand a fob in stock to a user", ArgsUsage: "SERIAL USER", Action: withSession(fobAssign)},
+			serialAction("unassign", "return a fob to stock", func(c *cli.Context, s *session, serial string) (string, error) {
+				return "fob " + serial + " back in stock", s.desk.UnassignFob(c.Context, serial)
+			}),
+			serialAction("lost", "report a fob lost or stolen: refused at once, kept on record", func(c *cli.Context, s *session, serial string) (string, error) {
+				return "fob " + serial + " reported lost; it is refused from now on", s.desk.ReportLost(c.Context, serial)
+			}),
+			serialAction("revoke", "take a fob out of service for good", func(c *cli.Context, s *session, serial string) (string, error) {
+				return "fob " + serial + " revoked", s.desk.Revoke(c.Context, serial)
+			}),
+			serialAction("unlock", "clear a fob's failures and lock", func(c *cli.Context, s *session, serial string) (string, error) {
+				return "fob " + serial + " unlocked", s.desk.UnlockFob(c.Context, serial)
+			}),
+			{Name: "resync", Usage: "find a drifted fob again from two consecutive codes", ArgsUsage: "SERIAL CODE1 CODE2",
+				Flags: []cli.Flag{jsonFlag}, Action: withSession(fobResync)},
+		},
+	}
+}
+
+func fobAdd(c *cli.Context, s *session) error {
+	a, err := args(c, "SERIAL")
+	if err != nil {
+		return err
+	}
+	if c.String("kind") == "" || c.String("secret-file") == "" {
+		return usagef("fob add needs --kind and --secret-file")
+	}
+	kind, err := fob.ParseKind(c.String("kind"))
+	if err != nil || kind == fob.Yubico {
+		return usagef("--kind must be hotp or totp (Yubico OTP fobs come from a seed file: keydesk import)")
+	}
+	alg, err := fob.ParseAlgorithm(c.String("algorithm"))
+	if err != nil {
+		return usageError{err}
+	}
+	raw, err := os.ReadFile(c.String("secret-file"))
+	if err != nil {
+		return err
+	}
+	secret, err := hex.DecodeString(strings.Join(strings.Fields(string(raw)), ""))
+	if err != nil {
+		return fmt.Errorf("%s: the seed is not hex: %v", c.String("secret-file"), err)
+	}
+	t := fob.Token{Serial: a[0], Kind: kind, Algorithm: alg, Digits: c.Int("digits"), Secret: secret}
+	if kind == fob.TOTP {
+		t.Period = c.Int("period")
+	} else {
+		t.Counter = c.Uint64("counter")
+	}
+	if err := s.desk.AddFob(c.Context, t); err != nil {
+		return err
+	}
+	say(c, "added %s fob %s in stock", kind, t.Serial)
+	return nil
+}
+
+// fobView is a fob as keydesk shows it: never its secrets.
+type fobView struct {
+	Serial     string    `json:"serial"`
+	Kind       fob.Kind  `json:"kind"`
+	Algorithm  string    `json:"algorithm,omitempty"`
+	Digits     int       `json:"digits,omitempty"`
+	Period     int       `json:"period,omitempty"`
+	Counter    uint64    `json:"counter"`
+	Drift      int       `json:"drift,omitempty"`
+	PublicID   string    `json:"public_id,omitempty"`
+	State      string    `json:"state"`
+	Since      time.Time `json:"since"`
+	User       string    `json:"user,omitempty"`
+	Batch      string    `json:"batch,omitempty"`
+	FailCount  int       `json:"fail_count"`
+	Locked     bool      `json:"locked"`
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
+	Vendor     string    `json:"manufacturer,omitempty"`
+	Model      string    `json:"model,omitempty"`
+}
+
+func viewFob(f *inventory.Fob) fobView {
+	t := &f.Token
+	return fobView{Serial: t.Serial, Kind: t.Kind, Algorithm: string(t.Algorithm), Digits: t.Digits, Period: t.Period,
+		Counter: t.Counter, Drift: t.Drift, PublicID: t.PublicID, State: string(f.State), Since: f.StateAt,
+		User: f.User, Batch: f.Batch, FailCount: f.FailCount, Locked: f.Locked(), LastUsedAt: f.LastUsedAt,
+		Vendor: t.Manufacturer, Model: t.Model}
+}
+
+func fobStatus(v fobView) string {
+	s := v.State
+	if v.User != "" {
+		s += " (" + v.User + ")"
+	}
+	if v.Locked {
+		s += ", locked"
+	}
+	return s
+}
+
+func fobList(c *cli.Context, s *session) error {
+	if _, err := args(c); err != nil {
+		return err
+	}
+	filter := inventory.FobFilter{User: c.String("user"), Batch: c.String("batch")}
+	if c.IsSet("state") {
+		st, err := inventory.ParseState(c.String("state"))
+		if err != nil {
+			return usageError{err}
+		}
+		filter.State = st
+	}
+	if wantJSON(c) {
+		// A stream of one object per line keeps memory flat on a large
+		// inventory and is easy for scripts (jq, line by line).
+		return s.store.Fobs(c.Context, filter, func(f inventory.Fob) error {
+			return printJSONLine(c, viewFob(&f))
+		})
+	}
+	t := newTable(c.App.Writer, "SERIAL", "KIND", "STATE", "USER", "BATCH", "FAILS", "LAST USED")
+	n := 0
+	err := s.store.Fobs(c.Context, filter, func(f inventory.Fob) error {
+		v := viewFob(&f)
+		state := v.State
+		if v.Locked {
+			state += ",locked"
+		}
+		t.row(v.Serial, string(v.Kind), state, v.User, v.Batch, fmt.Sprint(v.FailCount), when(v.LastUsedAt))
+		n++
+		return nil
+	})
+	t.flush()
+	if err == nil && n == 0 {
+		note(c, "no fobs match")
+	}
+	return err
+}
+
+func printJSONLine(c *cli.Context, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = c.App.Writer.Write(append(b, '\n'))
+	return err
+}
+
+func fobShow(c *cli.Context, s *session) error {
+	a, err := args(c, "SERIAL")
+	if err != nil {
+		return err
+	}
+	f, err := s.store.Fob(c.Context, a[0])
+	if err != nil {
+		return err
+	}
+	v := viewFob(&f)
+	if wantJSON(c) {
+		return printJSON(c, v)
+	}
+	say(c, "serial:     %s", v.Serial)
+	switch v.Kind {
+	case fob.HOTP:
+		say(c, "kind:       HOTP, %s, %d digits, counter %d", v.Algorithm, v.Digits, v.Counter)
+	case fob.TOTP:
+		say(c, "kind:       TOTP, %s, %d digits, %d s step, drift %+d steps", v.Algorithm, v.Digits, v.Period, v.Drift)
+	case fob.Yubico:
+		say(c, "kind:       Yubico OTP, public id %s", v.PublicID)
+	}
+	say(c, "state:      %s since %s", fobStatus(v), when(v.Since))
+	say(c, "failures:   %d", v.FailCount)
+	if v.Batch != "" {
+		say(c, "batch:      %s", v.Batch)
+	}
+	if v.Vendor != "" || v.Model != "" {
+		say(c, "made by:    %s %s", v.Vendor, v.Model)
+	}
+	say(c, "last used:  %s", or(when(v.LastUsedAt), "never"))
+	return nil
+}
+
+func or(s, alt string) string {
+	if s == "" {
+		return alt
+	}
+	return s
+}
+
+func fobAssign(c *cli.Context, s *session) error {
+	a, err := args(c, "SERIAL", "USER")
+	if err != nil {
+		return err
+	}
+	if err := s.desk.AssignFob(c.Context, a[0], a[1]); err != nil {
+		return err
+	}
+	say(c, "fob %s assigned to %s", a[0], a[1])
+	return nil
+}
+
+func fobResync(c *cli.Context, s *session) error {
+	a, err := args(c, "SERIAL", "CODE1", "CODE2")
+	if err != nil {
+		return err
+	}
+	d, err := s.ver.Resync(c.Context, a[0], a[1], a[2], actor())
+	if err != nil {
+		return err
+	}
+	if wantJSON(c) {
+		return printJSON(c, map[string]any{"serial": d.Serial, "resynced": true, "drift": d.Drift})
+	}
+	say(c, "fob %s resynced", a[0])
+	return nil
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/keydesk/keydesk/inventory"
+)
+
+func userCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "user",
+		Usage: "add, list, show, disable and unlock users",
+		Subcommands: []*cli.Command{
+			{
+				Name: "add", Usage: "add a user", ArgsUsage: "NAME",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "full-name", Usage: "the person's full name"},
+					&cli.StringFlag{Name: "email", Usage: "the person's email address"},
+					jsonFlag,
+				},
+				Action: withSession(userAdd),
+			},
+			{Name: "list", Usage: "list users", Flags: []cli.Flag{jsonFlag}, Action: withSession(userList)},
+			{Name: "show", Usage: "show a user, with fobs and bypass codes", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: withSession(userShow)},
+			{Name: "disable", Usage: "refuse every passcode of a user", ArgsUsage: "NAME", Action: withSession(userDisable(true))},
+			{Name: "enable", Usage: "undo disable", ArgsUsage: "NAME", Action: withSession(userDisable(false))},
+			{Name: "unlock", Usage: "clear a user's failed passcodes", ArgsUsage: "NAME", Action: withSession(userUnlock)},
+		},
+	}
+}
+
+func userAdd(c *cli.Context, s *session) error {
+	a, err := args(c, "NAME")
+	if err != nil {
+		return err
+	}
+	if err := inventory.CheckUserName(a[0]); err != nil {
+		return usageError{err}
+	}
+	u, err := s.desk.AddUser(c.Context, inventory.User{Name: a[0], FullName: c.String("full-name"), Email: c.String("email")})
+	if err != nil {
+		return err
+	}
+	if wantJSON(c) {
+		return printJSON(c, u)
+	}
+	say(c, "added user %s", u.Name)
+	return nil
+}
+
+func userList(c *cli.Context, s *session) error {
+	if _, err := args(c); err != nil {
+		return err
+	}
+	users, err := s.store.Users(c.Context, "")
+	if err != nil {
+		return err
+	}
+	if wantJSON(c) {
+		if users == nil {
+			users = []inventory.User{}
+		}
+		return printJSON(c, users)
+	}
+	t := newTable(c.App.Writer, "USER", "FULL NAME", "EMAIL", "STATUS")
+	for _, u := range users {
+		t.row(u.Name, u.FullName, u.Email, userStatus(&u))
+	}
+	t.flush()
+	return nil
+}
+
+func userStatus(u *inventory.User) string {
+	switch {
+	case u.Disabled:
+		return "disabled"
+	case u.Locked():
+		return fmt.Sprintf("locked (%d failures)", u.FailCount)
+	}
+	return "active"
+}
+
+type userView struct {
+	inventory.User
+	Fobs   []fobView              `json:"fobs"`
+	Bypass []inventory.BypassCode `json:"bypass_codes"`
+}
+
+func userShow(c *cli.Context, s *session) error {
+	a, err := args(c, "NAME")
+	if err != nil {
+		return err
+	}
+	u, err := s.store.User(c.Context, a[0])
+	if err != nil {
+		return err
+	}
+	v := userView{User: u, Fobs: []fobView{}}
+	err = s.store.Fobs(c.Context, inventory.FobFilter{User: u.Name}, func(f inventory.Fob) error {
+		v.Fobs = append(v.Fobs, viewFob(&f))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if v.Bypass, err = s.store.BypassCodes(c.Context, u.ID); err != nil {
+		return err
+	}
+	if v.Bypass == nil {
+		v.Bypass = []inventory.BypassCode{}
+	}
+	if wantJSON(c) {
+		return printJSON(c, v)
+	}
+	say(c, "user:       %s", u.Name)
+	if u.FullName != "" {
+		say(c, "full name:  %s", u.FullName)
+	}
+	if u.Email != "" {
+		say(c, "email:      %s", u.Email)
+	}
+	say(c, "status:     %s", userStatus(&u))
+	say(c, "added:      %s", when(u.CreatedAt))
+	say(c, "fobs:       %d", len(v.Fobs))
+	for _, f := range v.Fobs {
+		say(c, "  %s  %s  %s", f.Serial, f.Kind, fobStatus(f))
+	}
+	say(c, "bypass codes live: %d", len(v.Bypass))
+	for _, b := range v.Bypass {
+		say(c, "  #%d  %d use(s) left, expires %s, issued by %s", b.ID, b.UsesLeft, when(b.ExpiresAt), b.CreatedBy)
+	}
+	return nil
+}
+
+func userDisable(disabled bool) func(c *cli.Context, s *session) error {
+	return func(c *cli.Context, s *session) error {
+		a, err := args(c, "NAME")
+		if err != nil {
+			return err
+		}
+		if err := s.desk.SetUserDisabled(c.Context, a[0], disabled); err != nil {
+			return err
+		}
+		say(c, "user %s %s", a[0], map[bool]string{true: "disabled", false: "enabled"}[disabled])
+		return nil
+	}
+}
+
+func userUnlock(c *cli.Context, s *session) error {
+	a, err := args(c, "NAME")
+	if err != nil {
+		return err
+	}
+	if err := s.desk.UnlockUser(c.Context, a[0]); err != nil {
+		return err
+	}
+	say(c, "user %s unlocked", a[0])
+	return nil
+}
