@@ -1,0 +1,149 @@
+package seedfile
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+)
+
+// lineReader yields the lines of a text file one at a time, each at most
+// maxLine bytes, without the line ending.
+type lineReader struct {
+	r    *bufio.Reader
+	line int
+	buf  []byte
+}
+
+var errLineTooLong = fmt.Errorf("line longer than %d bytes", maxLine)
+
+// next returns the next line. The slice is valid until the next call.
+func (l *lineReader) next() ([]byte, error) {
+	l.buf = l.buf[:0]
+	for {
+		chunk, err := l.r.ReadSlice('\n')
+		if len(l.buf)+len(chunk) > maxLine+2 { // +2 for \r\n
+			l.line++
+			return nil, errLineTooLong
+		}
+		l.buf = append(l.buf, chunk...)
+		switch err {
+		case bufio.ErrBufferFull:
+			continue
+		case io.EOF:
+			if len(l.buf) == 0 {
+				return nil, io.EOF
+			}
+		case nil:
+		default:
+			return nil, err
+		}
+		break
+	}
+	l.line++
+	b := bytes.TrimRight(l.buf, "\r\n")
+	if l.line == 1 {
+		b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+	}
+	if len(b) > maxLine {
+		return nil, errLineTooLong
+	}
+	if !utf8.Valid(b) {
+		return nil, errors.New("line is not valid UTF-8")
+	}
+	return b, nil
+}
+
+// splitCSV splits one line at commas, trimming spaces around each field.
+// A field may be "quoted" (RFC 4180 §2: a quote inside is doubled); records
+// never span lines in seed files, so a quote left open runs to the end.
+func splitCSV(line string) []string {
+	var out []string
+	for {
+		line = strings.TrimLeft(line, " \t")
+		var f string
+		if strings.HasPrefix(line, `"`) {
+			var b strings.Builder
+			i := 1
+			for i < len(line) {
+				if line[i] == '"' {
+					if i+1 < len(line) && line[i+1] == '"' {
+						b.WriteByte('"')
+						i += 2
+						continue
+					}
+					i++
+					break
+				}
+				b.WriteByte(line[i])
+				i++
+			}
+			f = b.String()
+			line = line[i:]
+			if j := strings.IndexByte(line, ','); j >= 0 {
+				line = line[j:]
+			} else {
+				line = ""
+			}
+		} else if j := strings.IndexByte(line, ','); j >= 0 {
+			f, line = strings.TrimSpace(line[:j]), line[j:]
+		} else {
+			f, line = strings.TrimSpace(line), ""
+		}
+		out = append(out, f)
+		if line == "" {
+			return out
+		}
+		line = line[1:] // the comma
+	}
+}
+
+// decodeHex decodes a hex field; spaces (as some tools group bytes) are
+// ignored. Errors give the character position, never the content.
+func decodeHex(what, s string) ([]byte, error) {
+	s = strings.ReplaceAll(s, " ", "")
+	if s == "" {
+		return nil, fmt.Errorf("missing %s", what)
+	}
+	if len(s)%2 != 0 {
+		return nil, fmt.Errorf("bad hex in %s: odd length %d", what, len(s))
+	}
+	out := make([]byte, len(s)/2)
+	if _, err := hex.Decode(out, []byte(s)); err != nil {
+		var ie hex.InvalidByteError
+		if errors.As(err, &ie) {
+			return nil, fmt.Errorf("bad hex in %s: character %d is not a hex digit", what, strings.IndexByte(s, byte(ie))+1)
+		}
+		return nil, fmt.Errorf("bad hex in %s", what)
+	}
+	return out, nil
+}
+
+func isHex(s string) bool {
+	if s == "" || len(s)%2 != 0 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+func isDecimal(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

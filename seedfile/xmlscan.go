@@ -1,0 +1,569 @@
+package seedfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+)
+
+// xmlScanner is a small, bounded, streaming XML tokenizer for the subset of
+// XML that PSKC files use: elements, attributes, namespaces, character
+// data, CDATA, comments and processing instructions. It refuses DTDs (and
+// with them external entities and entity expansion), knows only the five
+// predefined entities and character references, and caps every token at the
+// size of its buffer, the nesting depth, the attributes per element and the
+// namespace declarations in scope. It is several times faster than
+// encoding/xml because it hands out slices of its own buffer instead of
+// allocating a copy of every name and value.
+//
+// The slices of a token (local, attrs, text) are valid until the next call.
+type xmlScanner struct {
+	r    io.Reader
+	buf  []byte
+	pos  int
+	end  int
+	eof  bool
+	rerr error
+	line int // line of buf[pos]
+
+	// The current token.
+	kind    tokKind
+	tokLine int
+	space   string // namespace of a start or end tag
+	local   []byte
+	attrs   []xmlAttr
+	text    []byte
+	scratch []byte // decoded text and attribute values
+
+	stack      []openElem
+	ns         []nsBinding
+	pendingEnd bool
+	rootSeen   bool
+	rootClosed bool
+}
+
+type tokKind uint8
+
+const (
+	tokStart tokKind = iota + 1
+	tokEnd
+	tokText
+	tokEOF
+)
+
+type xmlAttr struct {
+	prefix, local, value []byte
+}
+
+type openElem struct {
+	qname   []byte // owned copy, reused
+	space   string
+	local   []byte // slice of qname
+	nsCount int    // bindings this element declared
+}
+
+type nsBinding struct{ prefix, uri string }
+
+const (
+	maxDepth    = 32
+	maxAttrs    = 32
+	maxBindings = 64
+)
+
+// errNeedMore asks the caller to read more input and try the token again.
+var errNeedMore = errors.New("need more input")
+
+func newXMLScanner(r io.Reader) *xmlScanner {
+	return &xmlScanner{r: r, buf: make([]byte, bufSize), line: 1}
+}
+
+// fill moves the unread bytes to the front and reads more. It reports
+// whether the buffer could take more bytes.
+func (s *xmlScanner) fill() bool {
+	if s.eof {
+		return false
+	}
+	if s.pos > 0 {
+		s.end = copy(s.buf, s.buf[s.pos:s.end])
+		s.pos = 0
+	}
+	if s.end == len(s.buf) {
+		return false
+	}
+	for {
+		n, err := s.r.Read(s.buf[s.end:])
+		s.end += n
+		if err != nil {
+			s.eof = true
+			if err != io.EOF {
+				s.rerr = err
+			}
+			return true
+		}
+		if n > 0 {
+			return true
+		}
+	}
+}
+
+func (s *xmlScanner) errorf(format string, args ...any) error {
+	return &posError{line: s.line, err: fmt.Errorf(format, args...)}
+}
+
+// posError carries the line the scanner was on.
+type posError struct {
+	line int
+	err  error
+}
+
+func (e *posError) Error() string { return e.err.Error() }
+func (e *posError) Unwrap() error { return e.err }
+
+// next reads the next token.
+func (s *xmlScanner) next() error {
+	if s.pendingEnd {
+		s.pendingEnd = false
+		return s.pop()
+	}
+	for {
+		err := s.token()
+		if err == errNeedMore {
+			if s.fill() {
+				continue
+			}
+			if s.rerr != nil {
+				return s.errorf("failed to read: %w", s.rerr)
+			}
+			if s.eof {
+				return s.errorf("file ends inside markup (truncated?)")
+			}
+			return s.errorf("a single XML token is longer than %d KiB", bufSize>>10)
+		}
+		if err != nil || s.kind != 0 {
+			return err
+		}
+	}
+}
+
+// token tries to read one token from the buffer. It sets s.kind to 0 for
+// input it consumed without producing a token (comments, whitespace
+// outside the root).
+func (s *xmlScanner) token() error {
+	s.kind = 0
+	if s.pos == s.end {
+		if !s.eof {
+			return errNeedMore
+		}
+		if s.rerr != nil {
+			return s.errorf("failed to read: %w", s.rerr)
+		}
+		if len(s.stack) > 0 {
+			return s.errorf("file ends inside <%s> (truncated?)", s.stack[len(s.stack)-1].qname)
+		}
+		if !s.rootSeen {
+			return s.errorf("no root element")
+		}
+		s.kind = tokEOF
+		return nil
+	}
+	b := s.buf[s.pos:s.end]
+	if b[0] != '<' {
+		i := bytes.IndexByte(b, '<')
+		if i < 0 {
+			if !s.eof {
+				return errNeedMore
+			}
+			i = len(b)
+		}
+		return s.chardata(b[:i], false)
+	}
+	if len(b) < 2 {
+		return errNeedMore
+	}
+	switch b[1] {
+	case '?':
+		return s.skipUntil(b, "?>", s.procInst)
+	case '!':
+		switch {
+		case bytes.HasPrefix(b, []byte("<!--")):
+			return s.skipUntil(b, "-->", nil)
+		case bytes.HasPrefix(b, []byte("<![CDATA[")):
+			i := bytes.Index(b, []byte("]]>"))
+			if i < 0 {
+				return errNeedMore
+			}
+			s.tokLine = s.line
+			s.consume(i + 3)
+			return s.chardata(b[9:i], true)
+		case len(b) < 9:
+			return errNeedMore
+		case bytes.HasPrefix(b, []byte("<!DOCTYPE")):
+			return s.errorf("DOCTYPE not allowed: PSKC files need no DTD and keydesk reads none")
+		}
+		return s.errorf("unexpected markup %q", truncate(string(b[:9]), 9))
+	case '/':
+		return s.endTag(b)
+	}
+	return s.startTag(b)
+}
+
+func (s *xmlScanner) consume(n int) {
+	s.line += bytes.Count(s.buf[s.pos:s.pos+n], []byte{'\n'})
+	s.pos += n
+}
+
+func (s *xmlScanner) skipUntil(b []byte, end string, check func([]byte) error) error {
+	i := bytes.Index(b, []byte(end))
+	if i < 0 {
+		return errNeedMore
+	}
+	if check != nil {
+		if err := check(b[:i]); err != nil {
+			return err
+		}
+	}
+	s.consume(i + len(end))
+	return nil
+}
+
+// procInst checks the XML declaration: keydesk reads UTF-8 only.
+func (s *xmlScanner) procInst(b []byte) error {
+	if !bytes.HasPrefix(b, []byte("<?xml ")) {
+		return nil
+	}
+	if s.rootSeen {
+		return s.errorf("XML declaration after the start")
+	}
+	d := strings.ToLower(string(b))
+	if i := strings.Index(d, "encoding="); i >= 0 {
+		enc := strings.Trim(strings.Fields(d[i+9:] + " ")[0], `"'`)
+		if enc != "utf-8" && enc != "us-ascii" && enc != "ascii" {
+			return s.errorf("%w: character encoding %q (want UTF-8)", ErrUnsupported, enc)
+		}
+	}
+	return nil
+}
+
+func (s *xmlScanner) chardata(raw []byte, cdata bool) error {
+	if !cdata {
+		s.tokLine = s.line
+		s.consume(len(raw))
+	}
+	if len(s.stack) == 0 {
+		if len(bytes.TrimLeft(raw, " \t\r\n")) > 0 {
+			return s.errorf("text outside the root element")
+		}
+		return nil
+	}
+	s.text = raw
+	if !cdata && bytes.IndexByte(raw, '&') >= 0 {
+		var err error
+		s.scratch, err = decodeEntities(s.scratch[:0], raw)
+		if err != nil {
+			return s.errorf("%v", err)
+		}
+		s.text = s.scratch
+	}
+	s.kind = tokText
+	return nil
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// scanName returns the length of the XML name at the start of b.
+func scanName(b []byte) int {
+	for i, c := range b {
+		if isSpace(c) || c == '>' || c == '/' || c == '=' || c == '<' || c == '"' || c == '\'' {
+			return i
+		}
+	}
+	return len(b)
+}
+
+func (s *xmlScanner) startTag(b []byte) error {
+	if s.rootClosed {
+		return s.errorf("a second root element")
+	}
+	n := scanName(b[1:])
+	if 1+n == len(b) {
+		return errNeedMore
+	}
+	if n == 0 {
+		return s.errorf("malformed start tag")
+	}
+	qname := b[1 : 1+n]
+	s.attrs = s.attrs[:0]
+	s.scratch = s.scratch[:0]
+	i := 1 + n
+	for {
+		j := i
+		for j < len(b) && isSpace(b[j]) {
+			j++
+		}
+		if j == len(b) {
+			return errNeedMore
+		}
+		if b[j] == '>' || b[j] == '/' {
+			self := b[j] == '/'
+			if self {
+				if j+1 == len(b) {
+					return errNeedMore
+				}
+				if b[j+1] != '>' {
+					return s.errorf("malformed start tag <%s>", qname)
+				}
+				j++
+			}
+			return s.open(qname, j+1, self)
+		}
+		if j == i {
+			return s.errorf("malformed start tag <%s>: attributes must be separated by spaces", qname)
+		}
+		n := scanName(b[j:])
+		if n == 0 {
+			return s.errorf("malformed attribute in <%s>", qname)
+		}
+		name := b[j : j+n]
+		j += n
+		for j < len(b) && isSpace(b[j]) {
+			j++
+		}
+		if j+1 >= len(b) {
+			return errNeedMore
+		}
+		if b[j] != '=' {
+			return s.errorf("attribute %s of <%s> has no value", name, qname)
+		}
+		j++
+		for j < len(b) && isSpace(b[j]) {
+			j++
+		}
+		if j == len(b) {
+			return errNeedMore
+		}
+		q := b[j]
+		if q != '"' && q != '\'' {
+			return s.errorf("attribute %s of <%s> is not quoted", name, qname)
+		}
+		k := bytes.IndexByte(b[j+1:], q)
+		if k < 0 {
+			return errNeedMore
+		}
+		val := b[j+1 : j+1+k]
+		if bytes.IndexByte(val, '<') >= 0 {
+			return s.errorf("'<' in attribute %s of <%s>", name, qname)
+		}
+		if bytes.IndexByte(val, '&') >= 0 {
+			start := len(s.scratch)
+			var err error
+			if s.scratch, err = decodeEntities(s.scratch, val); err != nil {
+				return s.errorf("attribute %s of <%s>: %v", name, qname, err)
+			}
+			val = s.scratch[start:]
+		}
+		if len(s.attrs) == maxAttrs {
+			return s.errorf("more than %d attributes on <%s>", maxAttrs, qname)
+		}
+		var a xmlAttr
+		a.value = val
+		if c := bytes.IndexByte(name, ':'); c >= 0 {
+			a.prefix, a.local = name[:c], name[c+1:]
+		} else {
+			a.local = name
+		}
+		for _, o := range s.attrs {
+			if bytes.Equal(o.prefix, a.prefix) && bytes.Equal(o.local, a.local) {
+				return s.errorf("attribute %s repeated on <%s>", name, qname)
+			}
+		}
+		s.attrs = append(s.attrs, a)
+		i = j + 1 + k + 1
+	}
+}
+
+// open pushes the element whose tag is n bytes long, declares its
+// namespaces and resolves its name.
+func (s *xmlScanner) open(qname []byte, n int, self bool) error {
+	if len(s.stack) == maxDepth {
+		return s.errorf("elements nested deeper than %d", maxDepth)
+	}
+	declared := 0
+	for _, a := range s.attrs {
+		var prefix string
+		switch {
+		case len(a.prefix) == 0 && string(a.local) == "xmlns":
+		case string(a.prefix) == "xmlns":
+			prefix = string(a.local)
+		default:
+			continue
+		}
+		if len(s.ns) == maxBindings {
+			return s.errorf("more than %d namespace declarations in scope", maxBindings)
+		}
+		s.ns = append(s.ns, nsBinding{prefix: prefix, uri: s.intern(a.value)})
+		declared++
+	}
+	if len(s.stack) < cap(s.stack) {
+		s.stack = s.stack[:len(s.stack)+1] // reuse the qname buffer there
+	} else {
+		s.stack = append(s.stack, openElem{})
+	}
+	e := &s.stack[len(s.stack)-1]
+	e.qname = append(e.qname[:0], qname...)
+	e.nsCount = declared
+	prefix, local := []byte(nil), e.qname
+	if c := bytes.IndexByte(e.qname, ':'); c >= 0 {
+		prefix, local = e.qname[:c], e.qname[c+1:]
+	}
+	space, ok := s.lookup(prefix)
+	if !ok {
+		return s.errorf("undeclared namespace prefix %q on <%s>", prefix, qname)
+	}
+	e.space, e.local = space, local
+	s.tokLine = s.line
+	s.consume(n)
+	s.rootSeen = true
+	s.kind, s.space, s.local = tokStart, space, local
+	s.pendingEnd = self
+	return nil
+}
+
+// intern returns a string for a namespace URI, reusing the one already in
+// scope so that files declaring namespaces on every element do not
+// allocate for each.
+func (s *xmlScanner) intern(b []byte) string {
+	for i := len(s.ns) - 1; i >= 0; i-- {
+		if s.ns[i].uri == string(b) {
+			return s.ns[i].uri
+		}
+	}
+	return string(b)
+}
+
+func (s *xmlScanner) lookup(prefix []byte) (string, bool) {
+	if string(prefix) == "xml" {
+		return "http://www.w3.org/XML/1998/namespace", true
+	}
+	for i := len(s.ns) - 1; i >= 0; i-- {
+		if s.ns[i].prefix == string(prefix) {
+			return s.ns[i].uri, true
+		}
+	}
+	return "", len(prefix) == 0
+}
+
+func (s *xmlScanner) endTag(b []byte) error {
+	i := bytes.IndexByte(b, '>')
+	if i < 0 {
+		return errNeedMore
+	}
+	name := bytes.TrimRight(b[2:i], " \t\r\n")
+	if len(s.stack) == 0 {
+		return s.errorf("end tag </%s> without a start tag", truncate(string(name), 64))
+	}
+	if top := s.stack[len(s.stack)-1].qname; !bytes.Equal(name, top) {
+		return s.errorf("end tag </%s> does not match <%s>", truncate(string(name), 64), top)
+	}
+	s.tokLine = s.line
+	s.consume(i + 1)
+	return s.pop()
+}
+
+func (s *xmlScanner) pop() error {
+	e := &s.stack[len(s.stack)-1]
+	s.ns = s.ns[:len(s.ns)-e.nsCount]
+	s.kind, s.space, s.local = tokEnd, e.space, e.local
+	s.stack = s.stack[:len(s.stack)-1]
+	if len(s.stack) == 0 {
+		s.rootClosed = true
+	}
+	return nil
+}
+
+// attr returns the value of the attribute without a prefix called name.
+func (s *xmlScanner) attr(name string) ([]byte, bool) {
+	for _, a := range s.attrs {
+		if len(a.prefix) == 0 && string(a.local) == name {
+			return a.value, true
+		}
+	}
+	return nil, false
+}
+
+// decodeEntities appends src to dst with the predefined entities and
+// character references replaced (XML 1.0 §4.1, §4.6).
+func decodeEntities(dst, src []byte) ([]byte, error) {
+	for len(src) > 0 {
+		i := bytes.IndexByte(src, '&')
+		if i < 0 {
+			return append(dst, src...), nil
+		}
+		dst = append(dst, src[:i]...)
+		src = src[i:]
+		j := bytes.IndexByte(src, ';')
+		if j < 0 || j > 12 {
+			return dst, errors.New("'&' that starts no entity")
+		}
+		ent := string(src[1:j])
+		src = src[j+1:]
+		switch ent {
+		case "lt":
+			dst = append(dst, '<')
+		case "gt":
+			dst = append(dst, '>')
+		case "amp":
+			dst = append(dst, '&')
+		case "quot":
+			dst = append(dst, '"')
+		case "apos":
+			dst = append(dst, '\'')
+		default:
+			r, ok := charRef(ent)
+			if !ok {
+				return dst, fmt.Errorf("unknown entity &%s; (only the five predefined ones and character references are allowed)", truncate(ent, 10))
+			}
+			dst = utf8.AppendRune(dst, r)
+		}
+	}
+	return dst, nil
+}
+
+func charRef(ent string) (rune, bool) {
+	if len(ent) < 2 || ent[0] != '#' {
+		return 0, false
+	}
+	base, digits := 10, ent[1:]
+	if digits[0] == 'x' {
+		base, digits = 16, digits[1:]
+	}
+	if digits == "" {
+		return 0, false
+	}
+	var r rune
+	for i := 0; i < len(digits); i++ {
+		var d rune
+		switch c := digits[i]; {
+		case '0' <= c && c <= '9':
+			d = rune(c - '0')
+		case base == 16 && 'a' <= c && c <= 'f':
+			d = rune(c-'a') + 10
+		case base == 16 && 'A' <= c && c <= 'F':
+			d = rune(c-'A') + 10
+		default:
+			return 0, false
+		}
+		r = r*rune(base) + d
+		if r > utf8.MaxRune {
+			return 0, false
+		}
+	}
+	// XML 1.0 §2.2 Char: no NUL, no C0 controls but tab, LF and CR, no
+	// surrogates, no U+FFFE/U+FFFF.
+	if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r >= 0xD800 && r <= 0xDFFF || r == 0xFFFE || r == 0xFFFF {
+		return 0, false
+	}
+	return r, true
+}
