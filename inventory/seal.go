@@ -21,6 +21,10 @@ import (
 // MasterKeySize is the size of the key that seals an inventory's secrets.
 const MasterKeySize = 32
 
+// maxKeyFileSize bounds what ReadMasterKey reads: 64 hex digits and room
+// for line ends and blanks.
+const maxKeyFileSize = 256
+
 // ErrWrongKey is wrapped when the master key does not open the inventory.
 var ErrWrongKey = errors.New("wrong master key")
 
@@ -45,9 +49,23 @@ func ReadMasterKey(path string) ([]byte, error) {
 		return nil, fmt.Errorf("master key %s is readable by group or others (mode %04o); run: chmod 600 %s",
 			path, fi.Mode().Perm(), path)
 	}
-	raw, err := os.ReadFile(path)
+	// A key file is 65 bytes; reading no more than a little over that
+	// keeps a wrong path (a FIFO, a disk image) from hanging or filling
+	// memory.
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("master key %s is not a regular file", path)
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("master key: %w", err)
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	if len(raw) > maxKeyFileSize {
+		return nil, fmt.Errorf("master key %s: longer than %d bytes, so not a key file", path, maxKeyFileSize)
 	}
 	key, err := hex.DecodeString(strings.TrimSpace(string(raw)))
 	if err != nil || len(key) != MasterKeySize {
