@@ -1,0 +1,172 @@
+package inventory_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"database/sql"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keydesk/keydesk/fob"
+	"github.com/keydesk/keydesk/inventory"
+)
+
+// clock is the fake clock tests pass through inventory.Options.Now.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2025, 3, 14, 9, 26, 50, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// testKey is a master key that is easy to tell apart from another.
+func testKey(b byte) []byte { return bytes.Repeat([]byte{b}, inventory.MasterKeySize) }
+
+type fixture struct {
+	s     *inventory.Store
+	path  string
+	key   []byte
+	clock *clock
+}
+
+// newStore creates an inventory in a fresh folder; it is closed when the
+// test ends.
+func newStore(t *testing.T) *fixture {
+	t.Helper()
+	fx := &fixture{path: filepath.Join(t.TempDir(), "keydesk.db"), key: testKey(1), clock: newClock()}
+	fx.s = fx.open(t, fx.key, true)
+	return fx
+}
+
+// open opens the fixture's file with key; the store is closed when the
+// test ends.
+func (fx *fixture) open(t *testing.T, key []byte, create bool) *inventory.Store {
+	t.Helper()
+	s, err := inventory.Open(t.Context(), fx.path, key, inventory.Options{Create: create, Now: fx.clock.Now})
+	if err != nil {
+		t.Fatalf("open %s: %v", fx.path, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// reopen closes the fixture's store and opens the file again.
+func (fx *fixture) reopen(t *testing.T, key []byte) {
+	t.Helper()
+	if err := fx.s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fx.s = fx.open(t, key, false)
+}
+
+func (fx *fixture) update(t *testing.T, fn func(tx *inventory.Tx) error) {
+	t.Helper()
+	if err := fx.s.Update(t.Context(), fn); err != nil {
+		t.Fatalf("update: %v", err)
+	}
+}
+
+// raw opens a second, independent connection to the fixture's file, the
+// way someone tampering with it would.
+func (fx *fixture) raw(t *testing.T) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+fx.path+"?_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func mustExec(t *testing.T, db *sql.DB, q string, args ...any) {
+	t.Helper()
+	if _, err := db.ExecContext(t.Context(), q, args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// seed is a secret derived from a name, so each fob has its own.
+func seed(name string, n int) []byte {
+	var out []byte
+	for i := byte(0); len(out) < n; i++ {
+		h := sha256.Sum256(append([]byte(name), i))
+		out = append(out, h[:]...)
+	}
+	return out[:n]
+}
+
+func hotpToken(serial string) fob.Token {
+	t := fob.Token{Serial: serial, Kind: fob.HOTP, Secret: seed(serial, 20)}
+	t.Normalize()
+	return t
+}
+
+func yubicoToken(serial, publicID string) fob.Token {
+	return fob.Token{Serial: serial, Kind: fob.Yubico, Secret: seed(serial, 16),
+		PrivateID: seed("priv "+serial, 6), PublicID: publicID}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// filesContain reports whether the database file or its WAL holds needle.
+func filesContain(t *testing.T, path string, needle []byte) bool {
+	t.Helper()
+	for _, p := range []string{path, path + "-wal", path + "-journal"} {
+		b, err := os.ReadFile(p)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, needle) {
+			return true
+		}
+	}
+	return false
+}
+
+// makeReadOnly makes path unwritable for this process. Tests run as root
+// here and in CI, and root ignores permission bits, so as root the file
+// is made immutable (chattr +i, which needs CAP_LINUX_IMMUTABLE); as any
+// other user chmod 0444 does. The test is skipped when neither works.
+func makeReadOnly(t *testing.T, path string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if err := os.Chmod(path, 0o444); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Chmod(path, 0o644) })
+		return
+	}
+	out, err := exec.Command("chattr", "+i", path).CombinedOutput()
+	if err != nil {
+		t.Skipf("running as root and cannot make %s immutable (chattr +i: %v %s); no way to make it unwritable", path, err, out)
+	}
+	// t.TempDir's removal would fail on an immutable file.
+	t.Cleanup(func() { exec.Command("chattr", "-i", path).Run() })
+	if f, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
+		f.Close()
+		t.Fatalf("%s is still writable after chattr +i", path)
+	}
+}
