@@ -60,7 +60,7 @@ func rekeyCommand() *cli.Command {
 			if _, err := args(c); err != nil {
 				return err
 			}
-			keyPath := c.String("master-key")
+			_, keyPath := paths(c)
 			next := keyPath + ".new"
 			key, err := inventory.NewMasterKey(rand.Reader)
 			if err != nil {

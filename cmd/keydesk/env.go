@@ -67,7 +67,7 @@ func (s *session) Close() { s.store.Close() }
 // master key; an existing one is never re-keyed behind the clerk's back:
 // a missing or wrong key is an error that names the key it needs.
 func open(c *cli.Context) (*session, error) {
-	dbPath, keyPath := c.String("db"), c.String("master-key")
+	dbPath, keyPath := paths(c)
 	exists := inventory.Exists(dbPath)
 	key, err := inventory.ReadMasterKey(keyPath)
 	switch {
@@ -101,6 +101,12 @@ func open(c *cli.Context) (*session, error) {
 		desk:  &desk.Desk{Store: st, Actor: actor()},
 		ver:   verify.New(st, verify.DefaultPolicy),
 	}, nil
+}
+
+// paths are the database and master key files; an empty flag or
+// environment variable means the default, as it does for most tools.
+func paths(c *cli.Context) (db, key string) {
+	return or(c.String("db"), defaultDB()), or(c.String("master-key"), defaultMasterKey())
 }
 
 func sealedFingerprint(ctx context.Context, dbPath string) string {
