@@ -1,8 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
