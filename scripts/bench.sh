@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The figures the issues ask for, each from a benchmark that measures it.
+# Run on an otherwise idle machine; numbers are per the named setting.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bench() { echo "== $*"; go test -run '^$' "$@" 2>&1 | grep -E '^(Benchmark|ok|FAIL|---|\s+\S+_test.go)' ; }
+
+# Issue 2 (1): verifications per second through package verify, 100,000
+# fobs, each committed before it answers; one core.
+bench -bench 'VerifySerial100k' -cpu 1 -benchtime 3s ./verify
+# Issue 2 (2): `keydesk verify --serial S CODE` as a whole process.
+bench -bench 'VerifyProcess' -benchtime 50x ./cmd/keydesk
+# Every other benchmark (seed-file parsing, CTAPHID framing, ...).
+for pkg in $(go list ./... | grep -v -e /cmd/keydesk$ -e /verify$); do
+	dir=$(go list -f '{{.Dir}}' "$pkg")
+	if grep -qs '^func Benchmark' "$dir"/*_test.go; then bench -bench . -benchtime 1s "$pkg"; fi
+done
