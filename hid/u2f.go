@@ -1,0 +1,136 @@
+package hid
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// ErrNoU2F is returned for a U2F command to a device whose INIT answer set
+// CAPABILITY_NMSG: it speaks CTAP2 only.
+var ErrNoU2F = errors.New("hid: device does not speak U2F (CTAPHID_MSG)")
+
+// ErrTouchTimeout is returned when nobody touched the key in time.
+var ErrTouchTimeout = errors.New("hid: nobody touched the key in time")
+
+// msg sends one U2F request over CTAPHID_MSG and splits off the status
+// word (U2F raw message formats §3.2).
+func (c *Client) msg(ctx context.Context, a APDU) ([]byte, StatusError, error) {
+	if !c.info.U2F() {
+		return nil, 0, ErrNoU2F
+	}
+	resp, err := c.transact(ctx, c.info.Channel, CmdMsg, a.Encode(), nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(resp) < 2 {
+		return nil, 0, fmt.Errorf("u2f: answer of %d bytes has no status word", len(resp))
+	}
+	n := len(resp) - 2
+	return resp[:n], StatusError(uint16(resp[n])<<8 | uint16(resp[n+1])), nil
+}
+
+// U2FVersion asks the key for its U2F protocol version; keys answer
+// "U2F_V2" (§6.1).
+func (c *Client) U2FVersion(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	data, sw, err := c.msg(ctx, APDU{Ins: InsVersion})
+	if err != nil {
+		return "", err
+	}
+	if sw != SWNoError {
+		return "", fmt.Errorf("u2f: VERSION: %w", sw)
+	}
+	return string(data), nil
+}
+
+// Register asks the key for a new credential (§4). It repeats the request
+// while the key answers "user presence required", calling OnTouch once.
+func (c *Client) Register(ctx context.Context, challengeParam, appParam [ParamSize]byte) (*Registration, error) {
+	data := append(append([]byte(nil), challengeParam[:]...), appParam[:]...)
+	resp, err := c.withPresence(ctx, APDU{Ins: InsRegister, Data: data})
+	if err != nil {
+		return nil, fmt.Errorf("u2f: REGISTER: %w", err)
+	}
+	return ParseRegistration(resp)
+}
+
+// Authenticate asks the key to sign with the credential of keyHandle,
+// enforcing user presence (control byte 0x03, §5). It repeats the request
+// while the key waits for a touch, calling OnTouch once. A key that does
+// not know the key handle answers [SWWrongData].
+func (c *Client) Authenticate(ctx context.Context, challengeParam, appParam [ParamSize]byte, keyHandle []byte) (*Authentication, error) {
+	data, err := authData(challengeParam, appParam, keyHandle)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.withPresence(ctx, APDU{Ins: InsAuthenticate, P1: AuthEnforcePresence, Data: data})
+	if err != nil {
+		return nil, fmt.Errorf("u2f: AUTHENTICATE: %w", err)
+	}
+	return ParseAuthentication(resp)
+}
+
+// CheckKeyHandle asks, without a touch, whether the key made keyHandle for
+// appParam (control byte 0x07, §5): a key answers "user presence required"
+// if it did and "wrong data" if not.
+func (c *Client) CheckKeyHandle(ctx context.Context, appParam [ParamSize]byte, keyHandle []byte) (bool, error) {
+	data, err := authData([ParamSize]byte{}, appParam, keyHandle)
+	if err != nil {
+		return false, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, sw, err := c.msg(ctx, APDU{Ins: InsAuthenticate, P1: AuthCheckOnly, Data: data})
+	switch {
+	case err != nil:
+		return false, err
+	case sw == SWConditionsNotSatisfied:
+		return true, nil
+	case sw == SWWrongData:
+		return false, nil
+	}
+	return false, fmt.Errorf("u2f: AUTHENTICATE check-only: %w", sw)
+}
+
+func authData(challengeParam, appParam [ParamSize]byte, keyHandle []byte) ([]byte, error) {
+	if len(keyHandle) == 0 || len(keyHandle) > 255 {
+		return nil, fmt.Errorf("u2f: key handle of %d bytes, want 1 to 255", len(keyHandle))
+	}
+	d := make([]byte, 0, 2*ParamSize+1+len(keyHandle))
+	d = append(d, challengeParam[:]...)
+	d = append(d, appParam[:]...)
+	d = append(d, byte(len(keyHandle)))
+	return append(d, keyHandle...), nil
+}
+
+// withPresence sends a request until the key stops asking for a touch.
+// A U2F key answers 0x6985 until it has been touched, and the host is
+// expected to poll (U2F raw message formats §4, §5).
+func (c *Client) withPresence(ctx context.Context, a APDU) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.touched = false
+	start := c.opt.Clock.Now()
+	for {
+		data, sw, err := c.msg(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		switch sw {
+		case SWNoError:
+			return data, nil
+		case SWConditionsNotSatisfied:
+		default:
+			return nil, sw
+		}
+		c.touch()
+		if waited := c.opt.Clock.Now().Sub(start); waited >= c.opt.TouchTimeout {
+			return nil, fmt.Errorf("%w (waited %v)", ErrTouchTimeout, waited)
+		}
+		if err := c.sleep(ctx, c.opt.PollInterval); err != nil {
+			return nil, fmt.Errorf("waiting for a touch: %w", err)
+		}
+	}
+}
