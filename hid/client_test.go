@@ -144,7 +144,7 @@ func TestWrongNonceAndOtherChannelsIgnored(t *testing.T) {
 		other := append([]byte(nil), m.Data...)
 		other[0] ^= 0xff
 		var out [][]byte
-		out = append(out, initAnswer(Message{Data: other}, 0)...)                                   // someone else's INIT
+		out = append(out, initAnswer(Message{Data: other}, 0)...)                                    // someone else's INIT
 		out = append(out, reportsOf(Message{Channel: 0x55, Command: CmdMsg, Data: []byte{1, 2}})...) // another channel
 		cont := make([]byte, ReportSize)
 		binary.BigEndian.PutUint32(cont, BroadcastChannel) // a spurious continuation packet

@@ -148,4 +148,3 @@ var fidoDescriptor = []byte{
 // FIDODescriptor returns a copy of the FIDO report descriptor, for a HID
 // gadget that should look like a security key.
 func FIDODescriptor() []byte { return append([]byte(nil), fidoDescriptor...) }
-
