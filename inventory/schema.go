@@ -88,4 +88,46 @@ CREATE TABLE audit (
 	mac     BLOB NOT NULL
 ) STRICT;
 `,
+	// 2: administrators and applications of the server, and U2F keys.
+	`
+CREATE TABLE admins (
+	id         INTEGER PRIMARY KEY,
+	name       TEXT NOT NULL UNIQUE,
+	role       TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'app_manager', 'user_manager', 'help_desk', 'billing', 'read_only')),
+	token_hash BLOB NOT NULL UNIQUE,
+	disabled   INTEGER NOT NULL DEFAULT 0,
+	created_by TEXT NOT NULL,
+	created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE applications (
+	id             INTEGER PRIMARY KEY,
+	name           TEXT NOT NULL UNIQUE,
+	key_hash       BLOB NOT NULL UNIQUE,
+	radius_secret  BLOB,
+	radius_sources TEXT NOT NULL DEFAULT '',
+	disabled       INTEGER NOT NULL DEFAULT 0,
+	created_by     TEXT NOT NULL,
+	created_at     INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE keys (
+	id               INTEGER PRIMARY KEY,
+	user_id          INTEGER NOT NULL REFERENCES users(id),
+	name             TEXT NOT NULL,
+	key_handle       BLOB NOT NULL UNIQUE,
+	public_key       BLOB NOT NULL,
+	counter          INTEGER NOT NULL DEFAULT 0,
+	app_id           TEXT NOT NULL,
+	attestation_cert BLOB NOT NULL,
+	attestation      TEXT NOT NULL DEFAULT '',
+	model            TEXT NOT NULL DEFAULT '',
+	aaguid           TEXT NOT NULL DEFAULT '',
+	state            TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'lost', 'removed')),
+	state_at         INTEGER NOT NULL,
+	last_used_at     INTEGER,
+	created_at       INTEGER NOT NULL
+) STRICT;
+CREATE INDEX keys_by_user ON keys(user_id);
+`,
 }
