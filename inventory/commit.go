@@ -19,6 +19,7 @@ type writer struct {
 	s     *Store
 	conn  *sql.Conn
 	reqs  chan *request
+	quit  chan struct{} // closed by close: no more requests are taken
 	done  chan struct{}
 	stmts map[string]*sql.Stmt
 	once  sync.Once
@@ -35,14 +36,14 @@ func newWriter(ctx context.Context, s *Store) (*writer, error) {
 	if err != nil {
 		return nil, s.describe(err)
 	}
-	w := &writer{s: s, conn: conn, reqs: make(chan *request), done: make(chan struct{}), stmts: map[string]*sql.Stmt{}}
+	w := &writer{s: s, conn: conn, reqs: make(chan *request), quit: make(chan struct{}), done: make(chan struct{}), stmts: map[string]*sql.Stmt{}}
 	go w.loop()
 	return w, nil
 }
 
 func (w *writer) close() {
 	w.once.Do(func() {
-		close(w.reqs)
+		close(w.quit)
 		<-w.done
 		for _, st := range w.stmts {
 			st.Close()
@@ -61,8 +62,13 @@ func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
 		return fmt.Errorf("%s: %w: the file is not writable", s.path, ErrReadOnly)
 	}
 	r := &request{ctx: ctx, fn: fn, err: make(chan error, 1)}
+	// A send on a closed channel would panic, so a store that is closing
+	// refuses through quit instead: an update racing Close is an error,
+	// not a crash.
 	select {
 	case s.writer.reqs <- r:
+	case <-s.writer.quit:
+		return fmt.Errorf("%s: %w", s.path, ErrClosed)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -71,15 +77,18 @@ func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
 
 func (w *writer) loop() {
 	defer close(w.done)
-	for r := range w.reqs {
-		group := []*request{r}
+	for {
+		var group []*request
+		select {
+		case r := <-w.reqs:
+			group = append(group, r)
+		case <-w.quit:
+			return
+		}
 	drain:
 		for len(group) < maxGroup {
 			select {
-			case r, ok := <-w.reqs:
-				if !ok {
-					break drain
-				}
+			case r := <-w.reqs:
 				group = append(group, r)
 			default:
 				break drain

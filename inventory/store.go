@@ -28,6 +28,7 @@ var (
 	ErrNotInventory  = errors.New("not a keydesk inventory")
 	ErrNewerSchema   = errors.New("inventory is from a newer keydesk")
 	ErrNoMasterKey   = errors.New("master key missing")
+	ErrClosed        = errors.New("inventory is closed")
 )
 
 // Options configures [Open]. The zero value is usable.
