@@ -3,7 +3,6 @@ package seedfile
 import (
 	"bufio"
 	"bytes"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -582,7 +581,7 @@ func (p *pskcReader) kdfParam(id elemID) error {
 	var err error
 	switch id {
 	case eSpecified:
-		if k.salt, err = base64.StdEncoding.DecodeString(t); err != nil || len(t) > maxField {
+		if k.salt, err = decodeBase64([]byte(t)); err != nil || len(t) > maxField {
 			return p.errorf("bad base64 in PBKDF2 salt")
 		}
 	case eIterationCount:

@@ -1,6 +1,7 @@
 package seedfile
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"encoding/base64"
 	"encoding/binary"
@@ -100,7 +101,7 @@ func (p *pskcReader) openMACKey() (hash.Hash, error) {
 	if err != nil {
 		return nil, fmt.Errorf("MACKey: %w", err)
 	}
-	raw, err := base64.StdEncoding.DecodeString(string(h.macKeyCipher))
+	raw, err := decodeBase64(h.macKeyCipher)
 	if err != nil {
 		return nil, errors.New("bad base64 in MACKey CipherValue")
 	}
@@ -154,7 +155,7 @@ func (p *pskcReader) checkMAC(name string, v *dataValue) (blockCipher, []byte, e
 	if len(v.cipher) > maxCipher {
 		return c, nil, fmt.Errorf("%s: CipherValue longer than %d bytes", name, maxCipher)
 	}
-	raw, err := base64.StdEncoding.AppendDecode(nil, v.cipher)
+	raw, err := decodeBase64(v.cipher)
 	if err != nil {
 		return c, nil, fmt.Errorf("bad base64 in %s CipherValue", name)
 	}
@@ -169,7 +170,7 @@ func (p *pskcReader) checkMAC(name string, v *dataValue) (blockCipher, []byte, e
 	case len(v.mac) == 0:
 		return c, nil, fmt.Errorf("%s: EncryptedValue without ValueMAC", name)
 	}
-	want, err := base64.StdEncoding.AppendDecode(nil, v.mac)
+	want, err := decodeBase64(v.mac)
 	if err != nil {
 		return c, nil, fmt.Errorf("bad base64 in %s ValueMAC", name)
 	}
@@ -353,7 +354,7 @@ func (p *pskcReader) buildValues(t *fob.Token) error {
 				return p.macFailure(valueNames[i])
 			}
 		case v.plain && i == 0:
-			raw, err = base64.StdEncoding.AppendDecode(nil, v.text)
+			raw, err = decodeBase64(v.text)
 			if err != nil || len(v.text) > maxCipher {
 				return errors.New("bad base64 in Secret PlainValue")
 			}
@@ -420,4 +421,18 @@ func intValue(b []byte, binaryForm bool) (int64, error) {
 	}
 	copy(buf[8-len(b):], b)
 	return int64(binary.BigEndian.Uint64(buf[:])), nil
+}
+
+// decodeBase64 decodes xs:base64Binary, which may hold white space
+// anywhere (XML Schema part 2 §3.2.16).
+func decodeBase64(b []byte) ([]byte, error) {
+	if bytes.ContainsAny(b, " \t\r\n") {
+		b = bytes.Map(func(r rune) rune {
+			if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
+				return -1
+			}
+			return r
+		}, b)
+	}
+	return base64.StdEncoding.AppendDecode(nil, b)
 }
