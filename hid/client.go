@@ -313,18 +313,28 @@ func (c *Client) receive(ctx context.Context, cid uint32, cmd Command, accept fu
 		asm     *Assembly
 		ignored int
 		note    string
+		expired bool // the timer fired: only reports already read count
 	)
 	for {
 		var rr readResult
-		select {
-		case rr = <-c.reports:
-		case <-timer.C():
-			return nil, &TimeoutError{Command: cmd, After: c.opt.Timeout, Ignored: ignored, Note: note}
-		case <-ctx.Done():
-			if cid != BroadcastChannel {
-				c.cancel(cid)
+		if expired {
+			select {
+			case rr = <-c.reports:
+			default:
+				return nil, &TimeoutError{Command: cmd, After: c.opt.Timeout, Ignored: ignored, Note: note}
 			}
-			return nil, fmt.Errorf("hid: %v: %w", cmd, context.Cause(ctx))
+		} else {
+			select {
+			case rr = <-c.reports:
+			case <-timer.C():
+				expired = true
+				continue
+			case <-ctx.Done():
+				if cid != BroadcastChannel {
+					c.cancel(cid)
+				}
+				return nil, fmt.Errorf("hid: %v: %w", cmd, context.Cause(ctx))
+			}
 		}
 		if rr.err != nil {
 			c.failed = fmt.Errorf("hid: reading from device: %w", rr.err)
@@ -349,6 +359,7 @@ func (c *Client) receive(ctx context.Context, cid uint32, cmd Command, accept fu
 				c.keepalive(p)
 				timer.Stop()
 				timer = c.opt.Clock.NewTimer(c.opt.Timeout)
+				expired = false
 				continue
 			case CmdError:
 				code := ErrOther
