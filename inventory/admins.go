@@ -138,7 +138,9 @@ func getAdmin(ctx context.Context, q querier, name string) (Admin, error) {
 }
 
 // Admin reads one administrator by name.
-func (s *Store) Admin(ctx context.Context, name string) (Admin, error) { return getAdmin(ctx, s.db, name) }
+func (s *Store) Admin(ctx context.Context, name string) (Admin, error) {
+	return getAdmin(ctx, s.db, name)
+}
 
 // Admin reads one administrator by name inside the update.
 func (tx *Tx) Admin(name string) (Admin, error) { return getAdmin(tx.ctx, tx, name) }
