@@ -93,15 +93,23 @@ func (s *Store) getFob(ctx context.Context, q querier, where string, arg any, se
 	if err != nil || !secrets {
 		return f, err
 	}
-	if f.Token.Secret, err = s.keys.openValue(secret, fobRow(f.Token.Serial, "secret")); err != nil {
+	if err := s.openSecrets(&f, secret, priv); err != nil {
 		return Fob{}, err
+	}
+	return f, nil
+}
+
+// openSecrets opens the sealed seed (or AES key) and private id of f.
+func (s *Store) openSecrets(f *Fob, secret, priv []byte) (err error) {
+	if f.Token.Secret, err = s.keys.openValue(secret, fobRow(f.Token.Serial, "secret")); err != nil {
+		return err
 	}
 	if priv != nil {
 		if f.Token.PrivateID, err = s.keys.openValue(priv, fobRow(f.Token.Serial, "private_id")); err != nil {
-			return Fob{}, err
+			return err
 		}
 	}
-	return f, nil
+	return nil
 }
 
 func notFound(err error, serial string) error {
@@ -170,25 +178,7 @@ type FobFilter struct {
 // Fobs lists fobs by serial, without secrets; fn is called for each so
 // that a listing of the whole inventory stays small in memory.
 func (s *Store) Fobs(ctx context.Context, filter FobFilter, fn func(Fob) error) error {
-	var where []string
-	var args []any
-	if filter.State != "" {
-		where, args = append(where, "f.state = ?"), append(args, filter.State)
-	}
-	if filter.User != "" {
-		where, args = append(where, "u.name = ?"), append(args, filter.User)
-	}
-	if filter.Batch != "" {
-		where, args = append(where, "b.name = ?"), append(args, filter.Batch)
-	}
-	q := `SELECT ` + fobColumns + fobFrom
-	if len(where) > 0 {
-		q += "WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY f.serial"
-	if filter.Limit > 0 {
-		q += fmt.Sprintf(" LIMIT %d", filter.Limit)
-	}
+	q, args := fobQuery(`SELECT `+fobColumns+fobFrom, filter)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
@@ -204,6 +194,29 @@ func (s *Store) Fobs(ctx context.Context, filter FobFilter, fn func(Fob) error) 
 		}
 	}
 	return rows.Err()
+}
+
+// fobQuery completes a query of fobs with the filter's conditions.
+func fobQuery(q string, filter FobFilter) (string, []any) {
+	var where []string
+	var args []any
+	if filter.State != "" {
+		where, args = append(where, "f.state = ?"), append(args, filter.State)
+	}
+	if filter.User != "" {
+		where, args = append(where, "u.name = ?"), append(args, filter.User)
+	}
+	if filter.Batch != "" {
+		where, args = append(where, "b.name = ?"), append(args, filter.Batch)
+	}
+	if len(where) > 0 {
+		q += "WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY f.serial"
+	if filter.Limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", filter.Limit)
+	}
+	return q, args
 }
 
 // FobCounts counts fobs by state.

@@ -33,9 +33,14 @@ func CheckUserName(name string) error {
 	if len(name) > 128 {
 		return errors.New("user name longer than 128 characters")
 	}
+	// Directory names may hold inner spaces ("Dave, Jr." from a vendor
+	// file, say); leading or trailing space is always a typing slip.
+	if strings.TrimSpace(name) != name {
+		return fmt.Errorf("user name %q starts or ends with white space", name)
+	}
 	for _, r := range name {
-		if unicode.IsSpace(r) || unicode.IsControl(r) {
-			return fmt.Errorf("user name %q contains white space or a control character", name)
+		if unicode.IsControl(r) {
+			return fmt.Errorf("user name %q contains a control character", name)
 		}
 	}
 	return nil

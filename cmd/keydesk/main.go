@@ -43,7 +43,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		ErrWriter: stderr,
 		Flags:     globalFlags(),
 		Commands: []*cli.Command{
-			userCommand(), fobCommand(), verifyCommand(), bypassCommand(), auditCommand(), rekeyCommand(),
+			importCommand(), exportCommand(), userCommand(), fobCommand(), verifyCommand(), bypassCommand(), auditCommand(), rekeyCommand(),
 		},
 		HideHelpCommand:      true,
 		EnableBashCompletion: false,

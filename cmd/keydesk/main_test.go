@@ -1,10 +1,15 @@
 package main
 
 import (
+	"encoding/hex"
 	"os"
+	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/keydesk/keydesk/fob"
 )
 
 func TestMain(m *testing.M) {
@@ -22,8 +27,39 @@ func TestScripts(t *testing.T) {
 			env.Setenv("XDG_DATA_HOME", env.WorkDir+"/data")
 			env.Setenv("XDG_CONFIG_HOME", env.WorkDir+"/config")
 			env.Setenv("HOME", env.WorkDir)
+			for name, dir := range map[string]string{"SEEDS": "../../testdata/seedfiles", "VECTORS": "../../testdata/vectors"} {
+				abs, err := filepath.Abs(dir)
+				if err != nil {
+					return err
+				}
+				env.Setenv(name, abs)
+			}
 			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"yubiotp": yubiOTPCmd,
 		},
 		RequireExplicitExec: true,
 	})
+}
+
+// yubiOTPCmd prints the OTP a YubiKey would type:
+// yubiotp AESKEY-HEX PUBLIC-ID PRIVATE-ID-HEX USE-COUNTER SESSION-USE
+func yubiOTPCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 5 {
+		ts.Fatalf("usage: yubiotp AESKEY PUBLIC-ID PRIVATE-ID USE SESSION")
+	}
+	key, err := hex.DecodeString(args[0])
+	ts.Check(err)
+	priv, err := hex.DecodeString(args[2])
+	ts.Check(err)
+	use, err := strconv.ParseUint(args[3], 10, 15)
+	ts.Check(err)
+	session, err := strconv.ParseUint(args[4], 10, 8)
+	ts.Check(err)
+	f := fob.YubicoFields{UseCounter: uint16(use), SessionUse: uint8(session), Timestamp: 0x1234, Random: 0x5678}
+	copy(f.PrivateID[:], priv)
+	otp, err := fob.SealYubicoOTP(key, args[1], f)
+	ts.Check(err)
+	ts.Stdout().Write([]byte(otp + "\n"))
 }
