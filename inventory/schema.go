@@ -48,7 +48,7 @@ CREATE TABLE fobs (
 	counter      INTEGER NOT NULL DEFAULT 0,
 	drift        INTEGER NOT NULL DEFAULT 0,
 	last_step    INTEGER,
-	public_id    TEXT UNIQUE,
+	public_id    TEXT,
 	secret       BLOB NOT NULL,
 	private_id   BLOB,
 	state        TEXT NOT NULL DEFAULT 'stock' CHECK (state IN ('stock', 'assigned', 'lost', 'revoked')),
@@ -63,9 +63,11 @@ CREATE TABLE fobs (
 	key_id       TEXT NOT NULL DEFAULT '',
 	created_at   INTEGER NOT NULL
 ) STRICT;
-CREATE INDEX fobs_by_user ON fobs(user_id);
+-- Partial indexes: most fobs have no public id, and a box of fobs sits
+-- in stock with no holder; indexing the NULLs would only slow imports.
+CREATE UNIQUE INDEX fobs_by_public_id ON fobs(public_id) WHERE public_id IS NOT NULL;
+CREATE INDEX fobs_by_user ON fobs(user_id) WHERE user_id IS NOT NULL;
 CREATE INDEX fobs_by_batch ON fobs(batch_id);
-CREATE INDEX fobs_by_state ON fobs(state);
 
 CREATE TABLE bypass_codes (
 	id         INTEGER PRIMARY KEY,

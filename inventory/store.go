@@ -99,6 +99,9 @@ func Open(ctx context.Context, path string, master []byte, o Options) (*Store, e
 	q.Set("_busy_timeout", fmt.Sprint(o.BusyTimeout.Milliseconds()))
 	q.Set("_foreign_keys", "on")
 	q.Set("_txlock", "immediate")
+	// 32 MiB of page cache a connection keeps the indexes of a large
+	// import in memory (the default is 2 MiB).
+	q.Set("_cache_size", "-32768")
 	if readOnly {
 		q.Set("mode", "ro")
 	} else {
