@@ -132,7 +132,8 @@ type Reader interface {
 	// Skipped lists the records passed over so far (yubico-csv rows that are
 	// not OTP fobs), each with its reason.
 	Skipped() []Skip
-	// Vendor is the manufacturer the file names, or "".
+	// Vendor is the manufacturer the file names, or "". A PSKC file names
+	// it per KeyPackage, so it is known once Next has returned a fob.
 	Vendor() string
 }
 
