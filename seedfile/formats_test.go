@@ -78,7 +78,6 @@ func TestTextFormats(t *testing.T) {
 	}
 }
 
-
 func TestTextErrors(t *testing.T) {
 	for _, c := range []struct {
 		name, doc string
