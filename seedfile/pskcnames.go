@@ -1,0 +1,153 @@
+package seedfile
+
+// elemID names the PSKC elements keydesk reads; anything else is eOther
+// and is read past (it must still be well formed).
+type elemID uint8
+
+const (
+	eOther elemID = iota
+	eKeyContainer
+	eEncryptionKey
+	eKeyName
+	eX509Data
+	eDerivedKey
+	eKeyDerivationMethod
+	ePBKDF2Params
+	eSalt
+	eSpecified
+	eIterationCount
+	eKeyLength
+	ePRF
+	eMACMethod
+	eMACKey
+	eEncryptionMethod
+	eCipherData
+	eCipherValue
+	eKeyPackage
+	eDeviceInfo
+	eManufacturer
+	eSerialNo
+	eModel
+	eUserId
+	eKey
+	eIssuer
+	eFriendlyName
+	eAlgorithmParameters
+	eSuite
+	eResponseFormat
+	eData
+	eSecret // the five Data values, in this order
+	eCounter
+	eTime
+	eTimeInterval
+	eTimeDrift
+	ePlainValue
+	eEncryptedValue
+	eValueMAC
+)
+
+// elemOf resolves an element name. PSKC's own elements must be in the PSKC
+// namespace, XML Encryption's in theirs; the PBKDF2 parameters are
+// accepted in the pkcs5 or xenc11 namespace, and their children also
+// unqualified as in RFC 6030 figure 7.
+func elemOf(space string, local []byte) elemID {
+	switch space {
+	case nsPSKC:
+		switch string(local) {
+		case "KeyContainer":
+			return eKeyContainer
+		case "EncryptionKey":
+			return eEncryptionKey
+		case "MACMethod":
+			return eMACMethod
+		case "MACKey":
+			return eMACKey
+		case "KeyPackage":
+			return eKeyPackage
+		case "DeviceInfo":
+			return eDeviceInfo
+		case "Manufacturer":
+			return eManufacturer
+		case "SerialNo":
+			return eSerialNo
+		case "Model":
+			return eModel
+		case "UserId":
+			return eUserId
+		case "Key":
+			return eKey
+		case "Issuer":
+			return eIssuer
+		case "FriendlyName":
+			return eFriendlyName
+		case "AlgorithmParameters":
+			return eAlgorithmParameters
+		case "Suite":
+			return eSuite
+		case "ResponseFormat":
+			return eResponseFormat
+		case "Data":
+			return eData
+		case "Secret":
+			return eSecret
+		case "Counter":
+			return eCounter
+		case "Time":
+			return eTime
+		case "TimeInterval":
+			return eTimeInterval
+		case "TimeDrift":
+			return eTimeDrift
+		case "PlainValue":
+			return ePlainValue
+		case "EncryptedValue":
+			return eEncryptedValue
+		case "ValueMAC":
+			return eValueMAC
+		}
+	case nsXenc:
+		switch string(local) {
+		case "EncryptionMethod":
+			return eEncryptionMethod
+		case "CipherData":
+			return eCipherData
+		case "CipherValue":
+			return eCipherValue
+		}
+	case nsDS:
+		switch string(local) {
+		case "KeyName":
+			return eKeyName
+		case "X509Data":
+			return eX509Data
+		}
+	case nsXenc11:
+		switch string(local) {
+		case "DerivedKey":
+			return eDerivedKey
+		case "KeyDerivationMethod":
+			return eKeyDerivationMethod
+		}
+	}
+	switch space {
+	case nsPKCS5, nsXenc11, "", nsPSKC:
+		switch string(local) {
+		case "PBKDF2-params":
+			if space == nsPKCS5 || space == nsXenc11 {
+				return ePBKDF2Params
+			}
+		case "Salt":
+			return eSalt
+		case "Specified":
+			return eSpecified
+		case "IterationCount":
+			return eIterationCount
+		case "KeyLength":
+			return eKeyLength
+		case "PRF":
+			return ePRF
+		}
+	}
+	return eOther
+}
+
