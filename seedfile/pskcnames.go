@@ -150,4 +150,3 @@ func elemOf(space string, local []byte) elemID {
 	}
 	return eOther
 }
-

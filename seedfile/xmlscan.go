@@ -491,4 +491,3 @@ func (s *xmlScanner) attr(name string) ([]byte, bool) {
 	}
 	return nil, false
 }
-
