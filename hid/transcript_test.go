@@ -2,6 +2,8 @@ package hid
 
 import (
 	"bufio"
+	"bytes"
+	"fmt"
 	"context"
 	"encoding/hex"
 	"os"
@@ -129,11 +131,18 @@ func TestTranscriptsReplay(t *testing.T) {
 			host, key := Pipe()
 			defer host.Close()
 			exs := tr.Exchanges
+			mismatch := make(chan string, 1)
 			go func() {
-				// The recorded key: answer each request with the recorded reports.
-				for _, r := range tr.Reports {
+				// The recorded key: check each request against the
+				// recording, answer with the recorded reports.
+				for i, r := range tr.Reports {
 					if r.ToKey {
-						if _, err := key.Read(context.Background()); err != nil {
+						got, err := key.Read(context.Background())
+						if err != nil {
+							return
+						}
+						if !bytes.Equal(got, r.Data) {
+							mismatch <- fmt.Sprintf("report %d: host sent %x, recorded %x", i+1, got, r.Data)
 							return
 						}
 						continue
@@ -149,11 +158,21 @@ func TestTranscriptsReplay(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			kinds := map[string]int{}
 			for _, ex := range exs[1:] {
 				resp, err := c.Transact(ctx, ex.Command, ex.Request)
+				select {
+				case m := <-mismatch:
+					t.Fatal(m)
+				default:
+				}
 				if err != nil {
 					t.Fatalf("%v: %v", ex.Command, err)
 				}
+				if !bytes.Equal(resp, ex.Response) {
+					t.Fatalf("%v: client returned %x, key answered %x", ex.Command, resp, ex.Response)
+				}
+				kinds[ex.Kind]++
 				switch ex.Kind {
 				case "register":
 					if _, err := ParseRegistration(resp[:len(resp)-2]); err != nil && resp[len(resp)-2] == 0x90 {
@@ -164,6 +183,9 @@ func TestTranscriptsReplay(t *testing.T) {
 						t.Error(err)
 					}
 				}
+			}
+			if kinds["register"] == 0 || kinds["authenticate"] == 0 {
+				t.Errorf("transcript has %v: want registrations and authentications", kinds)
 			}
 		})
 	}

@@ -50,7 +50,7 @@ func newRig(t *testing.T, cfg Config) *rig {
 	go func() { r.served <- r.key.Serve(ctx, dev) }()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-r.served; err != nil {
+		if err := <-r.served; err != nil && !errors.Is(err, hid.ErrClosed) {
 			t.Errorf("Serve: %v", err)
 		}
 	})
