@@ -3,9 +3,9 @@ package hid
 import (
 	"bufio"
 	"bytes"
-	"fmt"
 	"context"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
