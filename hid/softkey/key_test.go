@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -273,4 +274,33 @@ type tap struct {
 func (t *tap) Read(ctx context.Context) ([]byte, error) {
 	t.reads <- struct{}{}
 	return t.Device.Read(ctx)
+}
+
+// TestOverStreams runs the key on a stream device, as on /dev/hidg0, with
+// a client on a stream too: reports cross a byte stream, not a channel.
+func TestOverStreams(t *testing.T) {
+	k, err := New(Config{TouchDelay: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := net.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- k.Serve(ctx, hid.NewStreamDevice(a)) }()
+	c, err := hid.Open(ctx, hid.NewStreamDevice(b), hid.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := c.Register(ctx, chal, app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Authenticate(ctx, chal, app, reg.KeyHandle); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	c.Close()
 }
