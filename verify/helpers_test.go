@@ -41,7 +41,6 @@ func (c *clock) Set(t time.Time) {
 
 func (c *clock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
 
-
 func masterKey() []byte {
 	k := sha256.Sum256([]byte("keydesk verify tests"))
 	return k[:]
