@@ -1,0 +1,114 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/keydesk/keydesk/inventory"
+	"github.com/keydesk/keydesk/verify"
+)
+
+// route is one admin API route and the one permission of the role table
+// it needs.
+type route struct {
+	pattern string
+	perm    verify.Permission
+	handle  func(w http.ResponseWriter, r *http.Request, actor string) error
+}
+
+// adminRoutes is the admin API. Reading the inventory or the log needs
+// "view logs", which every role but billing has (Duo's read-only role
+// sees everything, billing sees only billing). There are no routes for
+// settings or billing yet.
+func (s *Server) adminRoutes() []route {
+	return []route{
+		{"GET /v1/admin/users", verify.ViewLogs, s.listUsers},
+		{"POST /v1/admin/users", verify.ModifyUsers, s.addUser},
+		{"GET /v1/admin/users/{user}", verify.ViewLogs, s.showUser},
+		{"POST /v1/admin/users/{user}/disable", verify.ModifyUsers, s.disableUser(true)},
+		{"POST /v1/admin/users/{user}/enable", verify.ModifyUsers, s.disableUser(false)},
+		// A lockout counts failed passcodes of the user's factors, and
+		// clearing it is the help desk's daily work: Duo's help desk may
+		// "view and update users" but not create or delete them.
+		{"POST /v1/admin/users/{user}/unlock", verify.ModifyFobs, s.unlockUser},
+
+		{"GET /v1/admin/fobs", verify.ViewLogs, s.listFobs},
+		{"GET /v1/admin/fobs/{serial}", verify.ViewLogs, s.showFob},
+		{"POST /v1/admin/fobs/{serial}/assign", verify.ModifyFobs, s.fobAction(Assign)},
+		{"POST /v1/admin/fobs/{serial}/unassign", verify.ModifyFobs, s.fobAction(Unassign)},
+		{"POST /v1/admin/fobs/{serial}/lost", verify.ModifyFobs, s.fobAction(Lose)},
+		{"POST /v1/admin/fobs/{serial}/revoke", verify.ModifyFobs, s.fobAction(Revoke)},
+		{"POST /v1/admin/fobs/{serial}/unlock", verify.ModifyFobs, s.fobAction(Unlock)},
+		{"POST /v1/admin/fobs/{serial}/resync", verify.ModifyFobs, s.resync},
+
+		{"GET /v1/admin/users/{user}/bypass", verify.ViewLogs, s.listBypass},
+		{"POST /v1/admin/users/{user}/bypass", verify.ModifyFobs, s.issueBypass},
+		{"DELETE /v1/admin/users/{user}/bypass", verify.ModifyFobs, s.revokeBypass},
+
+		{"GET /v1/admin/applications", verify.ViewLogs, s.listApps},
+		{"POST /v1/admin/applications", verify.ModifyApplications, s.addApp},
+		{"DELETE /v1/admin/applications/{app}", verify.ModifyApplications, s.removeApp},
+
+		{"GET /v1/admin/admins", verify.ManageAdmins, s.listAdmins},
+		{"POST /v1/admin/admins", verify.ManageAdmins, s.addAdmin},
+		{"POST /v1/admin/admins/{admin}/disable", verify.ManageAdmins, s.disableAdmin},
+
+		{"GET /v1/admin/audit", verify.ViewLogs, s.auditLog},
+		{"GET /v1/admin/audit/verify", verify.ViewLogs, s.verifyAudit},
+	}
+}
+
+// admin wraps a route: the administrator is found by token, the role
+// table decides, and a refusal is answered 403 and written in the audit
+// log before the route's handler runs at all.
+func (s *Server) admin(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, err := bearer(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		a, err := s.deps.Directory.AdminByToken(r.Context(), token)
+		switch {
+		case errors.Is(err, inventory.ErrNotFound):
+			s.writeError(w, r, unauthenticated("the bearer token is not an admin token"))
+			return
+		case err != nil:
+			s.writeError(w, r, err)
+			return
+		case a.Disabled:
+			s.writeError(w, r, unauthenticated("admin %s is disabled", a.Name))
+			return
+		}
+		actor := "api:" + a.Name
+		if err := verify.Authorize(verify.Role(a.Role), rt.perm); err != nil {
+			s.m.refused.Inc()
+			if aerr := s.deps.Staff.Refused(r.Context(), actor, rt.pattern, err.Error()); aerr != nil {
+				s.log.Error("a refusal could not be written to the audit log", "actor", actor, "route", rt.pattern, "err", aerr)
+			}
+			s.log.Warn("refused", "actor", actor, "route", rt.pattern, "role", a.Role)
+			s.writeError(w, r, err)
+			return
+		}
+		if err := rt.handle(w, r, actor); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.log.Info("admin", "actor", actor, "route", rt.pattern, "path", r.URL.Path)
+	})
+}
+
+// pathName is a path parameter checked as a name (user, admin, application).
+func pathName(r *http.Request, param string) (string, error) {
+	v := r.PathValue(param)
+	if err := inventory.CheckName(param, v); err != nil {
+		return "", errorf(http.StatusBadRequest, "bad_path", "%v", err)
+	}
+	return v, nil
+}
+
+// ok answers a change that has nothing more to say than that it was done.
+func ok(w http.ResponseWriter, status int, v any) error {
+	writeJSON(w, status, v)
+	return nil
+}

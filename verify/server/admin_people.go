@@ -1,0 +1,289 @@
+package server
+
+// The admin API's routes on users, fobs and bypass codes.
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/keydesk/keydesk/fob"
+	"github.com/keydesk/keydesk/inventory"
+	"github.com/keydesk/keydesk/verify"
+)
+
+// Listing limits: a listing is a page, not a dump of 100,000 fobs.
+const (
+	defaultListLimit = 1000
+	maxListLimit     = 10000
+)
+
+// queryLimit reads ?limit=, defaulting and bounding it.
+func queryLimit(r *http.Request, def int) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxListLimit {
+		return 0, errorf(http.StatusBadRequest, "bad_query", "limit must be a number from 1 to %d, not %q", maxListLimit, v)
+	}
+	return n, nil
+}
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, _ string) error {
+	prefix := r.URL.Query().Get("prefix")
+	if len(prefix) > 128 {
+		return errorf(http.StatusBadRequest, "bad_query", "prefix longer than 128 characters")
+	}
+	users, err := s.deps.People.Users(r.Context(), prefix)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, map[string]any{"users": users})
+}
+
+// addUserRequest is the body of POST /v1/admin/users.
+type addUserRequest struct {
+	Name     string `json:"name"`
+	FullName string `json:"full_name"`
+	Email    string `json:"email"`
+}
+
+func (a *addUserRequest) Validate() error {
+	if err := inventory.CheckUserName(a.Name); err != nil {
+		return fmt.Errorf("name: %w", err)
+	}
+	if len(a.FullName) > 256 || len(a.Email) > 256 {
+		return fmt.Errorf("full_name and email are at most 256 characters")
+	}
+	return nil
+}
+
+func (s *Server) addUser(w http.ResponseWriter, r *http.Request, actor string) error {
+	req, err := decode[addUserRequest](w, r, maxAdminBody)
+	if err != nil {
+		return err
+	}
+	u, err := s.deps.People.AddUser(r.Context(), actor, inventory.User{Name: req.Name, FullName: req.FullName, Email: req.Email})
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusCreated, u)
+}
+
+func (s *Server) showUser(w http.ResponseWriter, r *http.Request, _ string) error {
+	name, err := pathName(r, "user")
+	if err != nil {
+		return err
+	}
+	v, err := s.deps.People.UserDetail(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, v)
+}
+
+func (s *Server) disableUser(disabled bool) func(w http.ResponseWriter, r *http.Request, actor string) error {
+	return func(w http.ResponseWriter, r *http.Request, actor string) error {
+		name, err := pathName(r, "user")
+		if err != nil {
+			return err
+		}
+		if err := s.deps.People.SetUserDisabled(r.Context(), actor, name, disabled); err != nil {
+			return err
+		}
+		return ok(w, http.StatusOK, map[string]any{"user": name, "disabled": disabled})
+	}
+}
+
+func (s *Server) unlockUser(w http.ResponseWriter, r *http.Request, actor string) error {
+	name, err := pathName(r, "user")
+	if err != nil {
+		return err
+	}
+	if err := s.deps.People.UnlockUser(r.Context(), actor, name); err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, map[string]any{"user": name, "unlocked": true})
+}
+
+func (s *Server) listFobs(w http.ResponseWriter, r *http.Request, _ string) error {
+	q := r.URL.Query()
+	limit, err := queryLimit(r, defaultListLimit)
+	if err != nil {
+		return err
+	}
+	filter := inventory.FobFilter{User: q.Get("user"), Batch: q.Get("batch"), Limit: limit}
+	if len(filter.User) > 128 || len(filter.Batch) > 256 {
+		return errorf(http.StatusBadRequest, "bad_query", "user or batch name too long")
+	}
+	if v := q.Get("state"); v != "" {
+		if filter.State, err = inventory.ParseState(v); err != nil {
+			return errorf(http.StatusBadRequest, "bad_query", "%v", err)
+		}
+	}
+	fobs, err := s.deps.Fobs.Fobs(r.Context(), filter)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, map[string]any{"fobs": fobs})
+}
+
+// pathSerial is the {serial} path parameter, checked for shape.
+func pathSerial(r *http.Request) (string, error) {
+	v := r.PathValue("serial")
+	if v == "" || len(v) > 128 {
+		return "", errorf(http.StatusBadRequest, "bad_path", "a serial is 1 to 128 characters")
+	}
+	return v, nil
+}
+
+func (s *Server) showFob(w http.ResponseWriter, r *http.Request, _ string) error {
+	serial, err := pathSerial(r)
+	if err != nil {
+		return err
+	}
+	f, err := s.deps.Fobs.Fob(r.Context(), serial)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, f)
+}
+
+// assignRequest is the body of POST /v1/admin/fobs/{serial}/assign.
+type assignRequest struct {
+	User string `json:"user"`
+}
+
+func (a *assignRequest) Validate() error {
+	if err := inventory.CheckUserName(a.User); err != nil {
+		return fmt.Errorf("user: %w", err)
+	}
+	return nil
+}
+
+// fobAction is a change of a fob's state. Only assign reads a body.
+func (s *Server) fobAction(action FobAction) func(w http.ResponseWriter, r *http.Request, actor string) error {
+	return func(w http.ResponseWriter, r *http.Request, actor string) error {
+		serial, err := pathSerial(r)
+		if err != nil {
+			return err
+		}
+		var user string
+		if action == Assign {
+			req, err := decode[assignRequest](w, r, maxAdminBody)
+			if err != nil {
+				return err
+			}
+			user = req.User
+		}
+		if err := s.deps.Fobs.FobAction(r.Context(), actor, action, serial, user); err != nil {
+			return err
+		}
+		f, err := s.deps.Fobs.Fob(r.Context(), serial)
+		if err != nil {
+			return err
+		}
+		return ok(w, http.StatusOK, f)
+	}
+}
+
+// resyncRequest is the body of POST /v1/admin/fobs/{serial}/resync: two
+// codes the fob showed one after the other.
+type resyncRequest struct {
+	Code1 string `json:"code1"`
+	Code2 string `json:"code2"`
+}
+
+func (a *resyncRequest) Validate() error {
+	for i, c := range []string{a.Code1, a.Code2} {
+		if !fob.IsDigits(c, len(c)) || len(c) < 6 || len(c) > 8 {
+			return fmt.Errorf("code%d: want 6 to 8 digits", i+1)
+		}
+	}
+	return nil
+}
+
+func (s *Server) resync(w http.ResponseWriter, r *http.Request, actor string) error {
+	serial, err := pathSerial(r)
+	if err != nil {
+		return err
+	}
+	req, err := decode[resyncRequest](w, r, maxAdminBody)
+	if err != nil {
+		return err
+	}
+	d, err := s.deps.Fobs.Resync(r.Context(), actor, serial, req.Code1, req.Code2)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, map[string]any{"serial": serial, "resynced": d.Allow, "drift": d.Drift})
+}
+
+func (s *Server) listBypass(w http.ResponseWriter, r *http.Request, _ string) error {
+	name, err := pathName(r, "user")
+	if err != nil {
+		return err
+	}
+	codes, err := s.deps.Fobs.BypassCodes(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, map[string]any{"user": name, "bypass_codes": codes})
+}
+
+// bypassRequest is the body of POST /v1/admin/users/{user}/bypass; zero
+// fields take the policy's defaults.
+type bypassRequest struct {
+	Uses  int      `json:"uses"`
+	TTL   Duration `json:"ttl"`
+	Count int      `json:"count"`
+}
+
+// maxBypassTTL bounds a bypass code's life: it stands in for a device
+// for a while, not for good.
+const maxBypassTTL = 30 * 24 * time.Hour
+
+func (b *bypassRequest) Validate() error {
+	switch {
+	case b.Uses < 0 || b.Uses > 1000:
+		return fmt.Errorf("uses must be 1 to 1000 (or left out for the default)")
+	case b.Count < 0 || b.Count > verify.DefaultPolicy.BypassMaxLive:
+		return fmt.Errorf("count must be 1 to %d (or left out for 1)", verify.DefaultPolicy.BypassMaxLive)
+	case b.TTL < 0 || time.Duration(b.TTL) > maxBypassTTL:
+		return fmt.Errorf("ttl must be positive and at most %s", maxBypassTTL)
+	}
+	return nil
+}
+
+func (s *Server) issueBypass(w http.ResponseWriter, r *http.Request, actor string) error {
+	name, err := pathName(r, "user")
+	if err != nil {
+		return err
+	}
+	req, err := decode[bypassRequest](w, r, maxAdminBody)
+	if err != nil {
+		return err
+	}
+	out, err := s.deps.Fobs.IssueBypass(r.Context(), verify.BypassRequest{
+		User: name, Uses: req.Uses, TTL: time.Duration(req.TTL), Count: req.Count, Actor: actor})
+	if err != nil {
+		return err
+	}
+	// The codes are shown this once; the answer is marked no-store.
+	return ok(w, http.StatusCreated, out)
+}
+
+func (s *Server) revokeBypass(w http.ResponseWriter, r *http.Request, actor string) error {
+	name, err := pathName(r, "user")
+	if err != nil {
+		return err
+	}
+	n, err := s.deps.Fobs.RevokeBypass(r.Context(), actor, name)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, map[string]any{"user": name, "revoked": n})
+}

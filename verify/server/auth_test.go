@@ -1,0 +1,244 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keydesk/keydesk/inventory"
+)
+
+func TestAuthDecides(t *testing.T) {
+	fx := newFixture(t, Config{})
+	fx.addUser(t, "alice")
+	code := fx.code("alice")
+	for _, c := range []struct {
+		name, user, code string
+		result, reason   string
+	}{
+		{"right code", "alice", code, "allow", "ok"},
+		{"same code again", "alice", code, "deny", "replay"},
+		{"wrong code", "alice", "000000", "deny", "wrong_code"},
+		{"unknown user", "nobody", code, "deny", "unknown_user"},
+		{"not a code", "alice", "12", "deny", "malformed"},
+	} {
+		status, m := fx.auth(t, c.user, c.code)
+		if status != http.StatusOK || m["result"] != c.result || m["reason_code"] != c.reason {
+			t.Errorf("%s: %d %v; want %s (%s)", c.name, status, m, c.result, c.reason)
+		}
+		if r, _ := m["reason"].(string); r == "" {
+			t.Errorf("%s: no reason given: %v", c.name, m)
+		}
+	}
+}
+
+func TestAuthNeedsAnApplication(t *testing.T) {
+	fx := newFixture(t, Config{})
+	fx.addUser(t, "alice")
+	body := map[string]string{"username": "alice", "passcode": fx.code("alice")}
+	for _, c := range []struct {
+		name, token string
+	}{
+		{"no token", ""},
+		{"made-up key", inventory.AppKeyPrefix + "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
+		{"an admin token", fx.tokens["owner"]},
+		{"garbage", "\x00\xff"},
+	} {
+		status, m := fx.do(t, "POST", "/v1/auth", c.token, body)
+		if status != http.StatusUnauthorized || errorCode(m) != "unauthenticated" {
+			t.Errorf("%s: %d %v; want 401 unauthenticated", c.name, status, m)
+		}
+	}
+	// None of them reached the verifier: the code is still good.
+	if status, m := fx.auth(t, "alice", body["passcode"]); status != 200 || m["result"] != "allow" {
+		t.Errorf("after refused requests, the right code gives %d %v", status, m)
+	}
+}
+
+func TestAuthRefusesBadBodies(t *testing.T) {
+	fx := newFixture(t, Config{})
+	for _, c := range []struct {
+		name, body, ctype string
+		status            int
+		code, message     string
+	}{
+		{"empty", "", "application/json", 400, "bad_json", "empty"},
+		{"not JSON", "username=alice", "application/json", 400, "bad_json", "byte 1"},
+		{"truncated", `{"username":"alice"`, "application/json", 400, "bad_json", "ends early"},
+		{"unknown field", `{"username":"alice","passcode":"123456","pin":"1"}`, "application/json", 400, "bad_json", `unknown field "pin"`},
+		{"wrong type", `{"username":"alice","passcode":123456}`, "application/json", 400, "bad_json", `field "passcode" at byte`},
+		{"array", `[1]`, "application/json", 400, "bad_json", "want a JSON object"},
+		{"two values", `{"username":"alice","passcode":"123456"} {}`, "application/json", 400, "bad_json", "more data"},
+		{"no user", `{"passcode":"123456"}`, "application/json", 422, "invalid_request", "username: empty"},
+		{"no passcode", `{"username":"alice"}`, "application/json", 422, "invalid_request", "passcode: empty"},
+		{"long passcode", `{"username":"alice","passcode":"` + strings.Repeat("1", 65) + `"}`, "application/json", 422, "invalid_request", "longer than 64"},
+		{"space in passcode", `{"username":"alice","passcode":"123 456"}`, "application/json", 422, "invalid_request", "character 4"},
+		{"form", `{"username":"alice","passcode":"123456"}`, "application/x-www-form-urlencoded", 415, "unsupported_media_type", "application/json"},
+		{"huge", `{"username":"` + strings.Repeat("a", maxAuthBody) + `"}`, "application/json", 413, "too_large", "4096"},
+	} {
+		req := httptest.NewRequest("POST", "/v1/auth", strings.NewReader(c.body))
+		req.Header.Set("Authorization", "Bearer "+fx.appKey)
+		req.Header.Set("Content-Type", c.ctype)
+		rec := httptest.NewRecorder()
+		fx.srv.Handler().ServeHTTP(rec, req)
+		m := decodeAnswer(t, rec.Body.Bytes())
+		msg, _ := m["error"].(map[string]any)["message"].(string)
+		if rec.Code != c.status || errorCode(m) != c.code || !strings.Contains(msg, c.message) {
+			t.Errorf("%s: %d %v; want %d %s containing %q", c.name, rec.Code, m, c.status, c.code, c.message)
+		}
+		if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+			t.Errorf("%s: Content-Type %q", c.name, ct)
+		}
+	}
+}
+
+// The passcode is never quoted back in an error: a user may have typed a
+// password into the wrong field.
+func TestAuthErrorsDoNotQuotePasscodes(t *testing.T) {
+	fx := newFixture(t, Config{})
+	secret := "hunter2 my password"
+	_, m := fx.do(t, "POST", "/v1/auth", fx.appKey, map[string]string{"username": "alice", "passcode": secret})
+	if errorCode(m) != "invalid_request" || strings.Contains(m["error"].(map[string]any)["message"].(string), "hunter2") {
+		t.Errorf("answer %v quotes the passcode", m)
+	}
+}
+
+func TestRemovedApplicationStopsAtOnce(t *testing.T) {
+	fx := newFixture(t, Config{})
+	fx.addUser(t, "alice")
+	if status, _ := fx.auth(t, "alice", "000000"); status != 200 {
+		t.Fatalf("status %d", status)
+	}
+	// Removed through the API: the cache is cleared at once.
+	if status, m := fx.do(t, "DELETE", "/v1/admin/applications/vpn", fx.tokens["owner"], nil); status != 200 {
+		t.Fatalf("remove: %d %v", status, m)
+	}
+	if status, m := fx.auth(t, "alice", "000000"); status != http.StatusUnauthorized {
+		t.Errorf("a removed application's key gives %d %v", status, m)
+	}
+}
+
+func TestApplicationRemovedElsewhereStopsWithinCacheTTL(t *testing.T) {
+	fx := newFixture(t, Config{CacheTTL: Duration(2 * time.Second)})
+	fx.addUser(t, "alice")
+	if status, _ := fx.auth(t, "alice", "000000"); status != 200 {
+		t.Fatalf("status %d", status)
+	}
+	// Removed by the CLI, another process: the server sees it once its
+	// cache of the key expires.
+	if err := RemoveApplication(context.Background(), fx.store, "cli:test", "vpn"); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := fx.auth(t, "alice", "000000"); status != 200 {
+		t.Errorf("within the cache TTL: %d", status)
+	}
+	fx.clock.Advance(2 * time.Second)
+	if status, m := fx.auth(t, "alice", "000000"); status != http.StatusUnauthorized {
+		t.Errorf("after the cache TTL: %d %v", status, m)
+	}
+}
+
+// A brute force meets the per-user rate limit first and the verifier's
+// lockout after: ten failures lock the user, and then even the right code
+// is refused until an admin unlocks.
+func TestBruteForceMeetsRateLimitAndLockout(t *testing.T) {
+	fx := newFixture(t, Config{UserRate: 0.5, UserBurst: 5})
+	fx.addUser(t, "alice")
+	fx.addUser(t, "bob")
+	guesses, limited := 0, 0
+	for i := 0; guesses < 10; i++ {
+		if i > 1000 {
+			t.Fatal("never locked")
+		}
+		status, m := fx.auth(t, "alice", "000000")
+		switch {
+		case status == http.StatusTooManyRequests:
+			limited++
+			fx.clock.Advance(time.Second)
+		case status == 200 && m["result"] == "deny":
+			guesses++
+		default:
+			t.Fatalf("guess %d: %d %v", i, status, m)
+		}
+		if limited == 0 && guesses > 5 {
+			t.Fatal("six guesses at once were not limited")
+		}
+	}
+	if limited == 0 {
+		t.Error("the rate limit never refused a guess")
+	}
+	fx.clock.Advance(time.Minute)
+	status, m := fx.auth(t, "alice", fx.code("alice"))
+	if status != 200 || m["result"] != "deny" || m["reason_code"] != "user_locked" {
+		t.Errorf("after ten failures the right code gives %d %v; want user_locked", status, m)
+	}
+	// Another user is not affected.
+	if status, m := fx.auth(t, "bob", fx.code("bob")); m["result"] != "allow" {
+		t.Errorf("bob: %d %v", status, m)
+	}
+	if status, m := fx.do(t, "POST", "/v1/admin/users/alice/unlock", fx.tokens["help_desk"], nil); status != 200 {
+		t.Fatalf("unlock: %d %v", status, m)
+	}
+	fx.clock.Advance(30 * time.Second)
+	if status, m := fx.auth(t, "alice", fx.code("alice")); m["result"] != "allow" {
+		t.Errorf("after unlock: %d %v", status, m)
+	}
+}
+
+func TestClientRateLimit(t *testing.T) {
+	fx := newFixture(t, Config{ClientRate: 1, ClientBurst: 3})
+	for i := range 3 {
+		if status, _ := fx.do(t, "GET", "/healthz", "", nil); status != 200 {
+			t.Fatalf("request %d: %d", i, status)
+		}
+	}
+	req := httptest.NewRequest("GET", "/healthz", nil)
+	rec := httptest.NewRecorder()
+	fx.srv.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("fourth request: %d, Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	// Another address has its own bucket.
+	req.RemoteAddr = "192.0.2.9:1234"
+	rec = httptest.NewRecorder()
+	fx.srv.Handler().ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Errorf("another address: %d", rec.Code)
+	}
+	fx.clock.Advance(time.Second)
+	if status, _ := fx.do(t, "GET", "/healthz", "", nil); status != 200 {
+		t.Errorf("a second later: %d", status)
+	}
+}
+
+func TestUnmatchedRoutesAnswerJSON(t *testing.T) {
+	fx := newFixture(t, Config{})
+	for _, c := range []struct {
+		method, path string
+		status       int
+		code         string
+	}{
+		{"GET", "/nope", 404, "no_route"},
+		{"GET", "/v1/auth", 405, "method_not_allowed"},
+		{"PUT", "/v1/admin/users", 405, "method_not_allowed"},
+	} {
+		status, m := fx.do(t, c.method, c.path, "", nil)
+		if status != c.status || errorCode(m) != c.code {
+			t.Errorf("%s %s: %d %v", c.method, c.path, status, m)
+		}
+	}
+}
+
+func TestHealthz(t *testing.T) {
+	fx := newFixture(t, Config{})
+	if status, m := fx.do(t, "GET", "/healthz", "", nil); status != 200 || m["status"] != "ok" {
+		t.Errorf("%d %v", status, m)
+	}
+	fx.store.Close()
+	if status, m := fx.do(t, "GET", "/healthz", "", nil); status < 500 {
+		t.Errorf("with the inventory closed: %d %v", status, m)
+	}
+}

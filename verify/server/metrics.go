@@ -1,0 +1,82 @@
+package server
+
+import (
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/keydesk/keydesk/verify"
+)
+
+// metrics are what /metrics shows. Each server has its own registry, so
+// that tests can start several and read each one's counts.
+type metrics struct {
+	reg       *prometheus.Registry
+	decisions *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	lockouts  prometheus.Counter
+	limited   *prometheus.CounterVec
+	dropped   *prometheus.CounterVec
+	requests  *prometheus.CounterVec
+	refused   prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keydesk_decisions_total",
+			Help: "Passcode decisions, by transport (http, radius), result (allow, deny) and reason code.",
+		}, []string{"transport", "result", "reason"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "keydesk_decision_duration_seconds",
+			Help:    "Time from a request's arrival to its decision being committed, by transport.",
+			Buckets: prometheus.ExponentialBuckets(0.00025, 2, 14), // 0.25 ms to 2 s
+		}, []string{"transport"}),
+		lockouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "keydesk_lockouts_total",
+			Help: "Users locked by a decision of this server after too many failed passcodes.",
+		}),
+		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keydesk_rate_limited_total",
+			Help: "Requests refused by a rate limit, by transport and scope (user, client).",
+		}, []string{"transport", "scope"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keydesk_radius_dropped_total",
+			Help: "RADIUS packets dropped without an answer, by reason.",
+		}, []string{"reason"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keydesk_http_requests_total",
+			Help: "HTTP requests, by route and status code.",
+		}, []string{"route", "code"}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "keydesk_admin_refused_total",
+			Help: "Admin API requests refused because the administrator's role may not act.",
+		}),
+	}
+	m.reg.MustRegister(m.decisions, m.latency, m.lockouts, m.limited, m.dropped, m.requests, m.refused,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// decided counts one decision and how long it took.
+func (m *metrics) decided(transport string, d verify.Decision, took time.Duration) {
+	result := "deny"
+	if d.Allow {
+		result = "allow"
+	}
+	m.decisions.WithLabelValues(transport, result, d.ReasonCode()).Inc()
+	m.latency.WithLabelValues(transport).Observe(took.Seconds())
+	if lockedNow(d) {
+		m.lockouts.Inc()
+	}
+}
+
+// lockedNow reports whether this decision locked the user. The verifier
+// says so only in the denial's words ("...; user alice is now locked
+// after 10 failed passcodes"); TestLockoutMetric fails if they change.
+func lockedNow(d verify.Decision) bool {
+	return !d.Allow && d.Denial != nil && strings.Contains(d.Denial.Error(), " is now locked after ")
+}

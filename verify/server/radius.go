@@ -1,0 +1,288 @@
+package server
+
+// RADIUS Access-Request handling (RFC 2865), with the Blast-RADIUS
+// hardening: a Message-Authenticator (RFC 3579 §3.2) is required on every
+// request and sent first in every answer.
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/md5"
+	"encoding/binary"
+	"errors"
+	"net/netip"
+	"time"
+	"unicode/utf8"
+
+	"layeh.com/radius"
+
+	"github.com/keydesk/keydesk/inventory"
+)
+
+// RADIUS packet codes and attribute types used here (RFC 2865 §4, §5;
+// RFC 2869 §5).
+const (
+	codeAccessRequest = radius.CodeAccessRequest
+
+	attrUserName     radius.Type = 1
+	attrUserPassword radius.Type = 2
+	attrCHAPPassword radius.Type = 3
+	attrReplyMessage radius.Type = 18
+	attrProxyState   radius.Type = 33
+	attrEAPMessage   radius.Type = 79
+	attrMessageAuth  radius.Type = 80
+)
+
+// Sizes: RFC 2865 §3 (header, packet), §5 (an attribute's value).
+const (
+	headerLen        = 20
+	messageAuthLen   = 16
+	maxRADIUSPacket  = radius.MaxPacketLength
+	maxReplyMessage  = 253
+	maxReplyMessages = 3
+	maxUserName      = 253
+)
+
+// Why a datagram is dropped unanswered, as the metrics name it.
+const (
+	radiusTransport            = "radius"
+	dropMalformed              = "malformed"
+	dropNotAccessRequest       = "not_access_request"
+	dropUnknownClient          = "unknown_client"
+	dropNoMessageAuthenticator = "no_message_authenticator"
+	dropBadAuthenticator       = "bad_authenticator"
+	dropDuplicate              = "duplicate_in_flight"
+	dropNoDecision             = "no_decision"
+	dropBusy                   = "busy"
+	dropRateLimited            = "rate_limited"
+)
+
+// radiusRequest is an Access-Request that passed its checks.
+type radiusRequest struct {
+	raw    []byte // the packet, cut to its Length
+	attrs  radius.Attributes
+	client radiusClient
+}
+
+// handle decides on one datagram from src and returns the answer to send,
+// or nil when the datagram is dropped; why names the drop.
+func (rs *radiusServer) handle(ctx context.Context, b []byte, src netip.AddrPort) (answer []byte, why string) {
+	s := rs.s
+	start := time.Now()
+	req, why := rs.authenticate(ctx, b, src)
+	if why != "" {
+		return nil, why
+	}
+	// RFC 5080 §2.2.2: a retransmission (same source, Identifier and
+	// Request Authenticator) gets the answer already given. Deciding
+	// again would deny the passcode as a replay.
+	key := dupKey(src, req.raw)
+	cached, fresh := rs.dups.begin(key)
+	switch {
+	case cached != nil:
+		return cached, ""
+	case !fresh:
+		return nil, dropDuplicate
+	}
+	accept, msg, err := rs.decide(ctx, req, start)
+	if err != nil {
+		rs.dups.forget(key)
+		s.log.Error("no decision", "transport", radiusTransport, "client", req.client.name, "err", err)
+		return nil, dropNoDecision
+	}
+	answer = encodeAnswer(req, accept, msg)
+	rs.dups.finish(key, answer)
+	s.log.Debug("decision", "transport", radiusTransport, "client", req.client.name, "accept", accept, "took", time.Since(start))
+	return answer, ""
+}
+
+// authenticate finds which client sent b and proves it: the source must be
+// one a client allows, and the Message-Authenticator must verify under
+// that client's secret. Anything else is dropped unanswered, so that a
+// stranger learns nothing, not even that a server is here.
+func (rs *radiusServer) authenticate(ctx context.Context, b []byte, src netip.AddrPort) (radiusRequest, string) {
+	if len(b) < headerLen || len(b) > maxRADIUSPacket {
+		return radiusRequest{}, dropMalformed
+	}
+	// RFC 2865 §3: octets past Length are padding, to be ignored; a
+	// packet shorter than its Length is silently discarded.
+	n := int(binary.BigEndian.Uint16(b[2:4]))
+	if n < headerLen || n > len(b) {
+		return radiusRequest{}, dropMalformed
+	}
+	b = b[:n]
+	if radius.Code(b[0]) != codeAccessRequest {
+		return radiusRequest{}, dropNotAccessRequest
+	}
+	attrs, err := radius.ParseAttributes(b[headerLen:])
+	if err != nil {
+		return radiusRequest{}, dropMalformed
+	}
+	at, count := messageAuthOffset(b)
+	switch {
+	case count == 0:
+		return radiusRequest{}, dropNoMessageAuthenticator
+	case count > 1 || at < 0:
+		return radiusRequest{}, dropMalformed
+	}
+	clients, err := rs.s.radius.from(ctx, rs.s.deps.Directory, src.Addr())
+	if err != nil {
+		rs.s.log.Error("cannot read the RADIUS clients", "err", err)
+		return radiusRequest{}, dropNoDecision
+	}
+	if len(clients) == 0 {
+		return radiusRequest{}, dropUnknownClient
+	}
+	// RFC 3579 §3.2: HMAC-MD5 over the whole packet with the
+	// Message-Authenticator's value taken as sixteen zero octets.
+	zeroed := bytes.Clone(b)
+	clear(zeroed[at : at+messageAuthLen])
+	got := b[at : at+messageAuthLen]
+	for _, c := range clients {
+		m := hmac.New(md5.New, c.secret)
+		m.Write(zeroed)
+		if hmac.Equal(m.Sum(nil), got) {
+			return radiusRequest{raw: b, attrs: attrs, client: c}, ""
+		}
+	}
+	return radiusRequest{}, dropBadAuthenticator
+}
+
+// messageAuthOffset is where the value of the Message-Authenticator
+// starts in packet b, and how many there are; -1 if the one there is not
+// 16 octets. b's attributes are known to be well formed.
+func messageAuthOffset(b []byte) (at, count int) {
+	at = -1
+	for i := headerLen; i+2 <= len(b); i += int(b[i+1]) {
+		if radius.Type(b[i]) == attrMessageAuth {
+			count++
+			if int(b[i+1]) == 2+messageAuthLen {
+				at = i + 2
+			} else {
+				at = -1
+			}
+		}
+		if b[i+1] < 2 {
+			break
+		}
+	}
+	return at, count
+}
+
+var (
+	errNoPassword = errors.New("the request has no User-Password; keydesk checks passcodes with PAP only")
+	errNotPAP     = errors.New("keydesk checks passcodes with PAP (User-Password) only, not CHAP or EAP")
+	errUserName   = errors.New("the request needs exactly one User-Name naming a user")
+)
+
+// decide reads the user and passcode of an authentic request and asks the
+// verifier. A request that is authentic but wrong is answered with an
+// Access-Reject that says why; err means no decision could be made.
+func (rs *radiusServer) decide(ctx context.Context, req radiusRequest, start time.Time) (accept bool, msg string, err error) {
+	s := rs.s
+	user, password, refusal := credentials(req)
+	if refusal != nil {
+		return false, refusal.Error(), nil
+	}
+	if ok, _ := s.users.allow(user, s.now()); !ok {
+		s.m.limited.WithLabelValues(radiusTransport, "user").Inc()
+		return false, "too many attempts for user " + user + "; try again later", nil
+	}
+	d, err := s.deps.Decider.VerifyUser(ctx, user, password)
+	if err != nil {
+		return false, "", err
+	}
+	s.m.decided(radiusTransport, d, time.Since(start))
+	return d.Allow, d.Reason(), nil
+}
+
+// credentials are the User-Name and the passcode in the User-Password,
+// decrypted (RFC 2865 §5.2), or why they cannot be had.
+func credentials(req radiusRequest) (user, password string, refusal error) {
+	names := attrValues(req.attrs, attrUserName)
+	if len(names) != 1 || len(names[0]) > maxUserName || inventory.CheckUserName(string(names[0])) != nil {
+		return "", "", errUserName
+	}
+	pw := attrValues(req.attrs, attrUserPassword)
+	switch {
+	case len(pw) == 0 && (len(attrValues(req.attrs, attrCHAPPassword)) > 0 || len(attrValues(req.attrs, attrEAPMessage)) > 0):
+		return "", "", errNotPAP
+	case len(pw) != 1:
+		return "", "", errNoPassword
+	}
+	plain, err := radius.UserPassword(pw[0], req.client.secret, req.raw[4:headerLen])
+	if err != nil {
+		return "", "", errors.New("the User-Password attribute is malformed (RFC 2865 §5.2)")
+	}
+	if err := checkPasscode(string(plain)); err != nil {
+		return "", "", err
+	}
+	return string(names[0]), string(plain), nil
+}
+
+func attrValues(attrs radius.Attributes, t radius.Type) []radius.Attribute {
+	var out []radius.Attribute
+	for _, a := range attrs {
+		if a.Type == t {
+			out = append(out, a.Attribute)
+		}
+	}
+	return out
+}
+
+// encodeAnswer builds the Access-Accept or Access-Reject for req. The
+// Message-Authenticator comes first (the Blast-RADIUS advice: a forger
+// cannot then shape the attributes before it) and is computed with the
+// request's authenticator in the header (RFC 3579 §3.2); then the
+// Response Authenticator covers it all (RFC 2865 §3).
+func encodeAnswer(req radiusRequest, accept bool, msg string) []byte {
+	code := radius.CodeAccessReject
+	if accept {
+		code = radius.CodeAccessAccept
+	}
+	p := &radius.Packet{Code: code, Identifier: req.raw[1], Secret: req.client.secret}
+	copy(p.Authenticator[:], req.raw[4:headerLen])
+	p.Add(attrMessageAuth, make(radius.Attribute, messageAuthLen))
+	for _, part := range splitMessage(msg) {
+		p.Add(attrReplyMessage, radius.Attribute(part))
+	}
+	// RFC 2865 §5.33: Proxy-State is copied into the answer unchanged.
+	for _, ps := range attrValues(req.attrs, attrProxyState) {
+		p.Add(attrProxyState, ps)
+	}
+	raw, err := p.MarshalBinary()
+	if err != nil {
+		// Only an answer over 4096 octets fails, and the message is
+		// bounded far below that.
+		panic(err)
+	}
+	m := hmac.New(md5.New, req.client.secret)
+	m.Write(raw)
+	copy(raw[headerLen+2:], m.Sum(nil))
+	h := md5.New()
+	h.Write(raw)
+	h.Write(req.client.secret)
+	copy(raw[4:headerLen], h.Sum(nil))
+	return raw
+}
+
+// splitMessage cuts a Reply-Message into attribute-sized parts at
+// character boundaries, at most maxReplyMessages of them.
+func splitMessage(msg string) []string {
+	var parts []string
+	for msg != "" && len(parts) < maxReplyMessages {
+		n := min(len(msg), maxReplyMessage)
+		for n < len(msg) && n > 0 && !utf8.RuneStart(msg[n]) {
+			n--
+		}
+		parts = append(parts, msg[:n])
+		msg = msg[n:]
+	}
+	return parts
+}
+
+// dupKey names a request for duplicate detection.
+func dupKey(src netip.AddrPort, raw []byte) string {
+	return src.String() + "\x00" + string(raw[1:2]) + string(raw[4:headerLen])
+}

@@ -1,0 +1,141 @@
+// Package server is keydesk's authentication server: the HTTP API that
+// applications call to check a user's passcode (POST /v1/auth), the admin
+// API the help desk's staff use under the role table, and RADIUS for VPNs
+// and network devices. It decides nothing itself: package verify does.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Deps are what the server acts through; [NewDeps] makes them from one
+// inventory and verifier.
+type Deps struct {
+	Decider   Decider
+	Directory Directory
+	People    People
+	Fobs      Fobs
+	Staff     Staff
+}
+
+// Server answers HTTP and RADIUS requests. Make one with [New].
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	deps    Deps
+	m       *metrics
+	users   *limiter // passcode attempts per user name
+	clients *limiter // requests per source address
+	apps    *appCache
+	radius  *radiusTable
+	tls     *tls.Config
+	handler http.Handler
+}
+
+// New checks cfg (after filling in its defaults) and makes a server.
+func New(cfg Config, d Deps) (*Server, error) {
+	cfg.Default()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("server config: %w", err)
+	}
+	if d.Decider == nil || d.Directory == nil || d.People == nil || d.Fobs == nil || d.Staff == nil {
+		return nil, errors.New("server: every dependency is needed")
+	}
+	s := &Server{
+		cfg: cfg, log: cfg.Log, now: cfg.Now, deps: d, m: newMetrics(),
+		users:   newLimiter(cfg.UserRate, cfg.UserBurst),
+		clients: newLimiter(cfg.ClientRate, cfg.ClientBurst),
+	}
+	s.apps = newAppCache(time.Duration(cfg.CacheTTL), cfg.Now)
+	s.radius = newRADIUSTable(time.Duration(cfg.CacheTTL), cfg.Now)
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("server: TLS certificate: %w", err)
+		}
+		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Config is the server's config, defaulted.
+func (s *Server) Config() Config { return s.cfg }
+
+// Handler is the HTTP API, for tests and for mounting elsewhere.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve answers HTTP on ln and RADIUS on pc (either may be nil) until ctx
+// ends, then shuts down gracefully: no new requests are taken, and those
+// in flight get ShutdownTimeout to finish and be answered. It returns nil
+// after a clean shutdown. The caller closes ln and pc afterwards.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, pc net.PacketConn) error {
+	if ln == nil && pc == nil {
+		return errors.New("server: nothing to serve")
+	}
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: time.Duration(s.cfg.ReadHeaderTimeout),
+		ReadTimeout:       time.Duration(s.cfg.ReadTimeout),
+		WriteTimeout:      time.Duration(s.cfg.WriteTimeout),
+		IdleTimeout:       time.Duration(s.cfg.IdleTimeout),
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	var rs *radiusServer
+	errc := make(chan error, 2)
+	var wg sync.WaitGroup
+	if ln != nil {
+		if s.tls != nil {
+			ln = tls.NewListener(ln, s.tls)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("http: %w", err)
+			}
+		}()
+	}
+	if pc != nil {
+		rs = s.newRADIUSServer(pc)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := rs.serve(); err != nil {
+				errc <- fmt.Errorf("radius: %w", err)
+			}
+		}()
+	}
+	var failed error
+	select {
+	case <-ctx.Done():
+	case failed = <-errc:
+	}
+	s.log.Info("shutting down; finishing requests in flight", "timeout", time.Duration(s.cfg.ShutdownTimeout))
+	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.cfg.ShutdownTimeout))
+	defer cancel()
+	var errs []error
+	if ln != nil {
+		if err := hs.Shutdown(sctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	}
+	if rs != nil {
+		if err := rs.shutdown(sctx); err != nil {
+			errs = append(errs, fmt.Errorf("radius shutdown: %w", err))
+		}
+	}
+	wg.Wait()
+	return errors.Join(append([]error{failed}, errs...)...)
+}
