@@ -145,12 +145,13 @@ copy_with_libs() {
 
 # module_order prints the module files to insmod, dependencies first.
 module_order() {
-	local moddir=$1 dep=$1/modules.dep name
+	local dep=$1/modules.dep name
 	declare -A seen=()
 	visit() {
 		local path=$1 d
 		[[ -n ${seen[$path]:-} ]] && return
 		seen[$path]=1
+		# shellcheck disable=SC2013 # modules.dep paths hold no spaces
 		for d in $(awk -v p="$path:" '$1 == p { $1 = ""; print }' "$dep"); do
 			visit "$d"
 		done

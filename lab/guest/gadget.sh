@@ -19,6 +19,7 @@ for b in \
 	09 20 15 00 26 FF 00 75 08 95 40 81 02 \
 	09 21 15 00 26 FF 00 75 08 95 40 91 02 \
 	C0; do
+	# shellcheck disable=SC2059 # the format is the byte, as an octal escape
 	printf "\\$(printf %03o "0x$b")"
 done >"$FIDO_DESC"
 

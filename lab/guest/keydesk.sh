@@ -145,7 +145,7 @@ keydesk_checks() {
 	# command); DESIGN.md also writes it after. Either form will do.
 	run "$T" keydesk key list --json
 	[ "$RC" = 2 ] && run "$T" keydesk --json key list
-	expect_ok "key list --json names the key" '"keydesk softkey"'
+	expect_ok "key list --json names the key" 'keydesk softkey'
 	if [ "$RC" = 0 ] && ! tr -d ' \t\n' <"$RUN_OUT" | grep -qE '^[[{].*[]}]$'; then
 		fail "key list --json: stdout is not one JSON value"
 	fi

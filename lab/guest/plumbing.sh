@@ -38,7 +38,7 @@ if [ -n "$USBDEV" ]; then
 else
 	fail "host side never enumerated $VIDHEX:$PIDHEX (20s)"
 fi
-echo "/dev/bus/usb:" $(find /dev/bus/usb -type c 2>/dev/null)
+echo "/dev/bus/usb: $(find /dev/bus/usb -type c 2>/dev/null | sort | tr '\n' ' ')"
 
 # Find the hidraw node of this key by its HID_ID (bus 0003 is USB).
 HIDRAW=""
