@@ -11,8 +11,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/keydesk/keydesk/fob"
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/seedfile"
 )
@@ -132,11 +134,13 @@ func (d *Desk) importFile(ctx context.Context, tx *inventory.Tx, f SeedFile, nam
 	var dups []string
 	ndups := 0
 	users := newUserCache()
+	parsed, stop := parseAhead(r)
+	defer stop()
 	for {
 		if err := ctx.Err(); err != nil {
 			return BatchResult{}, err
 		}
-		t, err := r.Next()
+		t, err := parsed()
 		if err == io.EOF {
 			break
 		}
@@ -253,4 +257,65 @@ func (c *userCache) resolve(tx *inventory.Tx, name string) (id int64, created bo
 	}
 	c.ids[name] = u.ID
 	return u.ID, created, nil
+}
+
+// parseAhead reads r on a goroutine of its own, a chunk of tokens ahead,
+// so that parsing the file and storing its fobs use two cores. next
+// returns the tokens in order, then io.EOF or the reader's error; stop
+// ends the goroutine early.
+func parseAhead(r seedfile.Reader) (next func() (fob.Token, error), stop func()) {
+	const chunk = 256
+	type part struct {
+		toks []fob.Token
+		err  error
+	}
+	parts := make(chan part, 4)
+	done := make(chan struct{})
+	go func() {
+		defer close(parts)
+		for {
+			p := part{toks: make([]fob.Token, 0, chunk)}
+			for len(p.toks) < chunk && p.err == nil {
+				t, err := r.Next()
+				if err != nil {
+					p.err = err
+					break
+				}
+				p.toks = append(p.toks, t)
+			}
+			select {
+			case parts <- p:
+			case <-done:
+				return
+			}
+			if p.err != nil {
+				return
+			}
+		}
+	}()
+	var cur part
+	next = func() (fob.Token, error) {
+		for len(cur.toks) == 0 {
+			if cur.err != nil {
+				return fob.Token{}, cur.err
+			}
+			p, ok := <-parts
+			if !ok {
+				return fob.Token{}, io.EOF
+			}
+			cur = p
+		}
+		t := cur.toks[0]
+		cur.toks = cur.toks[1:]
+		return t, nil
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			close(done)
+			for range parts {
+			}
+		})
+	}
+	return next, stop
 }

@@ -10,8 +10,11 @@ bench() { echo "== $*"; go test -run '^$' "$@" 2>&1 | grep -E '^(Benchmark|ok|FA
 bench -bench 'VerifySerial100k' -cpu 1 -benchtime 3s ./verify
 # Issue 2 (2): `keydesk verify --serial S CODE` as a whole process.
 bench -bench 'VerifyProcess' -benchtime 50x ./cmd/keydesk
+# Issue 3: `keydesk import` as a whole process: 100,000 fobs plain and
+# under a password, and peak memory at 1,000,000 fobs.
+bench -bench 'ImportProcess' -benchtime 1x ./cmd/keydesk
 # Every other benchmark (seed-file parsing, CTAPHID framing, ...).
-for pkg in $(go list ./... | grep -v -e /cmd/keydesk$ -e /verify$); do
+for pkg in $(go list ./... | grep -v -e /cmd/keydesk$ -e /verify$ -e /loadgen$); do
 	dir=$(go list -f '{{.Dir}}' "$pkg")
 	if grep -qs '^func Benchmark' "$dir"/*_test.go; then bench -bench . -benchtime 1s "$pkg"; fi
 done
