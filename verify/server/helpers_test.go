@@ -91,9 +91,9 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	return fx
 }
 
-// quietLog keeps the server's warnings and errors in the test's log.
+// quietLog keeps the server's errors in the test's log.
 func quietLog(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
 }
 
 type testWriter struct{ t testing.TB }

@@ -1,0 +1,186 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"layeh.com/radius"
+)
+
+// checkDecode decodes data as a T and checks the decoder's promises: an
+// error leaves nothing half-filled and is a 4xx in the error shape; a
+// success validates, and survives encoding and decoding again.
+func checkDecode[T any, P interface {
+	*T
+	request
+}](t *testing.T, data []byte) {
+	v, err := decodeJSON[T, P](bytes.NewReader(data))
+	var zero T
+	if err != nil {
+		if !reflect.DeepEqual(v, zero) {
+			t.Fatalf("error %v with a half-filled result %+v", err, v)
+		}
+		e := classify(err)
+		if e.Status < 400 || e.Status > 499 || e.Code == "" || e.Message == "" {
+			t.Fatalf("error %v answered %d %q", err, e.Status, e.Code)
+		}
+		return
+	}
+	if err := P(&v).Validate(); err != nil {
+		t.Fatalf("decoded %+v does not validate: %v", v, err)
+	}
+	again, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := decodeJSON[T, P](bytes.NewReader(again))
+	if err != nil || !reflect.DeepEqual(v, w) {
+		t.Fatalf("%s decoded as %+v, re-encoded as %s, decoded again as %+v (%v)", data, v, again, w, err)
+	}
+}
+
+func FuzzAuthBody(f *testing.F) {
+	for _, s := range []string{
+		`{"username":"alice","passcode":"287082"}`,
+		`{"username":"alice","passcode":"ccccccbtnvfbdbjhntfukbrtekngleclclnhtrdrluhr"}`,
+		`{"username":"bob","passcode":"123456789"}`,
+		`{"username":"alice","passcode":"287082","extra":1}`,
+		`{"username":"","passcode":""}`, `{"username":"a b","passcode":"1"}`, `[]`, `null`, `{"username":1}`,
+		`{"username":"alice","passcode":"287082"} x`, "{\"username\":\"\u00e9\",\"passcode\":\"\\u0000\"}",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkDecode[authRequest](t, data)
+	})
+}
+
+// FuzzAdminBody decodes data as the body of one of the admin routes that
+// take one, chosen by kind.
+func FuzzAdminBody(f *testing.F) {
+	seeds := []string{
+		`{"name":"alice","full_name":"Alice Liddell","email":"alice@example.edu"}`,
+		`{"user":"alice"}`,
+		`{"code1":"755224","code2":"287082"}`,
+		`{"uses":3,"ttl":"2h","count":5}`,
+		`{"name":"vpn","radius_secret":"sixteen or more bytes","radius_sources":["192.0.2.0/24","2001:db8::1"]}`,
+		`{"name":"hd","role":"help-desk"}`,
+	}
+	for kind, s := range seeds {
+		f.Add(byte(kind), []byte(s))
+		f.Add(byte(kind), []byte(strings.Replace(s, `"`, `'`, 2)))
+	}
+	f.Add(byte(3), []byte(`{"ttl":"-1h"}`))
+	f.Add(byte(4), []byte(`{"name":"vpn","radius_sources":["300.1.1.1"]}`))
+	f.Fuzz(func(t *testing.T, kind byte, data []byte) {
+		switch kind % 6 {
+		case 0:
+			checkDecode[addUserRequest](t, data)
+		case 1:
+			checkDecode[assignRequest](t, data)
+		case 2:
+			checkDecode[resyncRequest](t, data)
+		case 3:
+			checkDecode[bypassRequest](t, data)
+		case 4:
+			checkDecodeApp(t, data)
+		case 5:
+			checkDecodeAdmin(t, data)
+		}
+	})
+}
+
+// The application and admin requests keep what Validate derived in
+// fields JSON does not carry, so they are compared on what it does.
+func checkDecodeApp(t *testing.T, data []byte) {
+	v, err := decodeJSON[addAppRequest](bytes.NewReader(data))
+	if err != nil {
+		if v.Name != "" || v.RADIUSSecret != "" || v.RADIUSSources != nil || v.app.Name != "" {
+			t.Fatalf("error %v with a half-filled result %+v", err, v)
+		}
+		return
+	}
+	if v.app.Name != v.Name || (v.RADIUSSecret != "") != (v.app.RADIUSSecret != nil) || len(v.app.RADIUSSources) != len(v.RADIUSSources) {
+		t.Fatalf("decoded %+v but derived %+v", v, v.app)
+	}
+}
+
+func checkDecodeAdmin(t *testing.T, data []byte) {
+	v, err := decodeJSON[addAdminRequest](bytes.NewReader(data))
+	if err != nil {
+		if v != (addAdminRequest{}) {
+			t.Fatalf("error %v with a half-filled result %+v", err, v)
+		}
+		return
+	}
+	if v.role == "" {
+		t.Fatalf("decoded %+v without a role", v)
+	}
+}
+
+// FuzzRADIUSPacket feeds datagrams from loopback to the server's packet
+// handling, the way the socket loop does. Whatever comes in, an answer is
+// only ever an Access-Accept or Access-Reject that is authentic under the
+// client's secret, with a Message-Authenticator that verifies.
+func FuzzRADIUSPacket(f *testing.F) {
+	fx := newFixture(f, Config{UserRate: -1})
+	fx.addUser(f, "alice")
+	rs := fx.radius(f)
+	if raw, err := os.ReadFile(radclientSeed); err == nil {
+		b, err := hex.DecodeString(strings.TrimSpace(string(raw)))
+		if err != nil {
+			f.Fatalf("%s: %v", radclientSeed, err)
+		}
+		f.Add(b)
+	}
+	for _, r := range []accessRequest{
+		{user: "alice", password: "123456"},
+		{user: "alice", password: "ccccccbtnvfbdbjhntfukbrtekngleclclnhtrdrluhr"},
+		{user: "alice", noPass: true, extra: []*radius.AVP{{Type: attrCHAPPassword, Attribute: make([]byte, 17)}}},
+		{user: "alice", password: "1", extra: []*radius.AVP{{Type: attrProxyState, Attribute: []byte("x")}}},
+		{user: "alice", password: "1", noMA: true},
+		{code: radius.CodeStatusServer, user: "alice", password: "1"},
+	} {
+		f.Add(r.encode(f))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		answer, why := rs.handle(context.Background(), data, loopback)
+		if answer == nil {
+			if why == "" {
+				t.Fatal("dropped without a reason")
+			}
+			return
+		}
+		n := int(data[2])<<8 | int(data[3])
+		p := checkAnswer(t, answer, data[:n], radiusSecret)
+		if p.Code != radius.CodeAccessAccept && p.Code != radius.CodeAccessReject {
+			t.Fatalf("answer code %v", p.Code)
+		}
+	})
+}
+
+func FuzzConfig(f *testing.F) {
+	for _, s := range []string{
+		`{"http":"127.0.0.1:8700","radius":"0.0.0.0:1812","user_rate":0.5,"user_burst":5,"cache_ttl":"2s"}`,
+		`{"tls_cert":"c.pem"}`, `{"read_timeout":"ten seconds"}`, `{"radius_workers":-1}`, `{}`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseConfig(bytes.NewReader(data))
+		if err != nil {
+			if !reflect.DeepEqual(c, Config{}) {
+				t.Fatalf("error %v with a half-filled config", err)
+			}
+			return
+		}
+		c.Default()
+		c.Validate()
+	})
+}
