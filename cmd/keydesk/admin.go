@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/keydesk/keydesk/inventory"
+	"github.com/keydesk/keydesk/verify"
+	"github.com/keydesk/keydesk/verify/server"
+)
+
+// The CLI acts on administrators and applications as the local operator,
+// who holds the master key and so is implicitly an owner.
+
+func adminCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "admin",
+		Usage: "administrators of the server's admin API, and their roles",
+		Subcommands: []*cli.Command{
+			{
+				Name: "add", Usage: "add an administrator and print its API token (shown once)", ArgsUsage: "NAME",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "role", Usage: "owner, admin, app-manager, user-manager, help-desk, billing or read-only (required)"},
+					jsonFlag,
+				},
+				Action: withSession(adminAdd),
+			},
+			{Name: "list", Usage: "list administrators", Flags: []cli.Flag{jsonFlag}, Action: withSession(adminList)},
+			{Name: "disable", Usage: "refuse an administrator's token from now on", ArgsUsage: "NAME", Action: withSession(adminDisable)},
+		},
+	}
+}
+
+func adminAdd(c *cli.Context, s *session) error {
+	a, err := args(c, "NAME")
+	if err != nil {
+		return err
+	}
+	if err := inventory.CheckName("admin", a[0]); err != nil {
+		return usageError{err}
+	}
+	if !c.IsSet("role") {
+		return usagef("admin add needs --role (owner, admin, app-manager, user-manager, help-desk, billing or read-only)")
+	}
+	role, err := verify.ParseRole(c.String("role"))
+	if err != nil {
+		return usageError{err}
+	}
+	admin, token, err := server.AddAdmin(c.Context, s.store, actor(), a[0], role)
+	if err != nil {
+		return err
+	}
+	if wantJSON(c) {
+		return printJSON(c, map[string]any{"admin": admin, "token": token})
+	}
+	// The token opens the admin API: shown this once, never stored.
+	say(c, "%s", token)
+	note(c, "admin %s added with the %s role; the token above is not shown again", admin.Name, role.Label())
+	return nil
+}
+
+func adminList(c *cli.Context, s *session) error {
+	if _, err := args(c); err != nil {
+		return err
+	}
+	admins, err := s.store.Admins(c.Context)
+	if err != nil {
+		return err
+	}
+	if wantJSON(c) {
+		return printJSON(c, admins)
+	}
+	t := newTable(c.App.Writer, "ADMIN", "ROLE", "STATUS", "ADDED BY", "ADDED")
+	for _, a := range admins {
+		status := "active"
+		if a.Disabled {
+			status = "disabled"
+		}
+		t.row(a.Name, verify.Role(a.Role).Label(), status, a.CreatedBy, when(a.CreatedAt))
+	}
+	t.flush()
+	return nil
+}
+
+func adminDisable(c *cli.Context, s *session) error {
+	a, err := args(c, "NAME")
+	if err != nil {
+		return err
+	}
+	if err := server.DisableAdmin(c.Context, s.store, actor(), a[0]); err != nil {
+		return err
+	}
+	say(c, "admin %s disabled", a[0])
+	return nil
+}
+
+func appCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "app",
+		Usage: "applications that ask the server about passcodes (API and RADIUS clients)",
+		Subcommands: []*cli.Command{
+			{
+				Name: "add", Usage: "add an application and print its key (shown once)", ArgsUsage: "NAME",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "radius-secret-file", Usage: "`FILE` holding the RADIUS shared secret, which makes the application a RADIUS client"},
+					&cli.StringSliceFlag{Name: "radius-source", Usage: "address or `CIDR` its RADIUS requests may come from (repeat for more)"},
+					jsonFlag,
+				},
+				Action: withSession(appAdd),
+			},
+			{Name: "list", Usage: "list applications", Flags: []cli.Flag{jsonFlag}, Action: withSession(appList)},
+			{Name: "remove", Usage: "remove an application: its key and RADIUS secret stop working", ArgsUsage: "NAME", Action: withSession(appRemove)},
+		},
+	}
+}
+
+// maxSecretFile bounds what --radius-secret-file reads.
+const maxSecretFile = 1024
+
+func appAdd(c *cli.Context, s *session) error {
+	a, err := args(c, "NAME")
+	if err != nil {
+		return err
+	}
+	n := inventory.NewApplication{Name: a[0]}
+	if f := c.String("radius-secret-file"); f != "" {
+		if n.RADIUSSecret, err = readSecretFile(f); err != nil {
+			return err
+		}
+	}
+	for _, src := range c.StringSlice("radius-source") {
+		for _, one := range strings.Split(src, ",") {
+			p, err := server.ParseSource(strings.TrimSpace(one))
+			if err != nil {
+				return usagef("--radius-source: %v", err)
+			}
+			n.RADIUSSources = append(n.RADIUSSources, p)
+		}
+	}
+	if err := n.Check(); err != nil {
+		return usageError{err}
+	}
+	app, key, err := server.AddApplication(c.Context, s.store, actor(), n)
+	if err != nil {
+		return err
+	}
+	if wantJSON(c) {
+		return printJSON(c, map[string]any{"application": app, "key": key})
+	}
+	say(c, "%s", key)
+	what := "an API client"
+	if app.RADIUS {
+		what = "an API and RADIUS client from " + sources(app.RADIUSSources)
+	}
+	note(c, "application %s added as %s; the key above is not shown again", app.Name, what)
+	return nil
+}
+
+// readSecretFile reads a RADIUS secret: the file's bytes without the line
+// end an editor adds.
+func readSecretFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) > maxSecretFile {
+		return nil, fmt.Errorf("%s: longer than %d bytes, so not a RADIUS secret", path, maxSecretFile)
+	}
+	raw = bytes.TrimSuffix(bytes.TrimSuffix(raw, []byte("\n")), []byte("\r"))
+	if err := inventory.CheckRADIUSSecret(raw); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return raw, nil
+}
+
+func sources(ps []netip.Prefix) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+func appList(c *cli.Context, s *session) error {
+	if _, err := args(c); err != nil {
+		return err
+	}
+	apps, err := s.store.Applications(c.Context)
+	if err != nil {
+		return err
+	}
+	if wantJSON(c) {
+		return printJSON(c, apps)
+	}
+	t := newTable(c.App.Writer, "APPLICATION", "RADIUS FROM", "STATUS", "ADDED BY", "ADDED")
+	for _, a := range apps {
+		status := "active"
+		if a.Disabled {
+			status = "disabled"
+		}
+		t.row(a.Name, sources(a.RADIUSSources), status, a.CreatedBy, when(a.CreatedAt))
+	}
+	t.flush()
+	return nil
+}
+
+func appRemove(c *cli.Context, s *session) error {
+	a, err := args(c, "NAME")
+	if err != nil {
+		return err
+	}
+	if err := server.RemoveApplication(c.Context, s.store, actor(), a[0]); err != nil {
+		return err
+	}
+	say(c, "application %s removed; its key and RADIUS secret no longer work", a[0])
+	return nil
+}
