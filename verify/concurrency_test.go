@@ -23,7 +23,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("KEYDESK_VERIFY_CHILD") != "" {
 		os.Exit(child())
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	benchCleanup()
+	os.Exit(code)
 }
 
 // child opens the inventory named in the environment, says "ready", then
