@@ -23,6 +23,9 @@ func (s *Store) Rekey(ctx context.Context, newMaster []byte, actor string) error
 		if err := resealFobs(tx, old, nk); err != nil {
 			return err
 		}
+		if err := resealApplications(tx, old, nk); err != nil {
+			return err
+		}
 		sealed, err := nk.sealValue(s.hashKey, "meta/hash_key")
 		if err != nil {
 			return err
