@@ -89,7 +89,7 @@ func (tx *Tx) AddAdmin(name, role, by string) (Admin, string, error) {
 	if err := CheckName("admin", name); err != nil {
 		return Admin{}, "", err
 	}
-	token, err := newCredential(tx.w.s.keys.rand, AdminTokenPrefix)
+	token, err := newCredential(tx.w.s.currentKeys().rand, AdminTokenPrefix)
 	if err != nil {
 		return Admin{}, "", err
 	}

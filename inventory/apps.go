@@ -116,13 +116,13 @@ func (tx *Tx) AddApplication(n NewApplication, by string) (Application, string, 
 		return Application{}, "", err
 	}
 	s := tx.w.s
-	key, err := newCredential(s.keys.rand, AppKeyPrefix)
+	key, err := newCredential(s.currentKeys().rand, AppKeyPrefix)
 	if err != nil {
 		return Application{}, "", err
 	}
 	var sealed []byte
 	if n.RADIUSSecret != nil {
-		if sealed, err = s.keys.sealValue(n.RADIUSSecret, appRow(n.Name)); err != nil {
+		if sealed, err = s.currentKeys().sealValue(n.RADIUSSecret, appRow(n.Name)); err != nil {
 			return Application{}, "", err
 		}
 	}
@@ -236,7 +236,7 @@ func (s *Store) RADIUSClients(ctx context.Context) ([]RADIUSClient, error) {
 		if err != nil {
 			return nil, err
 		}
-		secret, err := s.keys.openValue(sealed, appRow(a.Name))
+		secret, err := s.currentKeys().openValue(sealed, appRow(a.Name))
 		if err != nil {
 			return nil, err
 		}

@@ -30,7 +30,7 @@ func (tx *Tx) Audit(actor, action, subject, detail string) error {
 		return err
 	}
 	e := AuditEntry{ID: head.id + 1, At: tx.now.UTC().Truncate(time.Second), Actor: actor, Action: action, Subject: subject, Detail: detail}
-	e.MAC = tx.w.s.keys.auditMAC(head.mac, &e)
+	e.MAC = tx.w.s.currentKeys().auditMAC(head.mac, &e)
 	if _, err := tx.ExecContext(tx.ctx, `INSERT INTO audit(id, at, actor, action, subject, detail, mac) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.At.Unix(), e.Actor, e.Action, e.Subject, e.Detail, e.MAC); err != nil {
 		return fmt.Errorf("failed to write the audit log: %w", err)
@@ -120,7 +120,7 @@ type AuditSummary struct {
 // VerifyAudit walks the chain and returns an [*AuditError] naming the
 // first entry that was changed, removed or inserted.
 func (s *Store) VerifyAudit(ctx context.Context) (AuditSummary, error) {
-	return verifyChain(ctx, s.db, s.keys)
+	return verifyChain(ctx, s.db, s.currentKeys())
 }
 
 func verifyChain(ctx context.Context, q querier, k *keyring) (AuditSummary, error) {

@@ -23,6 +23,9 @@ type writer struct {
 	done  chan struct{}
 	stmts map[string]*sql.Stmt
 	once  sync.Once
+	// aborts undo, in memory, what the group's updates did beyond the
+	// database, should their changes not land.
+	aborts []func()
 }
 
 type request struct {
@@ -106,6 +109,7 @@ func (w *writer) commit(group []*request) {
 			r.err <- err
 		}
 	}
+	w.aborts = w.aborts[:0]
 	if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		fail(w.s.describe(err))
 		return
@@ -115,6 +119,7 @@ func (w *writer) commit(group []*request) {
 	}
 	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
 		w.conn.ExecContext(ctx, "ROLLBACK")
+		runAborts(w.aborts)
 		fail(fmt.Errorf("failed to commit: %w", w.s.describe(err)))
 		return
 	}
@@ -133,6 +138,7 @@ func (w *writer) run(r *request) (err error) {
 		return w.s.describe(err)
 	}
 	tx := &Tx{w: w, ctx: ctx, now: w.s.now()}
+	mark := len(w.aborts)
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("update panicked: %v", p)
@@ -141,6 +147,8 @@ func (w *writer) run(r *request) (err error) {
 			if _, rerr := w.conn.ExecContext(ctx, "ROLLBACK TO u"); rerr != nil {
 				err = fmt.Errorf("%w (and undoing it failed: %v)", err, rerr)
 			}
+			runAborts(w.aborts[mark:])
+			w.aborts = w.aborts[:mark]
 		}
 		w.conn.ExecContext(ctx, "RELEASE u")
 		tx.w = nil
@@ -158,6 +166,17 @@ func (w *writer) stmt(q string) (*sql.Stmt, error) {
 	}
 	w.stmts[q] = st
 	return st, nil
+}
+
+// onAbort registers fn to run, in the writer, if this update's changes
+// do not land: its own failure, or the failure of the group's commit.
+func (tx *Tx) onAbort(fn func()) { tx.w.aborts = append(tx.w.aborts, fn) }
+
+// runAborts runs abort functions newest first, as a rollback would.
+func runAborts(fns []func()) {
+	for i := len(fns) - 1; i >= 0; i-- {
+		fns[i]()
+	}
 }
 
 // Tx is one update's view of the inventory, valid only inside the function

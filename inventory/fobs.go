@@ -101,11 +101,11 @@ func (s *Store) getFob(ctx context.Context, q querier, where string, arg any, se
 
 // openSecrets opens the sealed seed (or AES key) and private id of f.
 func (s *Store) openSecrets(f *Fob, secret, priv []byte) (err error) {
-	if f.Token.Secret, err = s.keys.openValue(secret, fobRow(f.Token.Serial, "secret")); err != nil {
+	if f.Token.Secret, err = s.currentKeys().openValue(secret, fobRow(f.Token.Serial, "secret")); err != nil {
 		return err
 	}
 	if priv != nil {
-		if f.Token.PrivateID, err = s.keys.openValue(priv, fobRow(f.Token.Serial, "private_id")); err != nil {
+		if f.Token.PrivateID, err = s.currentKeys().openValue(priv, fobRow(f.Token.Serial, "private_id")); err != nil {
 			return err
 		}
 	}
@@ -245,7 +245,7 @@ func (tx *Tx) AddFob(t fob.Token, batchID, userID int64) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
-	k := tx.w.s.keys
+	k := tx.w.s.currentKeys()
 	secret, err := k.sealValue(t.Secret, fobRow(t.Serial, "secret"))
 	if err != nil {
 		return err

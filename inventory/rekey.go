@@ -11,11 +11,11 @@ import (
 // If anything fails, nothing changes. The caller keeps the new key safe
 // before calling, and the old one until Rekey returns.
 func (s *Store) Rekey(ctx context.Context, newMaster []byte, actor string) error {
-	nk, err := newKeyring(newMaster, s.keys.rand)
+	nk, err := newKeyring(newMaster, s.currentKeys().rand)
 	if err != nil {
 		return err
 	}
-	old := s.keys
+	old := s.currentKeys()
 	err = s.Update(ctx, func(tx *Tx) error {
 		if _, err := verifyChain(tx.ctx, tx, old); err != nil {
 			return fmt.Errorf("the audit log does not verify, so it cannot be carried to a new key: %w", err)
@@ -40,13 +40,14 @@ func (s *Store) Rekey(ctx context.Context, newMaster []byte, actor string) error
 			return err
 		}
 		// From here on the updates that share this commit seal under the
-		// new key; a failure below restores the old one.
-		s.keys = nk
+		// new key. If this update or the commit fails, the writer puts the
+		// old key back before it runs anything else: restoring it here,
+		// after Update returns, would leave a moment in which another
+		// group seals under a key the file does not record.
+		s.setKeys(nk)
+		tx.onAbort(func() { s.setKeys(old) })
 		return tx.Audit(actor, "rekey", "inventory", fmt.Sprintf("master key %s replaced by %s", old.fingerprint, nk.fingerprint))
 	})
-	if err != nil {
-		s.keys = old
-	}
 	return err
 }
 

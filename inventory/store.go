@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -51,7 +52,8 @@ type Options struct {
 type Store struct {
 	path     string
 	db       *sql.DB // readers
-	keys     *keyring
+	keys     *keyring // read through currentKeys: Rekey swaps it
+	keysMu   sync.RWMutex
 	hashKey  []byte // keyed-hash key for values shown once (bypass codes, API keys)
 	now      func() time.Time
 	writer   *writer
@@ -236,17 +238,17 @@ func (s *Store) describe0(err error) error {
 // API keys valid.
 func (s *Store) initMeta(ctx context.Context, tx *sql.Tx) error {
 	hk := make([]byte, 32)
-	if _, err := io.ReadFull(s.keys.rand, hk); err != nil {
+	if _, err := io.ReadFull(s.currentKeys().rand, hk); err != nil {
 		return err
 	}
-	sealed, err := s.keys.sealValue(hk, "meta/hash_key")
+	sealed, err := s.currentKeys().sealValue(hk, "meta/hash_key")
 	if err != nil {
 		return err
 	}
 	// meta.value is a STRICT BLOB column: a Go string binds as TEXT and
 	// is refused, so the fingerprint goes in as bytes.
 	_, err = tx.ExecContext(ctx, `INSERT INTO meta(name, value) VALUES
-		('master_key_fingerprint', ?), ('hash_key', ?)`, []byte(s.keys.fingerprint), sealed)
+		('master_key_fingerprint', ?), ('hash_key', ?)`, []byte(s.currentKeys().fingerprint), sealed)
 	return s.describe0(err)
 }
 
@@ -259,11 +261,11 @@ func (s *Store) checkKey(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w (its key record is missing: %v)", s.path, ErrNotInventory, err)
 	}
-	if fp != s.keys.fingerprint {
+	if fp != s.currentKeys().fingerprint {
 		return fmt.Errorf("%w: %s is sealed under the master key with fingerprint %s, but the key given has fingerprint %s",
-			ErrWrongKey, s.path, fp, s.keys.fingerprint)
+			ErrWrongKey, s.path, fp, s.currentKeys().fingerprint)
 	}
-	hk, err := s.keys.openValue(sealed, "meta/hash_key")
+	hk, err := s.currentKeys().openValue(sealed, "meta/hash_key")
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrWrongKey, err)
 	}
@@ -272,7 +274,21 @@ func (s *Store) checkKey(ctx context.Context) error {
 }
 
 // MasterKeyFingerprint is the fingerprint of the key the store was opened with.
-func (s *Store) MasterKeyFingerprint() string { return s.keys.fingerprint }
+func (s *Store) MasterKeyFingerprint() string { return s.currentKeys().fingerprint }
+
+// currentKeys is the keyring the store seals and MACs under now. Rekey
+// replaces it in the writer while readers use it from other goroutines.
+func (s *Store) currentKeys() *keyring {
+	s.keysMu.RLock()
+	defer s.keysMu.RUnlock()
+	return s.keys
+}
+
+func (s *Store) setKeys(k *keyring) {
+	s.keysMu.Lock()
+	s.keys = k
+	s.keysMu.Unlock()
+}
 
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
