@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -67,5 +68,67 @@ func TestGroupSavepoints(t *testing.T) {
 	}
 	if len(names) != 2 || names[0] != "first" || names[1] != "fourth" {
 		t.Errorf("committed users %v, want [first fourth]", names)
+	}
+}
+
+// TestGroupAborts: what an update registers with onAbort runs when its
+// own changes are undone or when the group's commit fails, and not when
+// another update of the group fails alone.
+func TestGroupAborts(t *testing.T) {
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "k.db"), bytes.Repeat([]byte{1}, 32), Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var ran []string
+	registers := func(name string, fail bool) func(*Tx) error {
+		return func(tx *Tx) error {
+			tx.onAbort(func() { ran = append(ran, name) })
+			if fail {
+				return errors.New(name + " fails")
+			}
+			return nil
+		}
+	}
+	run := func(fns ...func(*Tx) error) []error {
+		group := make([]*request, len(fns))
+		for i, fn := range fns {
+			group[i] = &request{ctx: context.Background(), fn: fn, err: make(chan error, 1)}
+		}
+		s.writer.commit(group)
+		errs := make([]error, len(group))
+		for i, r := range group {
+			errs[i] = <-r.err
+		}
+		return errs
+	}
+
+	run(registers("kept", false), registers("undone", true), func(*Tx) error { return errors.New("other fails") })
+	if len(ran) != 1 || ran[0] != "undone" {
+		t.Errorf("after one update failed: aborts run %q, want [undone]", ran)
+	}
+
+	// A deferred foreign key that is never satisfied fails the COMMIT
+	// itself, after every update of the group succeeded.
+	ran = nil
+	errs := run(registers("first", false), registers("second", false), func(tx *Tx) error {
+		if _, err := tx.ExecContext(tx.ctx, "PRAGMA defer_foreign_keys = ON"); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(tx.ctx, `INSERT INTO bypass_codes(user_id, hash, uses_left, expires_at, created_by, created_at)
+			VALUES (999, x'00', 1, 0, 'test', 0)`)
+		return err
+	})
+	for i, err := range errs {
+		if err == nil || !strings.Contains(err.Error(), "failed to commit") {
+			t.Errorf("update %d of a group whose commit failed: %v", i, err)
+		}
+	}
+	if len(ran) != 2 || ran[0] != "second" || ran[1] != "first" {
+		t.Errorf("after the commit failed: aborts run %q, want [second first]", ran)
+	}
+	// The writer goes on.
+	if err := s.Update(t.Context(), func(tx *Tx) error { _, err := tx.AddUser(User{Name: "after"}); return err }); err != nil {
+		t.Errorf("update after a failed commit: %v", err)
 	}
 }

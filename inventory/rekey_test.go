@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -208,4 +209,72 @@ func TestRekeyAmidUpdates(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestRekeyRefusedAmidUpdates: a refused rekey leaves the key as it was
+// for the updates around it, before and after it returns.
+func TestRekeyRefusedAmidUpdates(t *testing.T) {
+	fx, _ := rekeyStore(t)
+	mustExec(t, fx.raw(t), `UPDATE audit SET detail = 'to mallory' WHERE id = 1`)
+	var wg sync.WaitGroup
+	rekeyed := make(chan struct{})
+	const writers, each = 8, 20
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				if i == each/2 {
+					<-rekeyed // the second half runs after Rekey returned
+				}
+				err := fx.s.Update(t.Context(), func(tx *inventory.Tx) error {
+					return tx.AddFob(hotpToken(fmt.Sprintf("RR-%d-%02d", w, i)), 0, 0)
+				})
+				if err != nil {
+					t.Errorf("add RR-%d-%02d: %v", w, i, err)
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		defer close(rekeyed)
+		if err := fx.s.Rekey(t.Context(), testKey(0x45), "admin"); err == nil {
+			t.Error("rekeyed over a tampered log")
+		}
+	})
+	wg.Wait()
+	fx.reopen(t, fx.key)
+	fx.update(t, func(tx *inventory.Tx) error {
+		for w := range writers {
+			for i := range each {
+				if _, err := tx.Fob(fmt.Sprintf("RR-%d-%02d", w, i)); err != nil {
+					t.Errorf("after a refused rekey: %v", err)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// TestRekeyKeepsRADIUSSecrets: the sealed RADIUS secrets of applications
+// are carried to the new key like fob secrets.
+func TestRekeyKeepsRADIUSSecrets(t *testing.T) {
+	fx := newStore(t)
+	secret := []byte("a RADIUS secret long enough")
+	fx.update(t, func(tx *inventory.Tx) error {
+		_, _, err := tx.AddApplication(inventory.NewApplication{Name: "vpn", RADIUSSecret: secret,
+			RADIUSSources: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}, "admin")
+		return err
+	})
+	newKey := testKey(0x46)
+	if err := fx.s.Rekey(t.Context(), newKey, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string) {
+		clients, err := fx.s.RADIUSClients(t.Context())
+		if err != nil || len(clients) != 1 || !bytes.Equal(clients[0].Secret, secret) {
+			t.Errorf("%s: RADIUS clients %+v, %v", when, clients, err)
+		}
+	}
+	check("after rekey")
+	fx.reopen(t, newKey)
+	check("reopened with the new key")
 }
