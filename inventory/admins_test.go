@@ -3,6 +3,7 @@ package inventory_test
 import (
 	"errors"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/keydesk/keydesk/inventory"
@@ -47,8 +48,13 @@ func TestAdminTokenIsShownOnceAndFound(t *testing.T) {
 func TestAdminByTokenRefusesOthers(t *testing.T) {
 	fx := newStore(t)
 	_, token := addAdmin(t, fx, "owner1", "owner")
+	// The last character changed: to "a", unless it is "a" already.
+	last := "a"
+	if strings.HasSuffix(token, "a") {
+		last = "b"
+	}
 	for _, bad := range []string{
-		"", token[:len(token)-1], token + "a", token[:len(token)-1] + "a",
+		"", token[:len(token)-1], token + "a", token[:len(token)-1] + last,
 		"kd_app_" + token[len("kd_admin_"):], string(make([]byte, 10000)),
 	} {
 		if a, err := fx.s.AdminByToken(t.Context(), bad); !errors.Is(err, inventory.ErrNotFound) {
