@@ -104,7 +104,7 @@ func main() {
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	res, err := run(newSender, &schedule{users: *users, clock: clock, total: *n}, *conc)
+	res, err := run(newSender, &loadtest.Schedule{Users: *users, Clock: clock, Total: *n}, *conc)
 	if err != nil {
 		fail(err)
 	}
@@ -117,49 +117,7 @@ func fail(err error) {
 	os.Exit(1)
 }
 
-// schedule hands out (user, code) pairs so that no user is asked twice in
-// one time step.
-type schedule struct {
-	users int
-	clock loadtest.Clock
-	total int64
-
-	mu    sync.Mutex
-	sent  int64
-	step  int64
-	next  int
-	waits int64
-}
-
-// take returns the next user and code, or false when all are sent.
-func (s *schedule) take() (string, string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.sent >= s.total {
-		return "", "", false
-	}
-	probe := loadtest.Token(loadtest.UserName(0))
-	for {
-		now := s.clock.Now()
-		step := probe.Step(now)
-		if step > s.step {
-			s.step, s.next = step, 0
-		}
-		if s.next < s.users {
-			user := loadtest.UserName(s.next)
-			s.next++
-			s.sent++
-			t := loadtest.Token(user)
-			return user, t.Code(uint64(step)), true
-		}
-		// Everyone has had this step's code: wait for the next step.
-		s.waits++
-		next := time.Unix(0, 0).Add(time.Duration(step+1) * time.Duration(probe.Period) * time.Second)
-		time.Sleep(s.clock.Real(next.Sub(now)) + time.Millisecond)
-	}
-}
-
-func run(newSender func() (sender, error), sched *schedule, conc int) (Result, error) {
+func run(newSender func() (sender, error), sched *loadtest.Schedule, conc int) (Result, error) {
 	var res Result
 	var allowed, denied, errs atomic.Int64
 	var mu sync.Mutex
@@ -180,7 +138,7 @@ func run(newSender func() (sender, error), sched *schedule, conc int) (Result, e
 		go func() {
 			defer wg.Done()
 			for {
-				user, code, ok := sched.take()
+				user, code, ok := sched.Take()
 				if !ok {
 					return
 				}
@@ -215,7 +173,7 @@ func run(newSender func() (sender, error), sched *schedule, conc int) (Result, e
 	res = Result{
 		Requests: int64(len(all)), Allowed: allowed.Load(), Denied: denied.Load(), Errors: errs.Load(),
 		Seconds: elapsed.Seconds(), PerSecond: float64(len(all)) / elapsed.Seconds(),
-		P50ms: ms(0.50), P90ms: ms(0.90), P99ms: ms(0.99), Maxms: ms(1), Waits: sched.waits,
+		P50ms: ms(0.50), P90ms: ms(0.90), P99ms: ms(0.99), Maxms: ms(1), Waits: sched.Waits(),
 	}
 	if len(reasons) > 0 {
 		res.DenyReasons = reasons

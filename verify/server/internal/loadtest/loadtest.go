@@ -10,6 +10,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/keydesk/keydesk/fob"
@@ -76,4 +77,56 @@ func (c Clock) Now() time.Time {
 // Real is how long d of the clock's time takes on the wall clock.
 func (c Clock) Real(d time.Duration) time.Duration {
 	return time.Duration(float64(d) / c.Speed)
+}
+
+// Schedule hands out (user, code) pairs so that no user is asked twice in
+// one TOTP step: users in turn, and when every user has had this step's
+// code, a wait for the next step. It is safe for concurrent use.
+type Schedule struct {
+	Users int
+	Clock Clock
+	Total int64 // pairs to hand out
+
+	mu    sync.Mutex
+	sent  int64
+	step  int64
+	next  int
+	waits int64
+}
+
+// Take returns the next user and the code their fob shows now, or false
+// when Total have been handed out.
+func (s *Schedule) Take() (user, code string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sent >= s.Total {
+		return "", "", false
+	}
+	probe := Token(UserName(0))
+	for {
+		now := s.Clock.Now()
+		step := probe.Step(now)
+		if step > s.step {
+			s.step, s.next = step, 0
+		}
+		if s.next < s.Users {
+			user := UserName(s.next)
+			s.next++
+			s.sent++
+			t := Token(user)
+			return user, t.Code(uint64(step)), true
+		}
+		// Everyone has had this step's code: wait for the next step.
+		s.waits++
+		next := time.Unix(int64(step+1)*int64(probe.Period), 0)
+		time.Sleep(s.Clock.Real(next.Sub(now)) + time.Millisecond)
+	}
+}
+
+// Waits is how many times every user had been asked in a step and Take
+// waited for the next.
+func (s *Schedule) Waits() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.waits
 }

@@ -1,0 +1,259 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keydesk/keydesk/inventory"
+	"github.com/keydesk/keydesk/verify"
+	"github.com/keydesk/keydesk/verify/server/internal/loadtest"
+)
+
+// benchUsers is the inventory of the load benchmarks: 10,000 users, each
+// with one TOTP fob.
+const benchUsers = 10_000
+
+// benchSpeed is how much faster than the wall clock the server's clock
+// runs in the load benchmarks: a 30 s TOTP step lasts 0.5 s, so each of
+// the 10,000 users can be allowed once every 0.5 s, up to 20,000 allow
+// decisions a second. Everything else (HTTP, RADIUS, SQLite, fsync) runs
+// at its real speed.
+const benchSpeed = 60
+
+// loadgenBinary builds the load generator once per test process.
+var loadgenBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "keydesk-loadgen-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "loadgen")
+	out, err := exec.Command("go", "build", "-o", bin, "./loadgen").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build ./loadgen: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// benchFixture is a server on loopback in front of the load test's
+// inventory, committed with synchronous=FULL as in production, on a clock
+// running benchSpeed times as fast.
+type benchFixture struct {
+	clock  loadtest.Clock
+	appKey string
+	live   *live
+}
+
+func newBenchFixture(b *testing.B, withRADIUS bool) *benchFixture {
+	b.Helper()
+	// The wall clock's monotonic reading is dropped, so that this
+	// process and loadgen read the same clock.
+	now := time.Now().Round(0)
+	clk := loadtest.Clock{Origin: now, Base: now, Speed: benchSpeed}
+	st, err := inventory.Open(context.Background(), filepath.Join(b.TempDir(), "keydesk.db"),
+		bytes.Repeat([]byte{7}, inventory.MasterKeySize), inventory.Options{Create: true, Now: clk.Now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	began := time.Now()
+	if err := loadtest.Build(context.Background(), st, benchUsers); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("inventory of %d users, each with a TOTP fob, in %v", benchUsers, time.Since(began).Round(time.Millisecond))
+	ver := verify.New(st, verify.DefaultPolicy)
+	// One address sends everything here, so the per-client limit is off;
+	// the per-user limit stays on.
+	srv, err := New(Config{Now: clk.Now, ClientRate: -1, Log: quietLog(b)}, NewDeps(st, ver))
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, key, err := AddApplication(context.Background(), st, "bench", inventory.NewApplication{
+		Name: "loadgen", RADIUSSecret: []byte(radiusSecret), RADIUSSources: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	fx := &fixture{srv: srv}
+	return &benchFixture{clock: clk, appKey: key, live: fx.serve(b, withRADIUS)}
+}
+
+// loadResult is loadgen's report.
+type loadResult struct {
+	Requests    int64          `json:"requests"`
+	Allowed     int64          `json:"allowed"`
+	Denied      int64          `json:"denied"`
+	Errors      int64          `json:"errors"`
+	DenyReasons map[string]int `json:"deny_reasons"`
+	FirstError  string         `json:"first_error"`
+	PerSecond   float64        `json:"per_second"`
+	P50ms       float64        `json:"p50_ms"`
+	P90ms       float64        `json:"p90_ms"`
+	P99ms       float64        `json:"p99_ms"`
+	Maxms       float64        `json:"max_ms"`
+	Waits       int64          `json:"step_waits"`
+}
+
+func (bf *benchFixture) load(b *testing.B, target ...string) {
+	bin, err := loadgenBinary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	args := append(target, "-users", strconv.Itoa(benchUsers), "-n", strconv.Itoa(b.N), "-c", "64",
+		"-speed", strconv.Itoa(benchSpeed), "-origin", strconv.FormatInt(bf.clock.Origin.UnixNano(), 10),
+		"-base", strconv.FormatInt(bf.clock.Base.UnixNano(), 10))
+	if p := os.Getenv("LOADGEN_CPUPROFILE"); p != "" {
+		args = append(args, "-cpuprofile", p)
+	}
+	b.ResetTimer()
+	out, err := exec.Command(bin, args...).Output()
+	b.StopTimer()
+	if err != nil {
+		b.Fatalf("loadgen: %v", err)
+	}
+	var r loadResult
+	if err := json.Unmarshal(out, &r); err != nil {
+		b.Fatalf("loadgen said %q: %v", out, err)
+	}
+	b.Logf("loadgen: %s", bytes.TrimSpace(out))
+	b.ReportMetric(r.PerSecond, "decisions/s")
+	b.ReportMetric(r.P50ms, "p50-ms")
+	b.ReportMetric(r.P90ms, "p90-ms")
+	b.ReportMetric(r.P99ms, "p99-ms")
+	b.ReportMetric(r.Maxms, "max-ms")
+	b.ReportMetric(float64(r.Waits), "step-waits")
+	if r.Allowed != int64(b.N) {
+		b.Errorf("%d requests: %d allowed, %d denied %v, %d errors (first: %s)", r.Requests, r.Allowed, r.Denied, r.DenyReasons, r.Errors, r.FirstError)
+	}
+}
+
+// BenchmarkLoadHTTP is POST /v1/auth from a separate process (loadgen)
+// over loopback: 64 clients, each on its own kept-alive connection, right
+// TOTP codes of 10,000 users, every decision an allow committed with
+// synchronous=FULL before it is answered. Run it with a fixed count:
+//
+//	go test -run '^$' -bench LoadHTTP -benchtime 200000x ./verify/server
+func BenchmarkLoadHTTP(b *testing.B) {
+	bf := newBenchFixture(b, false)
+	bf.load(b, "-http", bf.live.url, "-key", bf.appKey)
+}
+
+// BenchmarkLoadRADIUS is the same over RADIUS: 64 clients, each its own
+// UDP socket, Access-Requests with a Message-Authenticator, answers
+// checked for their authenticators by loadgen.
+//
+//	go test -run '^$' -bench LoadRADIUS -benchtime 200000x ./verify/server
+func BenchmarkLoadRADIUS(b *testing.B) {
+	bf := newBenchFixture(b, true)
+	secret := filepath.Join(b.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte(radiusSecret), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	bf.load(b, "-radius", bf.live.radius.String(), "-secret-file", secret)
+}
+
+// BenchmarkRADIUSPacket is the server's work on one Access-Request short
+// of the decision: checks, Message-Authenticator, User-Password, answer.
+func BenchmarkRADIUSPacket(b *testing.B) {
+	fx := newFixture(b, Config{UserRate: -1})
+	fx.srv.deps.Decider = allowAll{}
+	rs := fx.radius(b)
+	packets := make([][]byte, 256)
+	for i := range packets {
+		packets[i] = accessRequest{id: byte(i), user: "alice", password: "123456"}.encode(b)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		// A new source port each time: a new request, not a
+		// retransmission answered from the cache.
+		port := uint16(i)
+		if port == 0 {
+			fx.clock.Advance(time.Minute)
+		}
+		from := netip.AddrPortFrom(loopback.Addr(), port)
+		if _, why := rs.handle(context.Background(), packets[i%len(packets)], from); why != "" {
+			b.Fatal(why)
+		}
+	}
+}
+
+type allowAll struct{}
+
+func (allowAll) VerifyUser(context.Context, string, string) (verify.Decision, error) {
+	return verify.Decision{Allow: true, Method: "fob", Serial: "X"}, nil
+}
+
+// BenchmarkAuthHandler is POST /v1/auth through the handler without a
+// network and without the verifier: what the HTTP layer costs.
+func BenchmarkAuthHandler(b *testing.B) {
+	fx := newFixture(b, Config{UserRate: -1, ClientRate: -1})
+	fx.srv.deps.Decider = allowAll{}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if status, m := fx.auth(b, "alice", "123456"); status != 200 {
+			b.Fatal(status, m)
+		}
+	}
+}
+
+// BenchmarkVerifyUser10k is the ceiling under the server: the verifier
+// alone, in this process, 64 goroutines deciding right codes of the
+// 10,000 users through the inventory's group commit (synchronous=FULL).
+//
+//	go test -run '^$' -bench VerifyUser10k -benchtime 100000x ./verify/server
+func BenchmarkVerifyUser10k(b *testing.B) {
+	now := time.Now().Round(0)
+	clk := loadtest.Clock{Origin: now, Base: now, Speed: benchSpeed}
+	st, err := inventory.Open(context.Background(), filepath.Join(b.TempDir(), "keydesk.db"),
+		bytes.Repeat([]byte{7}, inventory.MasterKeySize), inventory.Options{Create: true, Now: clk.Now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	if err := loadtest.Build(context.Background(), st, benchUsers); err != nil {
+		b.Fatal(err)
+	}
+	ver := verify.New(st, verify.DefaultPolicy)
+	sched := &loadtest.Schedule{Users: benchUsers, Clock: clk, Total: int64(b.N)}
+	var wg sync.WaitGroup
+	var denied atomic.Int64
+	var mu sync.Mutex
+	reasons := map[string]int{}
+	b.ResetTimer()
+	start := time.Now()
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				user, code, ok := sched.Take()
+				if !ok {
+					return
+				}
+				d, err := ver.VerifyUser(context.Background(), user, code)
+				if err != nil || !d.Allow {
+					denied.Add(1)
+					mu.Lock()
+					reasons[d.ReasonCode()]++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "decisions/s")
+	if n := denied.Load(); n > 0 {
+		b.Errorf("%d of %d denied: %v", n, b.N, reasons)
+	}
+}
