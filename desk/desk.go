@@ -186,3 +186,21 @@ func holder(f *inventory.Fob) string {
 	}
 	return "held by " + f.User
 }
+
+// RemoveKey takes a user's security key out of use; it stays on record.
+func (d *Desk) RemoveKey(ctx context.Context, user, ref string) error {
+	return d.update(ctx, func(tx *inventory.Tx) error {
+		u, err := tx.User(user)
+		if err != nil {
+			return err
+		}
+		k, err := tx.UserKey(u.ID, ref)
+		if err != nil {
+			return fmt.Errorf("user %s: %w", user, err)
+		}
+		if err := tx.SetKeyState(k.ID, inventory.KeyRemoved); err != nil {
+			return err
+		}
+		return tx.Audit(d.Actor, "key remove", "user "+user, fmt.Sprintf("key #%d %q", k.ID, k.Name))
+	})
+}

@@ -58,6 +58,7 @@ var reasonCodes = map[error]string{
 	ErrFobLocked: "fob_locked", ErrUserLocked: "user_locked", ErrLost: "lost",
 	ErrRevoked: "revoked", ErrUnknownFob: "unknown_fob", ErrUnknownUser: "unknown_user",
 	ErrUserDisabled: "user_disabled", ErrNoFactor: "no_factor", ErrExhausted: "exhausted",
+	ErrCounter: "key_counter", ErrNoKey: "unknown_key", ErrBadSignature: "bad_signature", ErrNoPresence: "no_presence",
 }
 
 // Decision is the answer to "is this code right?".
@@ -65,7 +66,7 @@ type Decision struct {
 	Allow  bool
 	Denial error  // why not, wrapping one of the Err values; nil when allowed
 	Serial string // the fob that answered, if any
-	Method string // "fob" or "bypass" when allowed
+	Method string // "fob", "bypass" or "key" when allowed
 	// Drift is the TOTP drift learned, in steps, when a TOTP fob answered.
 	Drift int
 	// UsesLeft is what remains of the bypass code used.
@@ -75,8 +76,11 @@ type Decision struct {
 // Reason is a sentence a clerk can act on.
 func (d Decision) Reason() string {
 	if d.Allow {
-		if d.Method == "bypass" {
+		switch d.Method {
+		case "bypass":
 			return fmt.Sprintf("bypass code accepted (%d uses left)", d.UsesLeft)
+		case "key":
+			return "touch accepted from " + d.Serial
 		}
 		return "code accepted from fob " + d.Serial
 	}

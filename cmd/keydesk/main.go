@@ -44,7 +44,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Flags:     globalFlags(),
 		Commands: []*cli.Command{
 			importCommand(), exportCommand(), userCommand(), fobCommand(), verifyCommand(), bypassCommand(), auditCommand(), rekeyCommand(),
-			serveCommand(), adminCommand(), appCommand(),
+			keyCommand(), softkeyCommand(), serveCommand(), adminCommand(), appCommand(),
 		},
 		HideHelpCommand:      true,
 		EnableBashCompletion: false,

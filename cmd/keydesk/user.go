@@ -86,6 +86,7 @@ type userView struct {
 	inventory.User
 	Fobs   []fobView              `json:"fobs"`
 	Bypass []inventory.BypassCode `json:"bypass_codes"`
+	Keys   []inventory.Key        `json:"keys"`
 }
 
 func userShow(c *cli.Context, s *session) error {
@@ -111,6 +112,9 @@ func userShow(c *cli.Context, s *session) error {
 	if v.Bypass == nil {
 		v.Bypass = []inventory.BypassCode{}
 	}
+	if v.Keys, err = keysOf(c, s, u.Name); err != nil {
+		return err
+	}
 	if wantJSON(c) {
 		return printJSON(c, v)
 	}
@@ -126,6 +130,10 @@ func userShow(c *cli.Context, s *session) error {
 	say(c, "fobs:       %d", len(v.Fobs))
 	for _, f := range v.Fobs {
 		say(c, "  %s  %s  %s", f.Serial, f.Kind, fobStatus(f))
+	}
+	say(c, "keys:       %d", len(v.Keys))
+	for _, k := range v.Keys {
+		say(c, "  #%d  %q  %s, attestation %s, counter %d, %s", k.ID, k.Name, or(k.Model, "unknown model"), k.Attestation, k.Counter, k.State)
 	}
 	say(c, "bypass codes live: %d", len(v.Bypass))
 	for _, b := range v.Bypass {

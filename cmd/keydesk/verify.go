@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,11 +19,13 @@ func verifyCommand() *cli.Command {
 		Name:      "verify",
 		Usage:     "check a code: a fob's at the counter (--serial), or a user's passcode (--user)",
 		ArgsUsage: "[CODE]",
-		Description: "Without CODE, the code is asked for on a terminal, or read as one line from standard input.\n" +
+		Description: "Without CODE, a user with a registered security key is asked to touch it; otherwise the\n" +
+			"code is asked for on a terminal, or read as one line from standard input.\n" +
 			"Exit status 0 means allow, 1 deny (or no decision could be made).",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "serial", Usage: "test the fob with serial `SERIAL`"},
 			&cli.StringFlag{Name: "user", Usage: "check a passcode of `USER` (any fob, or a bypass code)"},
+			deviceFlag, appIDFlag, touchFlag,
 			jsonFlag,
 		},
 		Action: withSession(verifyAction),
@@ -38,6 +41,15 @@ func verifyAction(c *cli.Context, s *session) error {
 		return usagef("verify takes one CODE, got %d arguments", c.NArg())
 	}
 	code := c.Args().First()
+	if code == "" && user != "" {
+		keys, err := s.store.UserKeys(c.Context, user)
+		if err != nil {
+			return err
+		}
+		if len(keys) > 0 {
+			return verifyTouch(c, s, user)
+		}
+	}
 	if code == "" {
 		var err error
 		if code, err = readCode(c); err != nil {
@@ -99,4 +111,25 @@ func printDecision(c *cli.Context, d verify.Decision) error {
 		return silentFail{}
 	}
 	return nil
+}
+
+// verifyTouch checks a user with the security key plugged in.
+func verifyTouch(c *cli.Context, s *session, user string) error {
+	p, err := keyPolicy(c)
+	if err != nil {
+		return err
+	}
+	cl, _, err := openKey(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	res, err := s.ver.TestKey(c.Context, cl, user, p, actor())
+	switch {
+	case err == nil:
+		return printDecision(c, verify.Decision{Allow: true, Method: "key", Serial: fmt.Sprintf("key #%d %q", res.Key.ID, res.Key.Name)})
+	case errors.Is(err, verify.ErrCounter), errors.Is(err, verify.ErrNoKey), errors.Is(err, verify.ErrBadSignature), errors.Is(err, verify.ErrNoPresence):
+		return printDecision(c, verify.Decision{Denial: err})
+	}
+	return fmt.Errorf("no decision: %w", err)
 }

@@ -176,8 +176,13 @@ keydesk_checks() {
 		fail "keydesk softkey --misbehave not built yet: misbehaving-key checks skipped"
 		return
 	fi
+	good_state=$SK_STATE
 	for mode in $MISBEHAVE_MODES; do
 		section "keydesk: a key that misbehaves: $mode"
+		# A fresh key each time, so that registering it gets as far as the
+		# REGISTER exchange (a known key is refused before any long answer)
+		# and the refusal comes from the broken protocol itself.
+		SK_STATE=/tmp/sk-$mode.state
 		if ! softkey_start --misbehave "$mode"; then
 			fail "keydesk softkey --misbehave $mode did not start"
 			continue
@@ -187,6 +192,9 @@ keydesk_checks() {
 		# may survive some modes, so it need only end, in time, cleanly.
 		run "$T" keydesk key register alice --name "misbehave-$mode"
 		expect_refused "key register against --misbehave $mode"
+		if output_has "already registered"; then
+			fail "key register against --misbehave $mode: refused as a known key, before the bad frames"
+		fi
 		run "$T" keydesk key wink
 		if [ "$TIMED_OUT" = yes ]; then
 			fail "key wink against --misbehave $mode: hung (killed after ${T}s)"
@@ -199,6 +207,7 @@ keydesk_checks() {
 		fi
 		softkey_stop "misbehave $mode"
 	done
+	SK_STATE=$good_state
 
 	# A client that gave up on a bad key must leave nothing behind that
 	# trips up the next one (stale reports, a held device).
@@ -206,6 +215,18 @@ keydesk_checks() {
 	if softkey_start; then
 		run "$T" keydesk key test alice
 		expect_ok "key test alice after the misbehaving keys"
+		# A touch at verify time, as an application's user would.
+		run "$T" keydesk verify --user alice
+		expect_ok "verify --user alice with a touch" "allow: touch accepted from key #1"
+		run "$T" keydesk user show alice
+		expect_ok "user show alice lists the key" '#1 +"lab-key"'
+		# A removed key is refused, and stays on record.
+		run "$T" keydesk key remove alice lab-key
+		expect_ok "key remove alice lab-key"
+		run "$T" keydesk key test alice
+		expect_refused "key test alice after the key was removed"
+		run "$T" keydesk audit
+		expect_ok "the audit log has the key's life" "key remove"
 		softkey_stop "after misbehave"
 	else
 		fail "keydesk softkey did not start after the misbehaving keys"
