@@ -47,7 +47,9 @@ type auditHead struct {
 	mac []byte
 }
 
-func encodeHead(h auditHead) []byte { return binary.BigEndian.AppendUint64(append([]byte(nil), h.mac...), uint64(h.id)) }
+func encodeHead(h auditHead) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte(nil), h.mac...), uint64(h.id))
+}
 
 func decodeHead(b []byte) (auditHead, error) {
 	if len(b) < 8 {

@@ -23,13 +23,13 @@ import (
 
 // Sentinel errors for outcomes callers branch on.
 var (
-	ErrNotFound      = errors.New("not found")
-	ErrExists        = errors.New("already exists")
-	ErrReadOnly      = errors.New("inventory is read-only")
-	ErrNotInventory  = errors.New("not a keydesk inventory")
-	ErrNewerSchema   = errors.New("inventory is from a newer keydesk")
-	ErrNoMasterKey   = errors.New("master key missing")
-	ErrClosed        = errors.New("inventory is closed")
+	ErrNotFound     = errors.New("not found")
+	ErrExists       = errors.New("already exists")
+	ErrReadOnly     = errors.New("inventory is read-only")
+	ErrNotInventory = errors.New("not a keydesk inventory")
+	ErrNewerSchema  = errors.New("inventory is from a newer keydesk")
+	ErrNoMasterKey  = errors.New("master key missing")
+	ErrClosed       = errors.New("inventory is closed")
 )
 
 // Options configures [Open]. The zero value is usable.
@@ -51,7 +51,7 @@ type Options struct {
 // Store is an open inventory. It is safe for concurrent use.
 type Store struct {
 	path     string
-	db       *sql.DB // readers
+	db       *sql.DB  // readers
 	keys     *keyring // read through currentKeys: Rekey swaps it
 	keysMu   sync.RWMutex
 	hashKey  []byte // keyed-hash key for values shown once (bypass codes, API keys)
