@@ -113,6 +113,7 @@ type Client struct {
 	mu      sync.Mutex
 	touched bool  // OnTouch already called in this operation
 	failed  error // the device can no longer be read
+	stale   bool  // an exchange was abandoned: resynchronise first
 
 	reports    chan readResult
 	stopReader context.CancelFunc
@@ -132,7 +133,9 @@ func Open(ctx context.Context, dev Device, opt Options) (*Client, error) {
 	rctx, cancel := context.WithCancel(context.Background())
 	c.stopReader = cancel
 	go c.readLoop(rctx)
-	info, err := c.init(ctx)
+	c.mu.Lock()
+	info, err := c.init(ctx, BroadcastChannel)
+	c.mu.Unlock()
 	if err != nil {
 		c.stop()
 		return nil, err
@@ -175,7 +178,11 @@ func (c *Client) readLoop(ctx context.Context) {
 	}
 }
 
-func (c *Client) init(ctx context.Context) (Info, error) {
+// init sends INIT on cid. On the broadcast channel it allocates a channel;
+// on our own it resynchronises the channel (§11.2.9.1.3), and since the
+// device answers in order, the answer with our nonce also flushes whatever
+// an abandoned exchange left on its way. The caller holds c.mu.
+func (c *Client) init(ctx context.Context, cid uint32) (Info, error) {
 	nonce := make([]byte, 8)
 	if _, err := io.ReadFull(c.opt.Rand, nonce); err != nil {
 		return Info{}, fmt.Errorf("hid: making INIT nonce: %w", err)
@@ -183,9 +190,9 @@ func (c *Client) init(ctx context.Context) (Info, error) {
 	// §11.2.9.1.3: an answer whose nonce is not ours belongs to another
 	// application's INIT and is ignored.
 	ours := func(d []byte) bool { return len(d) >= len(nonce) && bytes.Equal(d[:len(nonce)], nonce) }
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	resp, err := c.transact(ctx, BroadcastChannel, CmdInit, nonce, ours)
+	// Resynchronising skips whole answers to other commands: they are
+	// what an abandoned exchange left behind.
+	resp, err := c.transact(ctx, request{cid: cid, cmd: CmdInit, data: nonce, accept: ours, flush: cid != BroadcastChannel})
 	if err != nil {
 		return Info{}, err
 	}
@@ -212,7 +219,7 @@ func (c *Client) Transact(ctx context.Context, cmd Command, data []byte) ([]byte
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.touched = false
-	return c.transact(ctx, c.info.Channel, cmd, data, nil)
+	return c.transact(ctx, request{cid: c.info.Channel, cmd: cmd, data: data})
 }
 
 // Ping sends data and checks that the device echoes it.
@@ -237,183 +244,4 @@ func (c *Client) Wink(ctx context.Context) error {
 	}
 	_, err := c.Transact(ctx, CmdWink, nil)
 	return err
-}
-
-// transact is one exchange, sent again while the device says it is busy
-// with another channel (§11.2.6: the host retries later).
-func (c *Client) transact(ctx context.Context, cid uint32, cmd Command, data []byte, accept func([]byte) bool) ([]byte, error) {
-	wait := c.opt.BusyBackoff
-	for attempt := 0; ; attempt++ {
-		resp, err := c.roundTrip(ctx, cid, cmd, data, accept)
-		if !errors.Is(err, ErrChannelBusy) || attempt >= c.opt.BusyRetries {
-			return resp, err
-		}
-		if err := c.sleep(ctx, wait); err != nil {
-			return nil, fmt.Errorf("hid: %v: waiting for a busy device: %w", cmd, err)
-		}
-		wait *= 2
-	}
-}
-
-func (c *Client) sleep(ctx context.Context, d time.Duration) error {
-	t := c.opt.Clock.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C():
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
-}
-
-func (c *Client) roundTrip(ctx context.Context, cid uint32, cmd Command, data []byte, accept func([]byte) bool) ([]byte, error) {
-	if c.failed != nil {
-		return nil, c.failed
-	}
-	if err := context.Cause(ctx); err != nil {
-		return nil, fmt.Errorf("hid: %v: %w", cmd, err)
-	}
-	c.drain()
-	reports, err := Message{Channel: cid, Command: cmd, Data: data}.Reports()
-	if err != nil {
-		return nil, err
-	}
-	for i, r := range reports {
-		if err := c.dev.Write(r); err != nil {
-			return nil, fmt.Errorf("hid: sending %v, report %d of %d: %w", cmd, i+1, len(reports), err)
-		}
-	}
-	return c.receive(ctx, cid, cmd, accept)
-}
-
-// drain drops reports left over from earlier exchanges (a late answer
-// after a timeout), so they are not taken for the answer to the next one.
-func (c *Client) drain() {
-	for {
-		select {
-		case rr := <-c.reports:
-			if rr.err != nil {
-				c.failed = fmt.Errorf("hid: reading from device: %w", rr.err)
-				return
-			}
-		default:
-			return
-		}
-	}
-}
-
-// receive reassembles the answer to cmd on channel cid (§11.2.4):
-// packets of other channels and continuation packets without an
-// initialization packet are ignored; KEEPALIVE restarts the timer; ERROR
-// ends the exchange with its code.
-func (c *Client) receive(ctx context.Context, cid uint32, cmd Command, accept func([]byte) bool) ([]byte, error) {
-	timer := c.opt.Clock.NewTimer(c.opt.Timeout)
-	defer func() { timer.Stop() }()
-	var (
-		asm     *Assembly
-		ignored int
-		note    string
-		expired bool // the timer fired: only reports already read count
-	)
-	for {
-		var rr readResult
-		if expired {
-			select {
-			case rr = <-c.reports:
-			default:
-				return nil, &TimeoutError{Command: cmd, After: c.opt.Timeout, Ignored: ignored, Note: note}
-			}
-		} else {
-			select {
-			case rr = <-c.reports:
-			case <-timer.C():
-				expired = true
-				continue
-			case <-ctx.Done():
-				if cid != BroadcastChannel {
-					c.cancel(cid)
-				}
-				return nil, fmt.Errorf("hid: %v: %w", cmd, context.Cause(ctx))
-			}
-		}
-		if rr.err != nil {
-			c.failed = fmt.Errorf("hid: reading from device: %w", rr.err)
-			return nil, c.failed
-		}
-		p, err := ParsePacket(rr.report)
-		if err != nil {
-			return nil, err
-		}
-		if p.Channel != cid {
-			ignored++
-			continue
-		}
-		if asm == nil {
-			if !p.Init {
-				ignored++
-				note = "continuation packets without an initialization packet"
-				continue
-			}
-			switch p.Command {
-			case CmdKeepalive:
-				c.keepalive(p)
-				timer.Stop()
-				timer = c.opt.Clock.NewTimer(c.opt.Timeout)
-				expired = false
-				continue
-			case CmdError:
-				code := ErrOther
-				if p.Length >= 1 {
-					code = ErrorCode(p.Data[0])
-				}
-				return nil, fmt.Errorf("hid: %v on channel %08x: %w", cmd, cid, code)
-			case cmd:
-			default:
-				return nil, &FrameError{Channel: cid, Byte: 4, Reason: fmt.Sprintf("answer %v to a %v request", p.Command, cmd)}
-			}
-			if asm, err = NewAssembly(p); err != nil {
-				return nil, err
-			}
-		} else if err := asm.Add(p); err != nil {
-			return nil, err
-		}
-		if !asm.Complete() {
-			continue
-		}
-		data := asm.Message().Data
-		if accept != nil && !accept(data) {
-			ignored++
-			note = fmt.Sprintf("%v answers that were not ours (wrong nonce)", cmd)
-			asm = nil
-			continue
-		}
-		return data, nil
-	}
-}
-
-func (c *Client) keepalive(p Packet) {
-	status := KeepaliveProcessing
-	if p.Length >= 1 {
-		status = KeepaliveStatus(p.Data[0])
-	}
-	if c.opt.OnKeepalive != nil {
-		c.opt.OnKeepalive(status)
-	}
-	if status == KeepaliveUserNeeded {
-		c.touch()
-	}
-}
-
-func (c *Client) touch() {
-	if !c.touched && c.opt.OnTouch != nil {
-		c.opt.OnTouch()
-	}
-	c.touched = true
-}
-
-// cancel sends CANCEL, which has no answer (§11.2.9.2.5); it is best
-// effort, as the caller is already leaving.
-func (c *Client) cancel(cid uint32) {
-	reports, _ := Message{Channel: cid, Command: CmdCancel}.Reports()
-	_ = c.dev.Write(reports[0])
 }

@@ -94,7 +94,11 @@ func reportsOf(m Message) [][]byte {
 func initAnswer(m Message, caps Capabilities) [][]byte {
 	data := append(append([]byte(nil), m.Data...), 0, 0, 0, 0, 2, 5, 4, 3, byte(caps))
 	binary.BigEndian.PutUint32(data[8:], testChannel)
-	return reportsOf(Message{Channel: BroadcastChannel, Command: CmdInit, Data: data})
+	cid := m.Channel
+	if cid == 0 {
+		cid = BroadcastChannel
+	}
+	return reportsOf(Message{Channel: cid, Command: CmdInit, Data: data})
 }
 
 // echoKey answers INIT and echoes everything else, after calling more.
@@ -409,7 +413,7 @@ func FuzzReceive(f *testing.F) {
 			c.reports <- readResult{report: r}
 		}
 		c.reports <- readResult{err: ErrClosed}
-		resp, err := c.receive(context.Background(), testChannel, CmdMsg, nil)
+		resp, err := c.receive(context.Background(), request{cid: testChannel, cmd: CmdMsg})
 		if err == nil && len(resp) > MaxMessage {
 			t.Fatalf("answer of %d bytes", len(resp))
 		}
@@ -420,3 +424,42 @@ func FuzzReceive(f *testing.F) {
 type testClock struct{ *fakeclock.Clock }
 
 func (c testClock) NewTimer(d time.Duration) Timer { return c.Clock.NewTimer(d) }
+
+// TestResyncAfterTimeout: the key answers a timed-out PING late. The next
+// exchange first resynchronises the channel with INIT, skips the late
+// answer, and gets its own.
+func TestResyncAfterTimeout(t *testing.T) {
+	clk := fakeclock.New(time.Unix(0, 0))
+	var late []byte
+	host, key := startKey(t, func(m Message) [][]byte {
+		switch {
+		case m.Command == CmdPing && late == nil:
+			late = m.Data
+			return [][]byte{} // too slow: answered below
+		case m.Command == CmdInit && m.Channel == testChannel:
+			out := reportsOf(Message{Channel: testChannel, Command: CmdPing, Data: late})
+			return append(out, initAnswer(m, CapWink)...)
+		case m.Command == CmdInit:
+			return initAnswer(m, CapWink)
+		}
+		return reportsOf(m)
+	})
+	c, err := Open(context.Background(), host, Options{Clock: testClock{clk}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { done <- c.Ping(context.Background(), bytes.Repeat([]byte("one "), 50)) }()
+	clk.BlockUntil(nil, fakeclock.Has(3*time.Second))
+	clk.Advance(3 * time.Second)
+	if err := <-done; !errors.Is(err, ErrTimeout) {
+		t.Fatalf("first ping: %v", err)
+	}
+	if err := c.Ping(context.Background(), []byte("two")); err != nil {
+		t.Fatalf("second ping: %v", err)
+	}
+	reqs := key.seen()
+	if len(reqs) != 4 || reqs[2].Command != CmdInit || reqs[2].Channel != testChannel {
+		t.Errorf("requests after the timeout: %v", reqs[2:])
+	}
+}

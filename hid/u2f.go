@@ -19,7 +19,7 @@ func (c *Client) msg(ctx context.Context, a APDU) ([]byte, StatusError, error) {
 	if !c.info.U2F() {
 		return nil, 0, ErrNoU2F
 	}
-	resp, err := c.transact(ctx, c.info.Channel, CmdMsg, a.Encode(), nil)
+	resp, err := c.transact(ctx, request{cid: c.info.Channel, cmd: CmdMsg, data: a.Encode()})
 	if err != nil {
 		return nil, 0, err
 	}
