@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
-	"math/big"
 	"os"
 	"strings"
 	"testing"
@@ -76,9 +75,11 @@ func TestParseRegistrationExample(t *testing.T) {
 			len(reg.PublicKey), len(reg.KeyHandle), len(reg.Certificate), len(reg.Signature))
 	}
 	// The user key in the example is the one of user_private_key.
-	d := new(big.Int).SetBytes(unhex(t, ex["user_private_key"]))
-	x, y := elliptic.P256().ScalarBaseMult(d.Bytes())
-	if got := elliptic.Marshal(elliptic.P256(), x, y); hex.EncodeToString(got) != hex.EncodeToString(reg.PublicKey) {
+	user, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), unhex(t, ex["user_private_key"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := user.PublicKey.Bytes(); hex.EncodeToString(got) != hex.EncodeToString(reg.PublicKey) {
 		t.Errorf("public key %x is not user_private_key's", reg.PublicKey)
 	}
 	// The attestation signature verifies with the certificate's key over
@@ -112,9 +113,10 @@ func TestParseAuthenticationExample(t *testing.T) {
 	if !auth.UserPresent() || auth.Counter != 1 || len(auth.Signature) != 70 {
 		t.Fatalf("got presence %v counter %d signature %d bytes", auth.UserPresent(), auth.Counter, len(auth.Signature))
 	}
-	pk := unhex(t, ex["user_public_key"])
-	x, y := elliptic.Unmarshal(elliptic.P256(), pk)
-	pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: x, Y: y}
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), unhex(t, ex["user_public_key"]))
+	if err != nil {
+		t.Fatal(err)
+	}
 	app, chal := param(t, ex["app_param"]), param(t, ex["challenge_param"])
 	digest := sha256.Sum256(auth.SignedData(app, chal))
 	if !ecdsa.VerifyASN1(pub, digest[:], auth.Signature) {
