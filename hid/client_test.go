@@ -340,7 +340,7 @@ func TestBadFramesFailFast(t *testing.T) {
 		}, "declared length 9000 exceeds 7609"},
 		{"wrong command", func(m Message) [][]byte {
 			return reportsOf(Message{Channel: m.Channel, Command: CmdWink})
-		}, "answer WINK to a PING request"},
+		}, "answer WINK to the PING request"},
 		{"init inside", func(m Message) [][]byte {
 			r := reportsOf(Message{Channel: m.Channel, Command: m.Command, Data: make([]byte, 100)})
 			return [][]byte{r[0], r[0]}

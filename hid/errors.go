@@ -66,11 +66,10 @@ type TimeoutError struct {
 func (e *TimeoutError) Error() string {
 	s := fmt.Sprintf("hid: no answer to %v within %v", e.Command, e.After)
 	if e.Ignored > 0 {
-		s += fmt.Sprintf(" (ignored %d packets", e.Ignored)
+		s += fmt.Sprintf("; ignored %d packets", e.Ignored)
 		if e.Note != "" {
-			s += "; " + e.Note
+			s += " (" + e.Note + ")"
 		}
-		s += ")"
 	}
 	return s
 }

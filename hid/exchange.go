@@ -189,7 +189,7 @@ func (c *Client) take(r request, st *receiving, report []byte) (data []byte, don
 			st.skip = false
 		default:
 			if !r.flush {
-				return nil, false, false, &FrameError{Channel: r.cid, Byte: 4, Reason: fmt.Sprintf("answer %v to a %v request", p.Command, r.cmd)}
+				return nil, false, false, &FrameError{Channel: r.cid, Byte: 4, Reason: fmt.Sprintf("answer %v to the %v request", p.Command, r.cmd)}
 			}
 			st.skip = true
 		}
@@ -210,7 +210,7 @@ func (c *Client) take(r request, st *receiving, report []byte) (data []byte, don
 		st.note = "answers left by an abandoned exchange"
 	case r.accept != nil && !r.accept(data):
 		st.ignored++
-		st.note = fmt.Sprintf("%v answers that were not ours (wrong nonce)", r.cmd)
+		st.note = fmt.Sprintf("%v answers with a wrong nonce, not ours", r.cmd)
 	default:
 		return data, true, false, nil
 	}

@@ -223,7 +223,7 @@ func TestMisbehaviorsFailClearly(t *testing.T) {
 		{WrongNonce, true, "wrong nonce", true},
 		{Silent, true, "no answer to INIT within 3s", true},
 		{Oversize, true, "declared length 7610 exceeds 7609", false},
-		{Garbage, true, "to a INIT request", false},
+		{Garbage, true, "to the INIT request", false},
 		{BadSeq, false, "sequence 1, want 0", false},
 	}
 	for _, tt := range tests {
