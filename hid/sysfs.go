@@ -105,25 +105,8 @@ func readNode(node string) (DeviceInfo, error) {
 	if err != nil {
 		return DeviceInfo{}, err
 	}
-	for _, line := range strings.Split(string(uevent), "\n") {
-		k, v, _ := strings.Cut(line, "=")
-		switch k {
-		case "HID_ID": // bus:vendor:product, hex, e.g. 0003:00001050:00000407
-			f := strings.Split(v, ":")
-			if len(f) != 3 {
-				return DeviceInfo{}, fmt.Errorf("uevent HID_ID %q is not bus:vendor:product", v)
-			}
-			vid, err1 := strconv.ParseUint(f[1], 16, 16)
-			pid, err2 := strconv.ParseUint(f[2], 16, 16)
-			if err1 != nil || err2 != nil {
-				return DeviceInfo{}, fmt.Errorf("uevent HID_ID %q has a bad vendor or product", v)
-			}
-			info.VendorID, info.ProductID = uint16(vid), uint16(pid)
-		case "HID_NAME":
-			info.Name = v
-		case "HID_UNIQ":
-			info.Serial = v
-		}
+	if err := parseUevent(uevent, &info); err != nil {
+		return DeviceInfo{}, err
 	}
 	// A USB HID device's directory sits in its interface's (1-1:1.0),
 	// which sits in the USB device's (1-1), where busnum and devnum are.
@@ -138,6 +121,33 @@ func readNode(node string) (DeviceInfo, error) {
 		}
 	}
 	return info, nil
+}
+
+// parseUevent reads the HID device's uevent file: KEY=value lines, of which
+// HID_ID (bus:vendor:product in hex, e.g. 0003:00001050:00000407),
+// HID_NAME and HID_UNIQ matter here.
+func parseUevent(b []byte, info *DeviceInfo) error {
+	for n, line := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		switch k {
+		case "HID_ID":
+			f := strings.Split(v, ":")
+			if len(f) != 3 {
+				return fmt.Errorf("uevent line %d: HID_ID %q is not bus:vendor:product", n+1, v)
+			}
+			vid, err1 := strconv.ParseUint(f[1], 16, 16)
+			pid, err2 := strconv.ParseUint(f[2], 16, 16)
+			if err1 != nil || err2 != nil {
+				return fmt.Errorf("uevent line %d: HID_ID %q has a bad vendor or product", n+1, v)
+			}
+			info.VendorID, info.ProductID = uint16(vid), uint16(pid)
+		case "HID_NAME":
+			info.Name = v
+		case "HID_UNIQ":
+			info.Serial = v
+		}
+	}
+	return nil
 }
 
 func readCapped(path string, max int64) ([]byte, error) {

@@ -75,7 +75,17 @@ func TestScanSysfsBadUevent(t *testing.T) {
 	root := fakeSysfs(t, map[string]fakeNode{
 		"hidraw0": {"1-1", "1209:0001", "2", FIDODescriptor(), "HID_ID=0003:zz:00000001\n"},
 	})
-	if _, err := scanSysfs(root, "/dev"); err == nil || !strings.Contains(err.Error(), `HID_ID "0003:zz:00000001" has a bad vendor`) {
+	if _, err := scanSysfs(root, "/dev"); err == nil || !strings.Contains(err.Error(), `uevent line 1: HID_ID "0003:zz:00000001" has a bad vendor`) {
 		t.Errorf("got %v", err)
 	}
+}
+
+func FuzzParseUevent(f *testing.F) {
+	f.Add([]byte("DRIVER=hid-generic\nHID_ID=0003:00001209:00000001\nHID_NAME=keydesk lab keydesk softkey\nHID_PHYS=usb-dummy_hcd.0-1/input0\nHID_UNIQ=LAB0001\nMODALIAS=hid:b0003g0001v00001209p00000001\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var info DeviceInfo
+		if err := parseUevent(b, &info); err == nil && info.VendorID != 0 && !strings.Contains(string(b), "HID_ID=") {
+			t.Fatal("vendor id from nowhere")
+		}
+	})
 }
