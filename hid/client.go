@@ -145,7 +145,11 @@ func Open(ctx context.Context, dev Device, opt Options) (*Client, error) {
 }
 
 // Info returns what the device said when the channel was allocated.
-func (c *Client) Info() Info { return c.info }
+func (c *Client) Info() Info {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.info
+}
 
 // Close stops the client and closes the device.
 func (c *Client) Close() error {
