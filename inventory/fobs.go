@@ -328,10 +328,7 @@ func (tx *Tx) RecordFobUse(id int64, u FobUse) error {
 // RecordFobFailure counts a failed code and locks the fob when the count
 // reaches limit. It returns the new count and whether it locked now.
 func (tx *Tx) RecordFobFailure(id int64, limit int) (count int, lockedNow bool, err error) {
-	err = tx.QueryRowContext(tx.ctx, `UPDATE fobs SET fail_count = fail_count + 1,
-		locked_at = CASE WHEN locked_at IS NULL AND fail_count + 1 >= ?2 THEN ?3 ELSE locked_at END
-		WHERE id = ?1 RETURNING fail_count`, id, limit, tx.now.Unix()).Scan(&count)
-	return count, err == nil && count == limit, err
+	return tx.recordFailure("fobs", id, limit)
 }
 
 // UnlockFob clears a fob's failures and lock.

@@ -120,7 +120,13 @@ func (tx *Tx) SetUserDisabled(id int64, disabled bool) error {
 // RecordUserFailure counts a failed passcode and locks the user when the
 // count reaches limit. It returns the new count and whether it locked now.
 func (tx *Tx) RecordUserFailure(id int64, limit int) (count int, lockedNow bool, err error) {
-	err = tx.QueryRowContext(tx.ctx, `UPDATE users SET fail_count = fail_count + 1,
+	return tx.recordFailure("users", id, limit)
+}
+
+// recordFailure counts a failure on a user or fob row, and locks the row
+// when the count reaches limit, in one statement.
+func (tx *Tx) recordFailure(table string, id int64, limit int) (count int, lockedNow bool, err error) {
+	err = tx.QueryRowContext(tx.ctx, `UPDATE `+table+` SET fail_count = fail_count + 1,
 		locked_at = CASE WHEN locked_at IS NULL AND fail_count + 1 >= ?2 THEN ?3 ELSE locked_at END
 		WHERE id = ?1 RETURNING fail_count`, id, limit, tx.now.Unix()).Scan(&count)
 	return count, err == nil && count == limit, err

@@ -182,6 +182,17 @@ func keyPolicy(c *cli.Context) (verify.KeyPolicy, error) {
 	return verify.KeyPolicy{AppID: c.String("app-id"), Trust: ts, RequireTrusted: c.Bool("require-trusted")}, nil
 }
 
+// keyAtDesk is what registering or testing a key needs: the rules, and
+// the key plugged in, open. The caller closes the client.
+func keyAtDesk(c *cli.Context) (verify.KeyPolicy, *hid.Client, string, error) {
+	p, err := keyPolicy(c)
+	if err != nil {
+		return p, nil, "", err
+	}
+	cl, path, err := openKey(c)
+	return p, cl, path, err
+}
+
 type keyView struct {
 	User        string `json:"user"`
 	ID          int64  `json:"id"`
@@ -202,11 +213,7 @@ func keyRegister(c *cli.Context, s *session) error {
 	if err != nil {
 		return err
 	}
-	p, err := keyPolicy(c)
-	if err != nil {
-		return err
-	}
-	cl, path, err := openKey(c)
+	p, cl, path, err := keyAtDesk(c)
 	if err != nil {
 		return err
 	}
@@ -257,11 +264,7 @@ func keyTest(c *cli.Context, s *session) error {
 	if err != nil {
 		return err
 	}
-	p, err := keyPolicy(c)
-	if err != nil {
-		return err
-	}
-	cl, path, err := openKey(c)
+	p, cl, path, err := keyAtDesk(c)
 	if err != nil {
 		return err
 	}

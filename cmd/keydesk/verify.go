@@ -115,11 +115,7 @@ func printDecision(c *cli.Context, d verify.Decision) error {
 
 // verifyTouch checks a user with the security key plugged in.
 func verifyTouch(c *cli.Context, s *session, user string) error {
-	p, err := keyPolicy(c)
-	if err != nil {
-		return err
-	}
-	cl, _, err := openKey(c)
+	p, cl, _, err := keyAtDesk(c)
 	if err != nil {
 		return err
 	}
