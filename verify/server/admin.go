@@ -45,6 +45,11 @@ func (s *Server) adminRoutes() []route {
 		{"POST /v1/admin/users/{user}/bypass", verify.ModifyFobs, s.issueBypass},
 		{"DELETE /v1/admin/users/{user}/bypass", verify.ModifyFobs, s.revokeBypass},
 
+		{"GET /v1/admin/users/{user}/keys", verify.ViewLogs, s.listKeys},
+		{"DELETE /v1/admin/users/{user}/keys/{key}", verify.ModifyFobs, s.removeKey},
+		// An import adds fobs to the inventory.
+		{"POST /v1/admin/imports", verify.ModifyFobs, s.importSeedFile},
+
 		{"GET /v1/admin/applications", verify.ViewLogs, s.listApps},
 		{"POST /v1/admin/applications", verify.ModifyApplications, s.addApp},
 		{"DELETE /v1/admin/applications/{app}", verify.ModifyApplications, s.removeApp},

@@ -43,6 +43,9 @@ type Fobs interface {
 	BypassCodes(ctx context.Context, user string) ([]inventory.BypassCode, error)
 	IssueBypass(ctx context.Context, r verify.BypassRequest) (verify.IssuedBypass, error)
 	RevokeBypass(ctx context.Context, actor, user string) (int, error)
+	Keys(ctx context.Context, user string) ([]inventory.Key, error)
+	RemoveKey(ctx context.Context, actor, user, ref string) error
+	Import(ctx context.Context, actor string, r desk.ImportRequest) (desk.ImportResult, error)
 }
 
 // Staff is what the application, administrator and audit routes need.
@@ -207,6 +210,25 @@ func (b *Backend) IssueBypass(ctx context.Context, r verify.BypassRequest) (veri
 
 func (b *Backend) RevokeBypass(ctx context.Context, actor, user string) (int, error) {
 	return b.Verifier.RevokeBypass(ctx, user, actor)
+}
+
+func (b *Backend) Keys(ctx context.Context, user string) ([]inventory.Key, error) {
+	if _, err := b.Store.User(ctx, user); err != nil {
+		return nil, err
+	}
+	keys, err := b.Store.UserKeys(ctx, user)
+	if keys == nil && err == nil {
+		keys = []inventory.Key{}
+	}
+	return keys, err
+}
+
+func (b *Backend) RemoveKey(ctx context.Context, actor, user, ref string) error {
+	return b.desk(actor).RemoveKey(ctx, user, ref)
+}
+
+func (b *Backend) Import(ctx context.Context, actor string, r desk.ImportRequest) (desk.ImportResult, error) {
+	return b.desk(actor).Import(ctx, r)
 }
 
 func (b *Backend) Applications(ctx context.Context) ([]inventory.Application, error) {

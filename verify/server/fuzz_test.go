@@ -71,6 +71,7 @@ func FuzzAdminBody(f *testing.F) {
 		`{"uses":3,"ttl":"2h","count":5}`,
 		`{"name":"vpn","radius_secret":"sixteen or more bytes","radius_sources":["192.0.2.0/24","2001:db8::1"]}`,
 		`{"name":"hd","role":"help-desk"}`,
+		`{"file_name":"delivery.csv","content":"SU1QLTEsMzEzMjMzMzQzNTM2MzczODM5MzAzMTMyMzMzNDM1MzYzNzM4MzkzMCxob3RwLDYsMAo=","psk":"000102030405060708090a0b0c0d0e0f","dry_run":true}`,
 	}
 	for kind, s := range seeds {
 		f.Add(byte(kind), []byte(s))
@@ -79,7 +80,7 @@ func FuzzAdminBody(f *testing.F) {
 	f.Add(byte(3), []byte(`{"ttl":"-1h"}`))
 	f.Add(byte(4), []byte(`{"name":"vpn","radius_sources":["300.1.1.1"]}`))
 	f.Fuzz(func(t *testing.T, kind byte, data []byte) {
-		switch kind % 6 {
+		switch kind % 7 {
 		case 0:
 			checkDecode[addUserRequest](t, data)
 		case 1:
@@ -92,6 +93,8 @@ func FuzzAdminBody(f *testing.F) {
 			checkDecodeApp(t, data)
 		case 5:
 			checkDecodeAdmin(t, data)
+		case 6:
+			checkDecodeImport(t, data)
 		}
 	})
 }
@@ -121,6 +124,19 @@ func checkDecodeAdmin(t *testing.T, data []byte) {
 	}
 	if v.role == "" {
 		t.Fatalf("decoded %+v without a role", v)
+	}
+}
+
+func checkDecodeImport(t *testing.T, data []byte) {
+	v, err := decodeJSON[importRequest](bytes.NewReader(data))
+	if err != nil {
+		if v.FileName != "" || v.Content != "" || v.file != nil || v.psk != nil {
+			t.Fatalf("error %v with a half-filled result", err)
+		}
+		return
+	}
+	if len(v.file) == 0 || (v.PSK != "" && len(v.psk) == 0) {
+		t.Fatalf("decoded %q without its file or key", data)
 	}
 }
 

@@ -21,6 +21,9 @@ type metrics struct {
 	dropped   *prometheus.CounterVec
 	requests  *prometheus.CounterVec
 	refused   prometheus.Counter
+
+	imports      *prometheus.CounterVec
+	importedFobs prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -55,8 +58,16 @@ func newMetrics() *metrics {
 			Name: "keydesk_admin_refused_total",
 			Help: "Admin API requests refused because the administrator's role may not act.",
 		}),
+		imports: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keydesk_imports_total",
+			Help: "Seed files uploaded to the admin API, by result (imported, dry_run, refused).",
+		}, []string{"result"}),
+		importedFobs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "keydesk_imported_fobs_total",
+			Help: "Fobs stored by seed files uploaded to the admin API.",
+		}),
 	}
-	m.reg.MustRegister(m.decisions, m.latency, m.lockouts, m.limited, m.dropped, m.requests, m.refused,
+	m.reg.MustRegister(m.decisions, m.latency, m.lockouts, m.limited, m.dropped, m.requests, m.refused, m.imports, m.importedFobs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

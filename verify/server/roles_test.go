@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"testing"
 
@@ -52,6 +53,10 @@ func matrixCases() []matrixCase {
 		{"GET /v1/admin/users/{user}/bypass", "GET", "/v1/admin/users/u-show/bypass", nil, "view logs"},
 		{"POST /v1/admin/users/{user}/bypass", "POST", "/v1/admin/users/u-show/bypass", map[string]any{"count": 2, "ttl": "2h"}, "modify fobs"},
 		{"DELETE /v1/admin/users/{user}/bypass", "DELETE", "/v1/admin/users/u-revoke/bypass", nil, "modify fobs"},
+		{"GET /v1/admin/users/{user}/keys", "GET", "/v1/admin/users/u-show/keys", nil, "view logs"},
+		{"DELETE /v1/admin/users/{user}/keys/{key}", "DELETE", "/v1/admin/users/u-show/keys/desk-key", nil, "modify fobs"},
+		{"POST /v1/admin/imports", "POST", "/v1/admin/imports", map[string]any{"file_name": "delivery.csv",
+			"content": base64.StdEncoding.EncodeToString([]byte("IMP-1,3132333435363738393031323334353637383930,hotp,6,0\n"))}, "modify fobs"},
 		{"GET /v1/admin/applications", "GET", "/v1/admin/applications", nil, "view logs"},
 		{"POST /v1/admin/applications", "POST", "/v1/admin/applications", map[string]any{"name": "new-app",
 			"radius_secret": "sixteen or more bytes", "radius_sources": []string{"192.0.2.0/24"}}, "modify apps"},
@@ -97,6 +102,15 @@ func matrixFixture(t *testing.T) *fixture {
 	if _, err := fx.ver.IssueBypass(ctx, verify.BypassRequest{User: "u-revoke", Actor: "test"}); err != nil {
 		t.Fatal(err)
 	}
+	must(fx.store.Update(ctx, func(tx *inventory.Tx) error {
+		u, err := tx.User("u-show")
+		if err != nil {
+			return err
+		}
+		_, err = tx.AddKey(u.ID, inventory.Key{Name: "desk-key", KeyHandle: []byte("handle"), PublicKey: []byte("pk"),
+			AppID: "https://keydesk.example", Certificate: []byte("cert")})
+		return err
+	}))
 	_, _, err := AddApplication(ctx, fx.store, "test", inventory.NewApplication{Name: "app-remove"})
 	must(err)
 	_, _, err = AddAdmin(ctx, fx.store, "test", "adm-disable", verify.ReadOnly)
