@@ -52,11 +52,16 @@ type Fob struct {
 // Locked reports whether failures locked the fob.
 func (f *Fob) Locked() bool { return !f.LockedAt.IsZero() }
 
+// fobColumns reads the holder's and batch's names with scalar subqueries,
+// not joins: SQLite re-prepares a joined query each time its parameter
+// changes, which cost more than the rest of a verification together.
 const fobColumns = `f.id, f.serial, f.kind, f.algorithm, f.digits, f.period, f.t0, f.counter, f.drift,
-	f.last_step, coalesce(f.public_id, ''), f.state, f.state_at, coalesce(u.name, ''), coalesce(b.name, ''),
+	f.last_step, coalesce(f.public_id, ''), f.state, f.state_at,
+	coalesce((SELECT name FROM users WHERE id = f.user_id), ''),
+	coalesce((SELECT name FROM batches WHERE id = f.batch_id), ''),
 	f.fail_count, f.locked_at, f.last_used_at, f.manufacturer, f.model, f.key_id, f.created_at`
 
-const fobFrom = ` FROM fobs f LEFT JOIN users u ON u.id = f.user_id LEFT JOIN batches b ON b.id = f.batch_id `
+const fobFrom = ` FROM fobs f `
 
 func scanFob(row interface{ Scan(...any) error }, extra ...any) (Fob, error) {
 	var f Fob
@@ -204,10 +209,10 @@ func fobQuery(q string, filter FobFilter) (string, []any) {
 		where, args = append(where, "f.state = ?"), append(args, filter.State)
 	}
 	if filter.User != "" {
-		where, args = append(where, "u.name = ?"), append(args, filter.User)
+		where, args = append(where, "f.user_id = (SELECT id FROM users WHERE name = ?)"), append(args, filter.User)
 	}
 	if filter.Batch != "" {
-		where, args = append(where, "b.name = ?"), append(args, filter.Batch)
+		where, args = append(where, "f.batch_id = (SELECT id FROM batches WHERE name = ?)"), append(args, filter.Batch)
 	}
 	if len(where) > 0 {
 		q += "WHERE " + strings.Join(where, " AND ")
