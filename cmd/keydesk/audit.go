@@ -56,6 +56,7 @@ func rekeyCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "rekey",
 		Usage: "seal the inventory under a new master key (the old key stops working)",
+		Flags: []cli.Flag{jsonFlag},
 		Action: withSession(func(c *cli.Context, s *session) error {
 			if _, err := args(c); err != nil {
 				return err
@@ -79,8 +80,7 @@ func rekeyCommand() *cli.Command {
 			if err := os.Rename(next, keyPath); err != nil {
 				return fmt.Errorf("the inventory is sealed under the new key in %s, but moving it into place failed: %w; run: mv %s %s", next, err, next, keyPath)
 			}
-			say(c, "master key %s replaced by %s in %s; copy the new key to where you keep the old one", old, s.store.MasterKeyFingerprint(), keyPath)
-			return nil
+			return done(c, fmt.Sprintf("master key %s replaced by %s in %s; copy the new key to where you keep the old one", old, s.store.MasterKeyFingerprint(), keyPath))
 		}),
 	}
 }

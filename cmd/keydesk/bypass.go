@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -25,7 +26,7 @@ func bypassCommand() *cli.Command {
 				Action: withSession(bypassIssue),
 			},
 			{Name: "list", Usage: "list a user's live codes (not the codes themselves)", ArgsUsage: "USER", Flags: []cli.Flag{jsonFlag}, Action: withSession(bypassList)},
-			{Name: "revoke", Usage: "end all of a user's live codes", ArgsUsage: "USER", Action: withSession(bypassRevoke)},
+			{Name: "revoke", Usage: "end all of a user's live codes", ArgsUsage: "USER", Flags: []cli.Flag{jsonFlag}, Action: withSession(bypassRevoke)},
 		},
 	}
 }
@@ -90,6 +91,5 @@ func bypassRevoke(c *cli.Context, s *session) error {
 	if err != nil {
 		return err
 	}
-	say(c, "%d bypass code(s) of %s revoked", n, a[0])
-	return nil
+	return done(c, fmt.Sprintf("%d bypass code(s) of %s revoked", n, a[0]))
 }

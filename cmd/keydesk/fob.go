@@ -16,7 +16,7 @@ import (
 
 func fobCommand() *cli.Command {
 	serialAction := func(name, usage string, act func(c *cli.Context, s *session, serial string) (string, error)) *cli.Command {
-		return &cli.Command{Name: name, Usage: usage, ArgsUsage: "SERIAL", Action: withSession(func(c *cli.Context, s *session) error {
+		return &cli.Command{Name: name, Usage: usage, ArgsUsage: "SERIAL", Flags: []cli.Flag{jsonFlag}, Action: withSession(func(c *cli.Context, s *session) error {
 			a, err := args(c, "SERIAL")
 			if err != nil {
 				return err
@@ -25,8 +25,7 @@ func fobCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			say(c, "%s", msg)
-			return nil
+			return done(c, msg)
 		})}
 	}
 	return &cli.Command{
@@ -56,7 +55,7 @@ func fobCommand() *cli.Command {
 				Action: withSession(fobList),
 			},
 			{Name: "show", Usage: "show one fob", ArgsUsage: "SERIAL", Flags: []cli.Flag{jsonFlag}, Action: withSession(fobShow)},
-			{Name: "assign", Usage: "hand a fob in stock to a user", ArgsUsage: "SERIAL USER", Action: withSession(fobAssign)},
+			{Name: "assign", Usage: "hand a fob in stock to a user", ArgsUsage: "SERIAL USER", Flags: []cli.Flag{jsonFlag}, Action: withSession(fobAssign)},
 			serialAction("unassign", "return a fob to stock", func(c *cli.Context, s *session, serial string) (string, error) {
 				return "fob " + serial + " back in stock", s.desk.UnassignFob(c.Context, serial)
 			}),
@@ -248,8 +247,7 @@ func fobAssign(c *cli.Context, s *session) error {
 	if err := s.desk.AssignFob(c.Context, a[0], a[1]); err != nil {
 		return err
 	}
-	say(c, "fob %s assigned to %s", a[0], a[1])
-	return nil
+	return done(c, fmt.Sprintf("fob %s assigned to %s", a[0], a[1]))
 }
 
 func fobResync(c *cli.Context, s *session) error {

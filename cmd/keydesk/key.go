@@ -53,7 +53,7 @@ func keyCommand() *cli.Command {
 				Flags:  []cli.Flag{deviceFlag, appIDFlag, touchFlag, jsonFlag},
 				Action: withSession(keyTest),
 			},
-			{Name: "remove", Usage: "remove a user's key (kept on record)", ArgsUsage: "USER KEY", Action: withSession(keyRemove)},
+			{Name: "remove", Usage: "remove a user's key (kept on record)", ArgsUsage: "USER KEY", Flags: []cli.Flag{jsonFlag}, Action: withSession(keyRemove)},
 		},
 	}
 }
@@ -290,8 +290,7 @@ func keyRemove(c *cli.Context, s *session) error {
 	if err := s.desk.RemoveKey(c.Context, a[0], a[1]); err != nil {
 		return err
 	}
-	say(c, "key %s of %s removed", a[1], a[0])
-	return nil
+	return done(c, fmt.Sprintf("key %s of %s removed", a[1], a[0]))
 }
 
 // keysOf lists a user's registered keys for user show.

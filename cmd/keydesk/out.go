@@ -67,3 +67,13 @@ func when(t time.Time) string {
 	}
 	return t.Local().Format("2006-01-02 15:04")
 }
+
+// done reports a change made: a sentence, or {"ok":true,"message":...}
+// with --json, so that every command answers scripts in JSON.
+func done(c *cli.Context, msg string) error {
+	if wantJSON(c) {
+		return printJSON(c, map[string]any{"ok": true, "message": msg})
+	}
+	say(c, "%s", msg)
+	return nil
+}

@@ -24,9 +24,9 @@ func userCommand() *cli.Command {
 			},
 			{Name: "list", Usage: "list users", Flags: []cli.Flag{jsonFlag}, Action: withSession(userList)},
 			{Name: "show", Usage: "show a user, with fobs and bypass codes", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: withSession(userShow)},
-			{Name: "disable", Usage: "refuse every passcode of a user", ArgsUsage: "NAME", Action: withSession(userDisable(true))},
-			{Name: "enable", Usage: "undo disable", ArgsUsage: "NAME", Action: withSession(userDisable(false))},
-			{Name: "unlock", Usage: "clear a user's failed passcodes", ArgsUsage: "NAME", Action: withSession(userUnlock)},
+			{Name: "disable", Usage: "refuse every passcode of a user", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: withSession(userDisable(true))},
+			{Name: "enable", Usage: "undo disable", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: withSession(userDisable(false))},
+			{Name: "unlock", Usage: "clear a user's failed passcodes", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: withSession(userUnlock)},
 		},
 	}
 }
@@ -151,8 +151,7 @@ func userDisable(disabled bool) func(c *cli.Context, s *session) error {
 		if err := s.desk.SetUserDisabled(c.Context, a[0], disabled); err != nil {
 			return err
 		}
-		say(c, "user %s %s", a[0], map[bool]string{true: "disabled", false: "enabled"}[disabled])
-		return nil
+		return done(c, fmt.Sprintf("user %s %s", a[0], map[bool]string{true: "disabled", false: "enabled"}[disabled]))
 	}
 }
 
@@ -164,6 +163,5 @@ func userUnlock(c *cli.Context, s *session) error {
 	if err := s.desk.UnlockUser(c.Context, a[0]); err != nil {
 		return err
 	}
-	say(c, "user %s unlocked", a[0])
-	return nil
+	return done(c, fmt.Sprintf("user %s unlocked", a[0]))
 }
