@@ -17,15 +17,22 @@ import (
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("POST /v1/auth", s.auth)
+	handle := func(pattern string, h http.Handler) {
+		mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if sw, ok := w.(*statusWriter); ok {
+				sw.route = pattern
+			}
+			h.ServeHTTP(w, r)
+		}))
+	}
+	handle("GET /healthz", http.HandlerFunc(s.healthz))
+	handle("GET /metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{}))
+	handle("POST /v1/auth", http.HandlerFunc(s.auth))
 	for _, rt := range s.adminRoutes() {
-		mux.Handle(rt.pattern, s.admin(rt))
+		handle(rt.pattern, s.admin(rt))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, pattern := mux.Handler(r)
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &statusWriter{ResponseWriter: w, s: s, r: r}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -36,7 +43,7 @@ func (s *Server) routes() http.Handler {
 					s.writeError(sw, r, errorf(http.StatusInternalServerError, "internal", "internal error; the server log has the details"))
 				}
 			}
-			s.m.requests.WithLabelValues(or(pattern, "unmatched"), strconv.Itoa(sw.status)).Inc()
+			s.m.requests.WithLabelValues(or(sw.route, "unmatched"), strconv.Itoa(sw.status)).Inc()
 		}()
 		if ok, wait := s.clients.allow(clientKey(r.RemoteAddr), s.now()); !ok {
 			s.m.limited.WithLabelValues("http", "client").Inc()
@@ -44,36 +51,33 @@ func (s *Server) routes() http.Handler {
 				Message: "too many requests from this address; slow down", RetryAfter: wait})
 			return
 		}
-		if pattern == "" {
-			s.unmatched(sw, r, h)
-			return
-		}
-		// Served through the mux again, which sets the path values.
 		mux.ServeHTTP(sw, r)
 	})
 }
 
-// unmatched answers a request no route takes in the one error shape: the
-// mux itself would answer 404 and 405 in plain text.
-func (s *Server) unmatched(w http.ResponseWriter, r *http.Request, h http.Handler) {
-	probe := &statusWriter{ResponseWriter: discard{http.Header{}}}
-	h.ServeHTTP(probe, r)
-	if probe.status == http.StatusMethodNotAllowed {
-		w.Header().Set("Allow", probe.Header().Get("Allow"))
-		s.writeError(w, r, errorf(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed on %s (allowed: %s)",
-			r.Method, r.URL.Path, probe.Header().Get("Allow")))
-		return
-	}
-	s.writeError(w, r, errorf(http.StatusNotFound, "no_route", "no route %s %s", r.Method, r.URL.Path))
-}
-
-// statusWriter remembers the status written, for the metrics.
+// statusWriter remembers the status written and the route that took the
+// request, for the metrics. A 404 or 405 written before any route took
+// the request is the mux's own, in plain text: it is answered in the one
+// error shape instead.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	s        *Server
+	r        *http.Request
+	status   int
+	route    string
+	replaced bool
 }
 
 func (w *statusWriter) WriteHeader(code int) {
+	switch {
+	case w.replaced:
+		return
+	case w.route == "" && w.status == 0 && (code == http.StatusNotFound || code == http.StatusMethodNotAllowed):
+		w.replaced = true
+		w.status = code
+		w.s.writeError(w.ResponseWriter, w.r, unmatched(w.r, code, w.Header().Get("Allow")))
+		return
+	}
 	if w.status == 0 {
 		w.status = code
 	}
@@ -81,19 +85,23 @@ func (w *statusWriter) WriteHeader(code int) {
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.replaced {
+		return len(b), nil
+	}
 	if w.status == 0 {
-		w.status = http.StatusOK
+		w.WriteHeader(http.StatusOK)
 	}
 	return w.ResponseWriter.Write(b)
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-type discard struct{ h http.Header }
-
-func (d discard) Header() http.Header         { return d.h }
-func (d discard) Write(b []byte) (int, error) { return len(b), nil }
-func (d discard) WriteHeader(int)             {}
+func unmatched(r *http.Request, code int, allow string) *apiError {
+	if code == http.StatusMethodNotAllowed {
+		return errorf(code, "method_not_allowed", "%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, allow)
+	}
+	return errorf(code, "no_route", "no route %s %s", r.Method, r.URL.Path)
+}
 
 // clientKey is the source address of a request, without its port.
 func clientKey(remote string) string {
