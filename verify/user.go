@@ -59,11 +59,12 @@ func (v *Verifier) userPasscode(tx *inventory.Tx, u *inventory.User, code string
 	if err != nil {
 		return Decision{}, err
 	}
-	var candidates, refused []*inventory.Fob
+	var candidates, refused, retired []*inventory.Fob
 	for i := range fobs {
 		f := &fobs[i]
 		if f.State != inventory.Assigned {
-			continue // lost fobs stay linked to the user but never answer
+			retired = append(retired, f) // lost fobs stay linked to the user but never answer
+			continue
 		}
 		if refuseFob(f).Denial != nil {
 			refused = append(refused, f)
@@ -75,7 +76,11 @@ func (v *Verifier) userPasscode(tx *inventory.Tx, u *inventory.User, code string
 		if len(refused) > 0 {
 			return refuseFob(refused[0]), nil
 		}
-		return deny(ErrNoFactor, "user %s has no assigned fob; issue a bypass code or assign a fob", u.Name), nil
+		why := ""
+		if len(retired) > 0 {
+			why = " (" + refuseFob(retired[0]).Denial.Error() + ")"
+		}
+		return deny(ErrNoFactor, "user %s has no assigned fob%s; issue a bypass code or assign a fob", u.Name, why), nil
 	}
 	// The most telling denial is kept: a replay says more than a wrong
 	// code, and a wrong code more than a code of the wrong shape.
