@@ -360,3 +360,32 @@ func testCounter(t *testing.T, fx *fixture, name string) string {
 	}
 	return ""
 }
+
+// Packets from a source over its rate are dropped by the socket loop.
+func TestRADIUSClientRateLimit(t *testing.T) {
+	fx := newFixture(t, Config{ClientRate: 1, ClientBurst: 2})
+	fx.addUser(t, "alice")
+	lv := fx.serve(t, true)
+	conn, err := net.DialUDP("udp", nil, lv.radius)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for i := range 3 {
+		if _, err := conn.Write(accessRequest{id: byte(i), user: "alice", password: "000000"}.encode(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, "a packet is dropped for the client's rate", func() bool {
+		return testCounter(t, fx, `keydesk_radius_dropped_total{reason="rate_limited"}`) == "1"
+	})
+	answered := 0
+	buf := make([]byte, 4096)
+	for answered < 2 {
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := conn.Read(buf); err != nil {
+			t.Fatalf("after %d answers: %v", answered, err)
+		}
+		answered++
+	}
+}

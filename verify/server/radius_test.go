@@ -260,3 +260,21 @@ func TestRADIUSApplicationAddedThroughAPI(t *testing.T) {
 	}
 	checkAnswer(t, answer, raw, secret)
 }
+
+func TestRADIUSUserRateLimit(t *testing.T) {
+	fx := newFixture(t, Config{UserRate: 0.5, UserBurst: 2})
+	fx.addUser(t, "alice")
+	rs := fx.radius(t)
+	var msgs []string
+	for i := range 3 {
+		raw := accessRequest{id: byte(i), user: "alice", password: "000000"}.encode(t)
+		answer, why := rs.handle(context.Background(), raw, loopback)
+		if why != "" {
+			t.Fatalf("request %d dropped: %s", i, why)
+		}
+		msgs = append(msgs, rfc2865.ReplyMessage_GetString(checkAnswer(t, answer, raw, radiusSecret)))
+	}
+	if !strings.HasPrefix(msgs[0], "wrong code") || !strings.HasPrefix(msgs[1], "wrong code") || msgs[2] != "too many attempts for user alice; try again later" {
+		t.Errorf("answers %q", msgs)
+	}
+}
