@@ -9,7 +9,9 @@
 // next. With the server's clock running -speed times as fast (from the
 // same -origin and -base), a step lasts 30 s / speed of wall time, which
 // is what lets 10,000 users make more than 10,000 allow decisions a
-// second. Every answer is counted: allows, and denials by reason.
+// second. Every answer is counted: allows, denials by reason, and apart
+// from them the denials of requests answered after their code's step had
+// ended (late: the code had expired by the server's clock).
 //
 //	loadgen -http http://127.0.0.1:8700 -key kd_app_... -users 10000 -n 200000
 //	loadgen -radius 127.0.0.1:1812 -secret-file F -users 10000 -n 200000
@@ -33,11 +35,15 @@ import (
 
 // Result is what loadgen prints, one JSON object.
 type Result struct {
-	Transport   string         `json:"transport"`
-	Requests    int64          `json:"requests"`
-	Allowed     int64          `json:"allowed"`
-	Denied      int64          `json:"denied"`
-	Errors      int64          `json:"errors"`
+	Transport string `json:"transport"`
+	Requests  int64  `json:"requests"`
+	Allowed   int64  `json:"allowed"`
+	Denied    int64  `json:"denied"`
+	Errors    int64  `json:"errors"`
+	// Late counts denials of requests answered after their code's time
+	// step had ended: a stall (of the machine, most often) held them past
+	// the code's life, and the denial is the right answer then.
+	Late        int64          `json:"late"`
 	DenyReasons map[string]int `json:"deny_reasons,omitempty"`
 	FirstError  string         `json:"first_error,omitempty"`
 	Seconds     float64        `json:"seconds"`
@@ -119,7 +125,7 @@ func fail(err error) {
 
 func run(newSender func() (sender, error), sched *loadtest.Schedule, conc int) (Result, error) {
 	var res Result
-	var allowed, denied, errs atomic.Int64
+	var allowed, denied, late, errs atomic.Int64
 	var mu sync.Mutex
 	reasons := map[string]int{}
 	lat := make([][]time.Duration, conc)
@@ -138,7 +144,7 @@ func run(newSender func() (sender, error), sched *loadtest.Schedule, conc int) (
 		go func() {
 			defer wg.Done()
 			for {
-				user, code, ok := sched.Take()
+				user, code, step, ok := sched.Take()
 				if !ok {
 					return
 				}
@@ -151,6 +157,8 @@ func run(newSender func() (sender, error), sched *loadtest.Schedule, conc int) (
 					firstErr.CompareAndSwap(nil, o.err.Error())
 				case o.allow:
 					allowed.Add(1)
+				case sched.Step() > step:
+					late.Add(1)
 				default:
 					denied.Add(1)
 					mu.Lock()
@@ -171,7 +179,7 @@ func run(newSender func() (sender, error), sched *loadtest.Schedule, conc int) (
 		return float64(all[min(len(all)-1, int(q*float64(len(all))))].Microseconds()) / 1000
 	}
 	res = Result{
-		Requests: int64(len(all)), Allowed: allowed.Load(), Denied: denied.Load(), Errors: errs.Load(),
+		Requests: int64(len(all)), Allowed: allowed.Load(), Denied: denied.Load(), Late: late.Load(), Errors: errs.Load(),
 		Seconds: elapsed.Seconds(), PerSecond: float64(len(all)) / elapsed.Seconds(),
 		P50ms: ms(0.50), P90ms: ms(0.90), P99ms: ms(0.99), Maxms: ms(1), Waits: sched.Waits(),
 	}

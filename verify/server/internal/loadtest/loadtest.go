@@ -94,13 +94,13 @@ type Schedule struct {
 	waits int64
 }
 
-// Take returns the next user and the code their fob shows now, or false
-// when Total have been handed out.
-func (s *Schedule) Take() (user, code string, ok bool) {
+// Take returns the next user, the code their fob shows now and the time
+// step it belongs to, or false when Total have been handed out.
+func (s *Schedule) Take() (user, code string, step int64, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.sent >= s.Total {
-		return "", "", false
+		return "", "", 0, false
 	}
 	probe := Token(UserName(0))
 	for {
@@ -114,13 +114,19 @@ func (s *Schedule) Take() (user, code string, ok bool) {
 			s.next++
 			s.sent++
 			t := Token(user)
-			return user, t.Code(uint64(step)), true
+			return user, t.Code(uint64(step)), step, true
 		}
 		// Everyone has had this step's code: wait for the next step.
 		s.waits++
 		next := time.Unix(int64(step+1)*int64(probe.Period), 0)
 		time.Sleep(s.Clock.Real(next.Sub(now)) + time.Millisecond)
 	}
+}
+
+// Step is the time step the clock is in now.
+func (s *Schedule) Step() int64 {
+	t := Token(UserName(0))
+	return t.Step(s.Clock.Now())
 }
 
 // Waits is how many times every user had been asked in a step and Take
