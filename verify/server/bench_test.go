@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -115,12 +116,22 @@ func (bf *benchFixture) load(b *testing.B, target ...string) {
 	if p := os.Getenv("LOADGEN_CPUPROFILE"); p != "" {
 		args = append(args, "-cpuprofile", p)
 	}
+	cmd := exec.Command(bin, args...)
+	cpu0 := cpuTime()
 	b.ResetTimer()
-	out, err := exec.Command(bin, args...).Output()
+	out, err := cmd.Output()
 	b.StopTimer()
 	if err != nil {
 		b.Fatalf("loadgen: %v", err)
 	}
+	// Where the two cores went: this process (the server) and loadgen.
+	serverCPU := cpuTime() - cpu0
+	var loadgenCPU time.Duration
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		loadgenCPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	b.ReportMetric(float64(serverCPU.Microseconds())/float64(b.N), "server-cpu-µs/op")
+	b.ReportMetric(float64(loadgenCPU.Microseconds())/float64(b.N), "loadgen-cpu-µs/op")
 	var r loadResult
 	if err := json.Unmarshal(out, &r); err != nil {
 		b.Fatalf("loadgen said %q: %v", out, err)
@@ -189,6 +200,13 @@ func BenchmarkRADIUSPacket(b *testing.B) {
 			b.Fatal(why)
 		}
 	}
+}
+
+// cpuTime is the CPU time this process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 type allowAll struct{}

@@ -79,6 +79,7 @@ func main() {
 	origin := flag.Int64("origin", 0, "wall time (Unix ns) at which the server's clock read -base")
 	base := flag.Int64("base", 0, "the server's time (Unix ns) at -origin")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of loadgen to `FILE`")
+	clientKind := flag.String("client", "raw", "HTTP client: raw (a lean HTTP/1.1 client, leaving the CPU to the server) or std (net/http)")
 	flag.Parse()
 
 	clock := loadtest.Clock{Speed: *speed}
@@ -88,9 +89,11 @@ func main() {
 	var newSender func() (sender, error)
 	transport := "http"
 	switch {
-	case *httpURL != "" && *radiusAddr == "":
+	case *httpURL != "" && *radiusAddr == "" && *clientKind == "std":
 		client := newHTTPClient(*conc)
 		newSender = func() (sender, error) { return &httpSender{client: client, url: *httpURL + "/v1/auth", key: *key}, nil }
+	case *httpURL != "" && *radiusAddr == "":
+		newSender = func() (sender, error) { return newRawHTTPSender(*httpURL, *key) }
 	case *radiusAddr != "" && *httpURL == "":
 		transport = "radius"
 		secret, err := os.ReadFile(*secretFile)
