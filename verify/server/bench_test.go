@@ -32,19 +32,16 @@ const benchUsers = 10_000
 // at its real speed.
 const benchSpeed = 60
 
-// loadgenBinary builds the load generator once per test process.
-var loadgenBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "keydesk-loadgen-")
-	if err != nil {
-		return "", err
-	}
+// loadgenBinary builds the load generator into dir (from the build
+// cache after the first time).
+func loadgenBinary(dir string) (string, error) {
 	bin := filepath.Join(dir, "loadgen")
 	out, err := exec.Command("go", "build", "-o", bin, "./loadgen").CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build ./loadgen: %v\n%s", err, out)
 	}
 	return bin, nil
-})
+}
 
 // benchFixture is a server on loopback in front of the load test's
 // inventory, committed with synchronous=FULL as in production, on a clock
@@ -106,7 +103,7 @@ type loadResult struct {
 }
 
 func (bf *benchFixture) load(b *testing.B, target ...string) {
-	bin, err := loadgenBinary()
+	bin, err := loadgenBinary(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
