@@ -6,15 +6,15 @@ package desk
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/keydesk/keydesk/fob"
 	"github.com/keydesk/keydesk/inventory"
+	"github.com/keydesk/keydesk/verify"
 )
 
 // ErrState is wrapped when a fob's state does not allow an action.
-var ErrState = errors.New("not allowed in the fob's state")
+var ErrState = verify.Refusef("not allowed in the fob's state")
 
 // Desk acts on one inventory on behalf of Actor.
 type Desk struct {
@@ -48,7 +48,7 @@ func (d *Desk) SetUserDisabled(ctx context.Context, name string, disabled bool) 
 			return err
 		}
 		if u.Disabled == disabled {
-			return fmt.Errorf("user %s is already %s", name, map[bool]string{true: "disabled", false: "enabled"}[disabled])
+			return verify.Refusef("user %s is already %s", name, map[bool]string{true: "disabled", false: "enabled"}[disabled])
 		}
 		if err := tx.SetUserDisabled(u.ID, disabled); err != nil {
 			return err
@@ -119,7 +119,7 @@ func (d *Desk) AssignFob(ctx context.Context, serial, user string) error {
 			return err
 		}
 		if u.Disabled {
-			return fmt.Errorf("user %s is disabled", user)
+			return verify.Refusef("user %s is disabled", user)
 		}
 		if err := tx.SetFobHolder(f.ID, u.ID); err != nil {
 			return err
@@ -171,7 +171,7 @@ func (d *Desk) Revoke(ctx context.Context, serial string) error {
 func (d *Desk) UnlockFob(ctx context.Context, serial string) error {
 	return d.fobAction(ctx, serial, func(tx *inventory.Tx, f *inventory.Fob) error {
 		if !f.Locked() && f.FailCount == 0 {
-			return fmt.Errorf("fob %s is not locked", serial)
+			return verify.Refusef("fob %s is not locked", serial)
 		}
 		if err := tx.UnlockFob(f.ID); err != nil {
 			return err

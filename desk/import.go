@@ -16,13 +16,14 @@ import (
 
 	"github.com/keydesk/keydesk/fob"
 	"github.com/keydesk/keydesk/inventory"
+	"github.com/keydesk/keydesk/verify"
 	"github.com/keydesk/keydesk/seedfile"
 )
 
 // Errors of [Desk.Import] that callers branch on.
 var (
-	ErrAlreadyImported = errors.New("file already imported")
-	ErrDuplicates      = errors.New("serials already stored")
+	ErrAlreadyImported = verify.Refusef("file already imported")
+	ErrDuplicates      = verify.Refusef("serials already stored")
 	errDryRun          = errors.New("dry run")
 )
 
@@ -201,7 +202,7 @@ func addBatch(tx *inventory.Tx, b inventory.Batch, chosen bool) (inventory.Batch
 		out, err := tx.AddBatch(b)
 		if !errors.Is(err, inventory.ErrExists) || !chosen || i > 1000 {
 			if errors.Is(err, inventory.ErrExists) {
-				return out, fmt.Errorf("a batch named %q exists already; name this one with --batch", b.Name)
+				return out, verify.Refusef("a batch named %q exists already; name this one with --batch", b.Name)
 			}
 			return out, err
 		}
@@ -250,7 +251,7 @@ func (c *userCache) resolve(tx *inventory.Tx, name string) (id int64, created bo
 		return 0, false, err
 	}
 	if u.Disabled {
-		return 0, false, fmt.Errorf("user %s is disabled", name)
+		return 0, false, verify.Refusef("user %s is disabled", name)
 	}
 	if len(c.ids) > 4096 {
 		clear(c.ids)

@@ -20,10 +20,10 @@ import (
 // Errors of the U2F checks.
 var (
 	ErrBadSignature   = errors.New("signature does not verify")
-	ErrUntrusted      = errors.New("attestation is not from a trusted vendor")
+	ErrUntrusted      = Refusef("attestation is not from a trusted vendor")
 	ErrCounter        = errors.New("signature counter did not grow: the key may be cloned")
 	ErrNoPresence     = errors.New("the key did not confirm a touch")
-	ErrKeyRegistered  = errors.New("key already registered")
+	ErrKeyRegistered  = Refusef("key already registered")
 	ErrNoKey          = errors.New("no registered key answered")
 	ErrBadAttestation = errors.New("attestation certificate is unusable")
 )

@@ -3,7 +3,6 @@ package verify
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -13,7 +12,7 @@ import (
 )
 
 // ErrTooManyBypass is returned when issuing would pass the live limit.
-var ErrTooManyBypass = errors.New("too many live bypass codes")
+var ErrTooManyBypass = Refusef("too many live bypass codes")
 
 // BypassRequest asks for bypass codes for a user; zero fields take the
 // policy's defaults.
@@ -51,11 +50,11 @@ func (v *Verifier) IssueBypass(ctx context.Context, r BypassRequest) (IssuedBypa
 	}
 	switch {
 	case r.Uses < 1:
-		return IssuedBypass{}, fmt.Errorf("a bypass code needs at least one use, not %d", r.Uses)
+		return IssuedBypass{}, Refusef("a bypass code needs at least one use, not %d", r.Uses)
 	case r.TTL < time.Minute:
-		return IssuedBypass{}, fmt.Errorf("a bypass code lifetime of %s is under a minute", r.TTL)
+		return IssuedBypass{}, Refusef("a bypass code lifetime of %s is under a minute", r.TTL)
 	case r.Count < 1 || r.Count > v.policy.BypassMaxLive:
-		return IssuedBypass{}, fmt.Errorf("cannot issue %d bypass codes at once (1 to %d)", r.Count, v.policy.BypassMaxLive)
+		return IssuedBypass{}, Refusef("cannot issue %d bypass codes at once (1 to %d)", r.Count, v.policy.BypassMaxLive)
 	}
 	codes := make([]string, r.Count)
 	for i := range codes {
@@ -72,7 +71,7 @@ func (v *Verifier) IssueBypass(ctx context.Context, r BypassRequest) (IssuedBypa
 			return err
 		}
 		if u.Disabled {
-			return fmt.Errorf("user %s is disabled", u.Name)
+			return Refusef("user %s is disabled", u.Name)
 		}
 		live, err := tx.LiveBypassCodes(u.ID)
 		if err != nil {

@@ -50,7 +50,7 @@ func (v *Verifier) RegisterKey(ctx context.Context, dev Authenticator, user, nam
 		return KeyRegistration{}, err
 	}
 	if u.Disabled {
-		return KeyRegistration{}, fmt.Errorf("user %s is disabled", user)
+		return KeyRegistration{}, Refusef("user %s is disabled", user)
 	}
 	app := AppParam(p.AppID)
 	known, err := v.store.RegisteredKeys(ctx, p.AppID)

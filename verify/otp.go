@@ -41,8 +41,10 @@ func malformed(f *inventory.Fob, code string) (match, bool) {
 	if fob.IsDigits(code, f.Token.Digits) {
 		return match{}, false
 	}
-	return failed(ErrMalformed, "fob %s shows %d digits, and %q is not %d digits", f.Token.Serial,
-		f.Token.Digits, code, f.Token.Digits), true
+	// The typed text is never repeated back: it goes to logs and RADIUS
+	// answers, and a passcode field sometimes receives a password.
+	return failed(ErrMalformed, "fob %s shows %d digits; what was typed (%d characters) is not that",
+		f.Token.Serial, f.Token.Digits, len(code)), true
 }
 
 // checkHOTP looks ahead of the counter (RFC 4226 §7.4) and, for a better

@@ -11,7 +11,7 @@ import (
 )
 
 // ErrResync is returned when two codes do not find the fob's position.
-var ErrResync = errors.New("resync failed")
+var ErrResync = Refusef("resync failed")
 
 // Resync finds where a drifted fob is from two consecutive codes it shows:
 // HOTP within ResyncWindow presses ahead of the counter, TOTP within
@@ -30,10 +30,10 @@ func (v *Verifier) Resync(ctx context.Context, serial, code1, code2, actor strin
 		t := &f.Token
 		for _, c := range []string{code1, code2} {
 			if t.Kind == fob.Yubico {
-				return fmt.Errorf("fob %s is a Yubico OTP fob, which does not drift: nothing to resync", serial)
+				return Refusef("fob %s is a Yubico OTP fob, which does not drift: nothing to resync", serial)
 			}
 			if !fob.IsDigits(c, t.Digits) {
-				return fmt.Errorf("%w: %q is not %d digits", ErrMalformed, c, t.Digits)
+				return fmt.Errorf("%w: a code of fob %s is %d digits", ErrMalformed, serial, t.Digits)
 			}
 		}
 		use, ok := v.findPair(&f, code1, code2, tx)

@@ -98,8 +98,8 @@ func (v *Verifier) userPasscode(tx *inventory.Tx, u *inventory.User, code string
 		}
 	}
 	if best.denial == nil {
-		return deny(ErrMalformed, "%q is not a code any fob of user %s shows, nor a %d-digit bypass code",
-			code, u.Name, BypassDigits), nil
+		return deny(ErrMalformed, "what was typed (%d characters) is not a code any fob of user %s shows, nor a %d-digit bypass code",
+			len(code), u.Name, BypassDigits), nil
 	}
 	return Decision{Denial: best.denial}, nil
 }
@@ -135,6 +135,7 @@ func (v *Verifier) settleUser(tx *inventory.Tx, u *inventory.User, d *Decision) 
 	if err != nil || !lockedNow {
 		return err
 	}
+	d.LockedNow = true
 	d.Denial = fmt.Errorf("%w; user %s is now locked after %d failed passcodes", d.Denial, u.Name, n)
 	return tx.Audit("keydesk", "user locked", "user "+u.Name, fmt.Sprintf("%d consecutive failed passcodes", n))
 }

@@ -71,6 +71,8 @@ type Decision struct {
 	Drift int
 	// UsesLeft is what remains of the bypass code used.
 	UsesLeft int
+	// LockedNow is set when this very denial locked the fob or the user.
+	LockedNow bool
 }
 
 // Reason is a sentence a clerk can act on.
@@ -178,6 +180,7 @@ func (v *Verifier) settle(tx *inventory.Tx, f *inventory.Fob, m match) (Decision
 		return Decision{}, err
 	}
 	if lockedNow {
+		d.LockedNow = true
 		d.Denial = fmt.Errorf("%w; fob %s is now locked after %d failures", m.denial, f.Token.Serial, n)
 		if err := tx.Audit("keydesk", "fob locked", "fob "+f.Token.Serial, fmt.Sprintf("%d consecutive failures", n)); err != nil {
 			return Decision{}, err

@@ -12,10 +12,8 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
-	sqlite3 "github.com/mattn/go-sqlite3"
 
 	"github.com/keydesk/keydesk/desk"
 	"github.com/keydesk/keydesk/inventory"
@@ -155,12 +153,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // classify maps an error to its answer. The inventory, the verifier and
-// the desk say what went wrong through sentinel errors; a refusal they
-// word without one (such as "user bob is already disabled") is a 409 with
-// its message, and only a database or internal failure is a 500.
+// the desk say what went wrong through sentinel errors; every refusal
+// under the help desk's rules matches verify.ErrRefused (a 409 with its
+// words); anything else is a failure to act, a 500 whose details stay in
+// the server's log.
 func classify(err error) *apiError {
 	var e *apiError
-	var se sqlite3.Error
 	switch {
 	case errors.As(err, &e):
 		return e
@@ -179,22 +177,9 @@ func classify(err error) *apiError {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
 		errors.Is(err, inventory.ErrClosed), errors.Is(err, inventory.ErrReadOnly):
 		return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the inventory cannot take this now; try again"}
-	case errors.As(err, &se) || internal(err):
-		return &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; the server log has the details"}
+	case errors.Is(err, verify.ErrRefused):
+		return &apiError{Status: http.StatusConflict, Code: "refused", Message: err.Error()}
 	}
-	return &apiError{Status: http.StatusConflict, Code: "refused", Message: err.Error()}
+	return &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; the server log has the details"}
 }
 
-// internal recognizes the failures that database/sql and the inventory's
-// group commit word without a sentinel. A stopgap until the desk marks
-// its refusals with one: until then an error is a refusal unless known
-// to be a failure.
-func internal(err error) bool {
-	msg := err.Error()
-	for _, s := range []string{"sql: ", "update panicked", "failed to commit", "failed to write the audit log", "failed to draw", "failed to seal"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
-}

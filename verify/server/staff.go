@@ -44,7 +44,7 @@ func DisableAdmin(ctx context.Context, st *inventory.Store, actor, name string) 
 			return err
 		}
 		if a.Disabled {
-			return fmt.Errorf("admin %s is already disabled", name)
+			return verify.Refusef("admin %s is already disabled", name)
 		}
 		if a.Role == string(verify.Owner) {
 			n, err := tx.EnabledAdmins(a.Role)
@@ -52,7 +52,7 @@ func DisableAdmin(ctx context.Context, st *inventory.Store, actor, name string) 
 				return err
 			}
 			if n <= 1 {
-				return fmt.Errorf("admin %s is the last enabled owner; add another owner first", name)
+				return verify.Refusef("admin %s is the last enabled owner; add another owner first", name)
 			}
 		}
 		if err := tx.SetAdminDisabled(a.ID, true); err != nil {
