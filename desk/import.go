@@ -16,8 +16,8 @@ import (
 
 	"github.com/keydesk/keydesk/fob"
 	"github.com/keydesk/keydesk/inventory"
-	"github.com/keydesk/keydesk/verify"
 	"github.com/keydesk/keydesk/seedfile"
+	"github.com/keydesk/keydesk/verify"
 )
 
 // Errors of [Desk.Import] that callers branch on.

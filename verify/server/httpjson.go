@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"time"
 
-
 	"github.com/keydesk/keydesk/desk"
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/verify"
@@ -182,4 +181,3 @@ func classify(err error) *apiError {
 	}
 	return &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; the server log has the details"}
 }
-

@@ -83,4 +83,3 @@ func (m *metrics) decided(transport string, d verify.Decision, took time.Duratio
 		m.lockouts.Inc()
 	}
 }
-
