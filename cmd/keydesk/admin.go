@@ -52,7 +52,7 @@ func adminAdd(c *cli.Context, s *session) error {
 	if err != nil {
 		return usageError{err}
 	}
-	admin, token, err := server.AddAdmin(c.Context, s.store, actor(), a[0], role)
+	admin, token, err := s.desk.AddAdmin(c.Context, a[0], role)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func adminDisable(c *cli.Context, s *session) error {
 	if err != nil {
 		return err
 	}
-	if err := server.DisableAdmin(c.Context, s.store, actor(), a[0]); err != nil {
+	if err := s.desk.DisableAdmin(c.Context, a[0]); err != nil {
 		return err
 	}
 	say(c, "admin %s disabled", a[0])
@@ -146,7 +146,7 @@ func appAdd(c *cli.Context, s *session) error {
 	if err := n.Check(); err != nil {
 		return usageError{err}
 	}
-	app, key, err := server.AddApplication(c.Context, s.store, actor(), n)
+	app, key, err := s.desk.AddApplication(c.Context, n)
 	if err != nil {
 		return err
 	}
@@ -220,7 +220,7 @@ func appRemove(c *cli.Context, s *session) error {
 	if err != nil {
 		return err
 	}
-	if err := server.RemoveApplication(c.Context, s.store, actor(), a[0]); err != nil {
+	if err := s.desk.RemoveApplication(c.Context, a[0]); err != nil {
 		return err
 	}
 	say(c, "application %s removed; its key and RADIUS secret no longer work", a[0])

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/keydesk/keydesk/desk"
 	"github.com/keydesk/keydesk/fob"
 	"github.com/keydesk/keydesk/inventory"
 )
@@ -111,36 +111,7 @@ func fobAdd(c *cli.Context, s *session) error {
 	return nil
 }
 
-// fobView is a fob as keydesk shows it: never its secrets.
-type fobView struct {
-	Serial     string    `json:"serial"`
-	Kind       fob.Kind  `json:"kind"`
-	Algorithm  string    `json:"algorithm,omitempty"`
-	Digits     int       `json:"digits,omitempty"`
-	Period     int       `json:"period,omitempty"`
-	Counter    uint64    `json:"counter"`
-	Drift      int       `json:"drift,omitempty"`
-	PublicID   string    `json:"public_id,omitempty"`
-	State      string    `json:"state"`
-	Since      time.Time `json:"since"`
-	User       string    `json:"user,omitempty"`
-	Batch      string    `json:"batch,omitempty"`
-	FailCount  int       `json:"fail_count"`
-	Locked     bool      `json:"locked"`
-	LastUsedAt time.Time `json:"last_used_at,omitzero"`
-	Vendor     string    `json:"manufacturer,omitempty"`
-	Model      string    `json:"model,omitempty"`
-}
-
-func viewFob(f *inventory.Fob) fobView {
-	t := &f.Token
-	return fobView{Serial: t.Serial, Kind: t.Kind, Algorithm: string(t.Algorithm), Digits: t.Digits, Period: t.Period,
-		Counter: t.Counter, Drift: t.Drift, PublicID: t.PublicID, State: string(f.State), Since: f.StateAt,
-		User: f.User, Batch: f.Batch, FailCount: f.FailCount, Locked: f.Locked(), LastUsedAt: f.LastUsedAt,
-		Vendor: t.Manufacturer, Model: t.Model}
-}
-
-func fobStatus(v fobView) string {
+func fobStatus(v desk.FobView) string {
 	s := v.State
 	if v.User != "" {
 		s += " (" + v.User + ")"
@@ -167,13 +138,13 @@ func fobList(c *cli.Context, s *session) error {
 		// A stream of one object per line keeps memory flat on a large
 		// inventory and is easy for scripts (jq, line by line).
 		return s.store.Fobs(c.Context, filter, func(f inventory.Fob) error {
-			return printJSONLine(c, viewFob(&f))
+			return printJSONLine(c, desk.ViewFob(&f))
 		})
 	}
 	t := newTable(c.App.Writer, "SERIAL", "KIND", "STATE", "USER", "BATCH", "FAILS", "LAST USED")
 	n := 0
 	err := s.store.Fobs(c.Context, filter, func(f inventory.Fob) error {
-		v := viewFob(&f)
+		v := desk.ViewFob(&f)
 		state := v.State
 		if v.Locked {
 			state += ",locked"
@@ -207,7 +178,7 @@ func fobShow(c *cli.Context, s *session) error {
 	if err != nil {
 		return err
 	}
-	v := viewFob(&f)
+	v := desk.ViewFob(&f)
 	if wantJSON(c) {
 		return printJSON(c, v)
 	}

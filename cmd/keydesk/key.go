@@ -14,7 +14,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/keydesk/keydesk/hid"
-	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/usb"
 	"github.com/keydesk/keydesk/verify"
 )
@@ -291,13 +290,4 @@ func keyRemove(c *cli.Context, s *session) error {
 		return err
 	}
 	return done(c, fmt.Sprintf("key %s of %s removed", a[1], a[0]))
-}
-
-// keysOf lists a user's registered keys for user show.
-func keysOf(c *cli.Context, s *session, user string) ([]inventory.Key, error) {
-	keys, err := s.store.UserKeys(c.Context, user)
-	if keys == nil {
-		keys = []inventory.Key{}
-	}
-	return keys, err
 }

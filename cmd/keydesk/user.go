@@ -82,39 +82,16 @@ func userStatus(u *inventory.User) string {
 	return "active"
 }
 
-type userView struct {
-	inventory.User
-	Fobs   []fobView              `json:"fobs"`
-	Bypass []inventory.BypassCode `json:"bypass_codes"`
-	Keys   []inventory.Key        `json:"keys"`
-}
-
 func userShow(c *cli.Context, s *session) error {
 	a, err := args(c, "NAME")
 	if err != nil {
 		return err
 	}
-	u, err := s.store.User(c.Context, a[0])
+	v, err := s.desk.UserDetail(c.Context, a[0])
 	if err != nil {
 		return err
 	}
-	v := userView{User: u, Fobs: []fobView{}}
-	err = s.store.Fobs(c.Context, inventory.FobFilter{User: u.Name}, func(f inventory.Fob) error {
-		v.Fobs = append(v.Fobs, viewFob(&f))
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if v.Bypass, err = s.store.BypassCodes(c.Context, u.ID); err != nil {
-		return err
-	}
-	if v.Bypass == nil {
-		v.Bypass = []inventory.BypassCode{}
-	}
-	if v.Keys, err = keysOf(c, s, u.Name); err != nil {
-		return err
-	}
+	u := v.User
 	if wantJSON(c) {
 		return printJSON(c, v)
 	}

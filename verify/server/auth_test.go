@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keydesk/keydesk/desk"
 	"github.com/keydesk/keydesk/inventory"
 )
 
@@ -129,7 +130,7 @@ func TestApplicationRemovedElsewhereStopsWithinCacheTTL(t *testing.T) {
 	}
 	// Removed by the CLI, another process: the server sees it once its
 	// cache of the key expires.
-	if err := RemoveApplication(context.Background(), fx.store, "cli:test", "vpn"); err != nil {
+	if err := (&desk.Desk{Store: fx.store, Actor: "cli:test"}).RemoveApplication(context.Background(), "vpn"); err != nil {
 		t.Fatal(err)
 	}
 	if status, _ := fx.auth(t, "alice", "000000"); status != 200 {

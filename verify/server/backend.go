@@ -2,10 +2,8 @@ package server
 
 import (
 	"context"
-	"time"
 
 	"github.com/keydesk/keydesk/desk"
-	"github.com/keydesk/keydesk/fob"
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/verify"
 )
@@ -28,7 +26,7 @@ type Directory interface {
 // as actor and audited.
 type People interface {
 	Users(ctx context.Context, prefix string) ([]inventory.User, error)
-	UserDetail(ctx context.Context, name string) (UserView, error)
+	UserDetail(ctx context.Context, name string) (desk.UserView, error)
 	AddUser(ctx context.Context, actor string, u inventory.User) (inventory.User, error)
 	SetUserDisabled(ctx context.Context, actor, name string, disabled bool) error
 	UnlockUser(ctx context.Context, actor, name string) error
@@ -36,8 +34,8 @@ type People interface {
 
 // Fobs is what the fob and bypass code routes need.
 type Fobs interface {
-	Fobs(ctx context.Context, f inventory.FobFilter) ([]FobView, error)
-	Fob(ctx context.Context, serial string) (FobView, error)
+	Fobs(ctx context.Context, f inventory.FobFilter) ([]desk.FobView, error)
+	Fob(ctx context.Context, serial string) (desk.FobView, error)
 	FobAction(ctx context.Context, actor string, action FobAction, serial, user string) error
 	Resync(ctx context.Context, actor, serial, code1, code2 string) (verify.Decision, error)
 	BypassCodes(ctx context.Context, user string) ([]inventory.BypassCode, error)
@@ -73,39 +71,6 @@ const (
 	Unlock   FobAction = "unlock"
 )
 
-// FobView is a fob as the API shows it: never its secrets.
-type FobView struct {
-	Serial     string    `json:"serial"`
-	Kind       fob.Kind  `json:"kind"`
-	Algorithm  string    `json:"algorithm,omitempty"`
-	Digits     int       `json:"digits,omitempty"`
-	Period     int       `json:"period,omitempty"`
-	Counter    uint64    `json:"counter"`
-	Drift      int       `json:"drift,omitempty"`
-	PublicID   string    `json:"public_id,omitempty"`
-	State      string    `json:"state"`
-	Since      time.Time `json:"since"`
-	User       string    `json:"user,omitempty"`
-	Batch      string    `json:"batch,omitempty"`
-	FailCount  int       `json:"fail_count"`
-	Locked     bool      `json:"locked"`
-	LastUsedAt time.Time `json:"last_used_at,omitzero"`
-}
-
-func viewFob(f *inventory.Fob) FobView {
-	t := &f.Token
-	return FobView{Serial: t.Serial, Kind: t.Kind, Algorithm: string(t.Algorithm), Digits: t.Digits, Period: t.Period,
-		Counter: t.Counter, Drift: t.Drift, PublicID: t.PublicID, State: string(f.State), Since: f.StateAt,
-		User: f.User, Batch: f.Batch, FailCount: f.FailCount, Locked: f.Locked(), LastUsedAt: f.LastUsedAt}
-}
-
-// UserView is a user with the fobs and live bypass codes they hold.
-type UserView struct {
-	inventory.User
-	Fobs   []FobView              `json:"fobs"`
-	Bypass []inventory.BypassCode `json:"bypass_codes"`
-}
-
 // Backend is the inventory, the desk and the verifier behind the admin
 // API: [People], [Fobs] and [Staff] on one store.
 type Backend struct {
@@ -123,23 +88,8 @@ func (b *Backend) Users(ctx context.Context, prefix string) ([]inventory.User, e
 	return users, err
 }
 
-func (b *Backend) UserDetail(ctx context.Context, name string) (UserView, error) {
-	u, err := b.Store.User(ctx, name)
-	if err != nil {
-		return UserView{}, err
-	}
-	v := UserView{User: u, Fobs: []FobView{}}
-	err = b.Store.Fobs(ctx, inventory.FobFilter{User: u.Name}, func(f inventory.Fob) error {
-		v.Fobs = append(v.Fobs, viewFob(&f))
-		return nil
-	})
-	if err != nil {
-		return UserView{}, err
-	}
-	if v.Bypass, err = b.BypassCodes(ctx, name); err != nil {
-		return UserView{}, err
-	}
-	return v, nil
+func (b *Backend) UserDetail(ctx context.Context, name string) (desk.UserView, error) {
+	return b.desk("").UserDetail(ctx, name)
 }
 
 func (b *Backend) AddUser(ctx context.Context, actor string, u inventory.User) (inventory.User, error) {
@@ -154,21 +104,16 @@ func (b *Backend) UnlockUser(ctx context.Context, actor, name string) error {
 	return b.desk(actor).UnlockUser(ctx, name)
 }
 
-func (b *Backend) Fobs(ctx context.Context, filter inventory.FobFilter) ([]FobView, error) {
-	out := []FobView{}
-	err := b.Store.Fobs(ctx, filter, func(f inventory.Fob) error {
-		out = append(out, viewFob(&f))
-		return nil
-	})
-	return out, err
+func (b *Backend) Fobs(ctx context.Context, filter inventory.FobFilter) ([]desk.FobView, error) {
+	return b.desk("").Fobs(ctx, filter)
 }
 
-func (b *Backend) Fob(ctx context.Context, serial string) (FobView, error) {
+func (b *Backend) Fob(ctx context.Context, serial string) (desk.FobView, error) {
 	f, err := b.Store.Fob(ctx, serial)
 	if err != nil {
-		return FobView{}, err
+		return desk.FobView{}, err
 	}
-	return viewFob(&f), nil
+	return desk.ViewFob(&f), nil
 }
 
 func (b *Backend) FobAction(ctx context.Context, actor string, action FobAction, serial, user string) error {
@@ -236,21 +181,21 @@ func (b *Backend) Applications(ctx context.Context) ([]inventory.Application, er
 }
 
 func (b *Backend) AddApplication(ctx context.Context, actor string, n inventory.NewApplication) (inventory.Application, string, error) {
-	return AddApplication(ctx, b.Store, actor, n)
+	return b.desk(actor).AddApplication(ctx, n)
 }
 
 func (b *Backend) RemoveApplication(ctx context.Context, actor, name string) error {
-	return RemoveApplication(ctx, b.Store, actor, name)
+	return b.desk(actor).RemoveApplication(ctx, name)
 }
 
 func (b *Backend) Admins(ctx context.Context) ([]inventory.Admin, error) { return b.Store.Admins(ctx) }
 
 func (b *Backend) AddAdmin(ctx context.Context, actor, name string, role verify.Role) (inventory.Admin, string, error) {
-	return AddAdmin(ctx, b.Store, actor, name, role)
+	return b.desk(actor).AddAdmin(ctx, name, role)
 }
 
 func (b *Backend) DisableAdmin(ctx context.Context, actor, name string) error {
-	return DisableAdmin(ctx, b.Store, actor, name)
+	return b.desk(actor).DisableAdmin(ctx, name)
 }
 
 func (b *Backend) AuditLog(ctx context.Context, limit int) ([]inventory.AuditEntry, error) {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keydesk/keydesk/desk"
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/verify"
 	"github.com/keydesk/keydesk/verify/server/internal/loadtest"
@@ -76,7 +77,7 @@ func newBenchFixture(b *testing.B, withRADIUS bool) *benchFixture {
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, key, err := AddApplication(context.Background(), st, "bench", inventory.NewApplication{
+	_, key, err := (&desk.Desk{Store: st, Actor: "bench"}).AddApplication(context.Background(), inventory.NewApplication{
 		Name: "loadgen", RADIUSSecret: []byte(radiusSecret), RADIUSSources: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
 	if err != nil {
 		b.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keydesk/keydesk/desk"
 	"github.com/keydesk/keydesk/fob"
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/verify"
@@ -76,7 +77,7 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	if fx.srv, err = New(cfg, NewDeps(st, fx.ver)); err != nil {
 		t.Fatal(err)
 	}
-	_, fx.appKey, err = AddApplication(context.Background(), st, "test", inventory.NewApplication{
+	_, fx.appKey, err = (&desk.Desk{Store: st, Actor: "test"}).AddApplication(context.Background(), inventory.NewApplication{
 		Name: "vpn", RADIUSSecret: []byte(radiusSecret),
 		RADIUSSources: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 	})
@@ -84,7 +85,7 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 		t.Fatal(err)
 	}
 	for _, r := range verify.Roles {
-		if _, fx.tokens[r], err = AddAdmin(context.Background(), st, "test", "adm-"+string(r), r); err != nil {
+		if _, fx.tokens[r], err = (&desk.Desk{Store: st, Actor: "test"}).AddAdmin(context.Background(), "adm-"+string(r), r); err != nil {
 			t.Fatal(err)
 		}
 	}

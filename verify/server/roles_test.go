@@ -111,9 +111,9 @@ func matrixFixture(t *testing.T) *fixture {
 			AppID: "https://keydesk.example", Certificate: []byte("cert")})
 		return err
 	}))
-	_, _, err := AddApplication(ctx, fx.store, "test", inventory.NewApplication{Name: "app-remove"})
+	_, _, err := (&desk.Desk{Store: fx.store, Actor: "test"}).AddApplication(ctx, inventory.NewApplication{Name: "app-remove"})
 	must(err)
-	_, _, err = AddAdmin(ctx, fx.store, "test", "adm-disable", verify.ReadOnly)
+	_, _, err = (&desk.Desk{Store: fx.store, Actor: "test"}).AddAdmin(ctx, "adm-disable", verify.ReadOnly)
 	must(err)
 	return fx
 }
@@ -190,7 +190,7 @@ func TestAdminAuthentication(t *testing.T) {
 			t.Errorf("%s: %d %v", c.name, status, m)
 		}
 	}
-	if err := DisableAdmin(context.Background(), fx.store, "test", "adm-read_only"); err != nil {
+	if err := (&desk.Desk{Store: fx.store, Actor: "test"}).DisableAdmin(context.Background(), "adm-read_only"); err != nil {
 		t.Fatal(err)
 	}
 	if status, m := fx.do(t, "GET", "/v1/admin/users", fx.tokens[verify.ReadOnly], nil); status != 401 {

@@ -1,12 +1,9 @@
-package server
+package desk
 
-// The actions on the server's administrators and applications, each
-// checked, stored and audited in one transaction. The CLI and the admin API
-// both call them, so an action means the same wherever it is taken.
+// The actions on the server's administrators and applications.
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/keydesk/keydesk/inventory"
@@ -15,18 +12,18 @@ import (
 
 // AddAdmin adds an administrator with role and returns its API token,
 // which is shown once and never stored.
-func AddAdmin(ctx context.Context, st *inventory.Store, actor, name string, role verify.Role) (inventory.Admin, string, error) {
+func (d *Desk) AddAdmin(ctx context.Context, name string, role verify.Role) (inventory.Admin, string, error) {
 	if r, err := verify.ParseRole(string(role)); err != nil || r != role {
-		return inventory.Admin{}, "", fmt.Errorf("unknown role %q", role)
+		return inventory.Admin{}, "", verify.Refusef("unknown role %q", role)
 	}
 	var a inventory.Admin
 	var token string
-	err := st.Update(ctx, func(tx *inventory.Tx) error {
+	err := d.update(ctx, func(tx *inventory.Tx) error {
 		var err error
-		if a, token, err = tx.AddAdmin(name, string(role), actor); err != nil {
+		if a, token, err = tx.AddAdmin(name, string(role), d.Actor); err != nil {
 			return err
 		}
-		return tx.Audit(actor, "admin add", "admin "+name, "role "+role.Label())
+		return tx.Audit(d.Actor, "admin add", "admin "+name, "role "+role.Label())
 	})
 	if err != nil {
 		return inventory.Admin{}, "", err
@@ -37,8 +34,8 @@ func AddAdmin(ctx context.Context, st *inventory.Store, actor, name string, role
 // DisableAdmin disables an administrator: its token is refused from now
 // on. The last enabled owner is not disabled, so that the admin API always
 // has someone who can manage administrators.
-func DisableAdmin(ctx context.Context, st *inventory.Store, actor, name string) error {
-	return st.Update(ctx, func(tx *inventory.Tx) error {
+func (d *Desk) DisableAdmin(ctx context.Context, name string) error {
+	return d.update(ctx, func(tx *inventory.Tx) error {
 		a, err := tx.Admin(name)
 		if err != nil {
 			return err
@@ -58,21 +55,21 @@ func DisableAdmin(ctx context.Context, st *inventory.Store, actor, name string) 
 		if err := tx.SetAdminDisabled(a.ID, true); err != nil {
 			return err
 		}
-		return tx.Audit(actor, "admin disable", "admin "+name, "role "+verify.Role(a.Role).Label())
+		return tx.Audit(d.Actor, "admin disable", "admin "+name, "role "+verify.Role(a.Role).Label())
 	})
 }
 
 // AddApplication adds an application and returns its key, which is shown
 // once and never stored.
-func AddApplication(ctx context.Context, st *inventory.Store, actor string, n inventory.NewApplication) (inventory.Application, string, error) {
+func (d *Desk) AddApplication(ctx context.Context, n inventory.NewApplication) (inventory.Application, string, error) {
 	var a inventory.Application
 	var key string
-	err := st.Update(ctx, func(tx *inventory.Tx) error {
+	err := d.update(ctx, func(tx *inventory.Tx) error {
 		var err error
-		if a, key, err = tx.AddApplication(n, actor); err != nil {
+		if a, key, err = tx.AddApplication(n, d.Actor); err != nil {
 			return err
 		}
-		return tx.Audit(actor, "app add", "application "+a.Name, describeApp(&a))
+		return tx.Audit(d.Actor, "app add", "application "+a.Name, describeApp(&a))
 	})
 	if err != nil {
 		return inventory.Application{}, "", err
@@ -93,8 +90,8 @@ func describeApp(a *inventory.Application) string {
 
 // RemoveApplication removes an application: its key and RADIUS secret
 // stop working.
-func RemoveApplication(ctx context.Context, st *inventory.Store, actor, name string) error {
-	return st.Update(ctx, func(tx *inventory.Tx) error {
+func (d *Desk) RemoveApplication(ctx context.Context, name string) error {
+	return d.update(ctx, func(tx *inventory.Tx) error {
 		a, err := tx.Application(name)
 		if err != nil {
 			return err
@@ -102,6 +99,6 @@ func RemoveApplication(ctx context.Context, st *inventory.Store, actor, name str
 		if err := tx.RemoveApplication(a.ID); err != nil {
 			return err
 		}
-		return tx.Audit(actor, "app remove", "application "+name, describeApp(&a))
+		return tx.Audit(d.Actor, "app remove", "application "+name, describeApp(&a))
 	})
 }
