@@ -9,6 +9,8 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/keydesk/keydesk/fob"
 )
 
 // lineReader yields the lines of a text file one at a time, each at most
@@ -146,4 +148,49 @@ func isDecimal(s string) bool {
 		}
 	}
 	return true
+}
+
+// lineFile is what the line-oriented readers share: where they are in
+// which file, the serials seen, the rows read, and the error that ended
+// the file, which every later call returns again.
+type lineFile struct {
+	name    string
+	lines   lineReader
+	serials *serialSet
+	rows    int
+	err     error
+}
+
+func newLineFile(name string, r *bufio.Reader) lineFile {
+	return lineFile{name: name, lines: lineReader{r: r}, serials: newSerialSet()}
+}
+
+func (l *lineFile) Skipped() []Skip { return nil }
+func (l *lineFile) Vendor() string  { return "" }
+
+// fail records the error that ends the file, at the current line.
+func (l *lineFile) fail(serial string, err error) (fob.Token, error) {
+	l.err = &ParseError{File: l.name, Line: l.lines.line, Serial: serial, Err: err}
+	return fob.Token{}, l.err
+}
+
+// nextLine returns the next line that has text, trimmed, or io.EOF after
+// the last; once the file has failed, its error.
+func (l *lineFile) nextLine() (string, error) {
+	if l.err != nil {
+		return "", l.err
+	}
+	for {
+		b, err := l.lines.next()
+		if err == io.EOF {
+			return "", io.EOF
+		}
+		if err != nil {
+			_, err = l.fail("", err)
+			return "", err
+		}
+		if line := strings.TrimSpace(string(b)); line != "" {
+			return line, nil
+		}
+	}
 }

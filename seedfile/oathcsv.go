@@ -59,41 +59,19 @@ func isOATHHeader(f []string) bool {
 }
 
 type oathReader struct {
-	name    string
-	lines   lineReader
+	lineFile
 	version string
-	serials *serialSet
-	err     error
-	rows    int
 }
 
 func newOATHReader(name string, r *bufio.Reader) *oathReader {
-	return &oathReader{name: name, lines: lineReader{r: r}, version: "1", serials: newSerialSet()}
-}
-
-func (o *oathReader) Skipped() []Skip { return nil }
-func (o *oathReader) Vendor() string  { return "" }
-
-func (o *oathReader) fail(serial string, err error) (fob.Token, error) {
-	o.err = &ParseError{File: o.name, Line: o.lines.line, Serial: serial, Err: err}
-	return fob.Token{}, o.err
+	return &oathReader{lineFile: newLineFile(name, r), version: "1"}
 }
 
 func (o *oathReader) Next() (fob.Token, error) {
-	if o.err != nil {
-		return fob.Token{}, o.err
-	}
 	for {
-		b, err := o.lines.next()
-		if err == io.EOF {
-			return fob.Token{}, io.EOF
-		}
+		line, err := o.nextLine()
 		if err != nil {
-			return o.fail("", err)
-		}
-		line := strings.TrimSpace(string(b))
-		if line == "" {
-			continue
+			return fob.Token{}, err
 		}
 		if strings.HasPrefix(line, "#") {
 			if o.lines.line == 1 {

@@ -5,7 +5,6 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"strconv"
 	"strings"
@@ -22,39 +21,20 @@ import (
 // keydesk takes the serial from a serial parameter, else the whole label.
 
 type otpauthReader struct {
-	name    string
-	lines   lineReader
-	serials *serialSet
-	rows    int
-	err     error
+	lineFile
 }
 
 func newOTPAuthReader(name string, r *bufio.Reader) *otpauthReader {
-	return &otpauthReader{name: name, lines: lineReader{r: r}, serials: newSerialSet()}
-}
-
-func (o *otpauthReader) Skipped() []Skip { return nil }
-func (o *otpauthReader) Vendor() string  { return "" }
-
-func (o *otpauthReader) fail(serial string, err error) (fob.Token, error) {
-	o.err = &ParseError{File: o.name, Line: o.lines.line, Serial: serial, Err: err}
-	return fob.Token{}, o.err
+	return &otpauthReader{lineFile: newLineFile(name, r)}
 }
 
 func (o *otpauthReader) Next() (fob.Token, error) {
-	if o.err != nil {
-		return fob.Token{}, o.err
-	}
 	for {
-		b, err := o.lines.next()
-		if err == io.EOF {
-			return fob.Token{}, io.EOF
-		}
+		line, err := o.nextLine()
 		if err != nil {
-			return o.fail("", err)
+			return fob.Token{}, err
 		}
-		line := strings.TrimSpace(string(b))
-		if line == "" || line[0] == '#' {
+		if line[0] == '#' {
 			continue
 		}
 		if o.rows++; o.rows > maxTokens {

@@ -3,7 +3,6 @@ package seedfile
 import (
 	"bufio"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 
@@ -74,17 +73,13 @@ func looksTimestamp(s string) bool {
 const maxSkips = 1000
 
 type yubicoReader struct {
-	name    string
-	lines   lineReader
-	serials *serialSet
-	skips   []Skip
-	more    int // skips past maxSkips
-	rows    int
-	err     error
+	lineFile
+	skips []Skip
+	more  int // skips past maxSkips
 }
 
 func newYubicoReader(name string, r *bufio.Reader) *yubicoReader {
-	return &yubicoReader{name: name, lines: lineReader{r: r}, serials: newSerialSet()}
+	return &yubicoReader{lineFile: newLineFile(name, r)}
 }
 
 func (y *yubicoReader) Vendor() string { return "Yubico" }
@@ -104,25 +99,13 @@ func (y *yubicoReader) skip(serial, reason string) {
 	y.skips = append(y.skips, Skip{Line: y.lines.line, Serial: serial, Reason: reason})
 }
 
-func (y *yubicoReader) fail(serial string, err error) (fob.Token, error) {
-	y.err = &ParseError{File: y.name, Line: y.lines.line, Serial: serial, Err: err}
-	return fob.Token{}, y.err
-}
-
 func (y *yubicoReader) Next() (fob.Token, error) {
-	if y.err != nil {
-		return fob.Token{}, y.err
-	}
 	for {
-		b, err := y.lines.next()
-		if err == io.EOF {
-			return fob.Token{}, io.EOF
-		}
+		line, err := y.nextLine()
 		if err != nil {
-			return y.fail("", err)
+			return fob.Token{}, err
 		}
-		line := strings.TrimSpace(string(b))
-		if line == "" || line[0] == '#' || strings.HasPrefix(strings.ToLower(line), "logging start,") {
+		if line[0] == '#' || strings.HasPrefix(strings.ToLower(line), "logging start,") {
 			continue
 		}
 		if y.rows++; y.rows > maxTokens {
