@@ -63,6 +63,13 @@ const fobColumns = `f.id, f.serial, f.kind, f.algorithm, f.digits, f.period, f.t
 
 const fobFrom = ` FROM fobs f `
 
+// checkColumns are fobColumns without the holder's and batch's names,
+// which a verification never needs: the hot path reads one row.
+var checkColumns = strings.NewReplacer(
+	"coalesce((SELECT name FROM users WHERE id = f.user_id), '')", "''",
+	"coalesce((SELECT name FROM batches WHERE id = f.batch_id), '')", "''",
+).Replace(fobColumns)
+
 func scanFob(row interface{ Scan(...any) error }, extra ...any) (Fob, error) {
 	var f Fob
 	var kind, alg string
@@ -89,7 +96,11 @@ func scanFob(row interface{ Scan(...any) error }, extra ...any) (Fob, error) {
 func fobRow(serial, what string) string { return "fob/" + serial + "/" + what }
 
 func (s *Store) getFob(ctx context.Context, q querier, where string, arg any, secrets bool) (Fob, error) {
-	query := `SELECT ` + fobColumns + `, f.secret, f.private_id` + fobFrom + `WHERE ` + where
+	return s.readFob(ctx, q, fobColumns, where, arg, secrets)
+}
+
+func (s *Store) readFob(ctx context.Context, q querier, columns, where string, arg any, secrets bool) (Fob, error) {
+	query := `SELECT ` + columns + `, f.secret, f.private_id` + fobFrom + `WHERE ` + where
 	var secret, priv []byte
 	f, err := scanFob(q.QueryRowContext(ctx, query, arg), &secret, &priv)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -136,6 +147,13 @@ func (tx *Tx) Fob(serial string) (Fob, error) {
 	return f, notFound(err, serial)
 }
 
+// FobToCheck reads a fob by serial for a verification: with its secrets,
+// without its holder's and batch's names (User and Batch stay empty).
+func (tx *Tx) FobToCheck(serial string) (Fob, error) {
+	f, err := tx.w.s.readFob(tx.ctx, tx, checkColumns, "f.serial = ?", serial, true)
+	return f, notFound(err, serial)
+}
+
 // FobByPublicID finds the Yubico OTP fob with this public id, with secrets.
 func (tx *Tx) FobByPublicID(publicID string) (Fob, error) {
 	f, err := tx.w.s.getFob(tx.ctx, tx, "f.public_id = ?", publicID, true)
@@ -145,7 +163,8 @@ func (tx *Tx) FobByPublicID(publicID string) (Fob, error) {
 	return f, err
 }
 
-// UserFobs reads the fobs a user holds or held, with their secrets.
+// UserFobs reads the fobs a user holds or held, with their secrets, for
+// a verification (without holder and batch names).
 func (tx *Tx) UserFobs(userID int64) ([]Fob, error) {
 	rows, err := tx.QueryContext(tx.ctx, `SELECT f.serial FROM fobs f WHERE f.user_id = ? ORDER BY f.serial`, userID)
 	if err != nil {
@@ -163,7 +182,7 @@ func (tx *Tx) UserFobs(userID int64) ([]Fob, error) {
 	rows.Close()
 	out := make([]Fob, 0, len(serials))
 	for _, s := range serials {
-		f, err := tx.Fob(s)
+		f, err := tx.FobToCheck(s)
 		if err != nil {
 			return nil, err
 		}

@@ -130,7 +130,7 @@ func (v *Verifier) Policy() Policy { return v.policy }
 func (v *Verifier) VerifySerial(ctx context.Context, serial, code string) (Decision, error) {
 	var d Decision
 	err := v.store.Update(ctx, func(tx *inventory.Tx) error {
-		f, err := tx.Fob(serial)
+		f, err := tx.FobToCheck(serial)
 		if errors.Is(err, inventory.ErrNotFound) {
 			d = deny(ErrUnknownFob, "no fob with serial %q", serial)
 			return nil
