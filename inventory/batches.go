@@ -60,11 +60,6 @@ func getBatchBy(ctx context.Context, q querier, column, value string) (Batch, er
 	return b, err
 }
 
-// Batch reads a batch by name.
-func (s *Store) Batch(ctx context.Context, name string) (Batch, error) {
-	return getBatchBy(ctx, s.db, "name", name)
-}
-
 // BatchByFile finds the batch that imported a file with this SHA-256.
 func (tx *Tx) BatchByFile(sha256hex string) (Batch, error) {
 	return getBatchBy(tx.ctx, tx, "file_sha256", sha256hex)

@@ -154,10 +154,21 @@ func fobList(c *cli.Context, s *session) error {
 		return nil
 	})
 	t.flush()
-	if err == nil && n == 0 {
+	if err != nil {
+		return err
+	}
+	if n == 0 {
 		note(c, "no fobs match")
 	}
-	return err
+	if filter == (inventory.FobFilter{}) && n > 0 {
+		counts, err := s.store.FobCounts(c.Context)
+		if err != nil {
+			return err
+		}
+		note(c, "%d fobs: %d in stock, %d assigned, %d lost, %d revoked", n,
+			counts[inventory.InStock], counts[inventory.Assigned], counts[inventory.Lost], counts[inventory.Revoked])
+	}
+	return nil
 }
 
 func printJSONLine(c *cli.Context, v any) error {

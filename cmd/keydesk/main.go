@@ -43,7 +43,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		ErrWriter: stderr,
 		Flags:     globalFlags(),
 		Commands: []*cli.Command{
-			importCommand(), exportCommand(), userCommand(), fobCommand(), verifyCommand(), bypassCommand(), auditCommand(), rekeyCommand(),
+			importCommand(), exportCommand(), batchCommand(), userCommand(), fobCommand(), verifyCommand(), bypassCommand(), auditCommand(), rekeyCommand(),
 			keyCommand(), softkeyCommand(), serveCommand(), adminCommand(), appCommand(),
 		},
 		HideHelpCommand:      true,
