@@ -3,7 +3,7 @@ package hid
 import (
 	"errors"
 	"fmt"
-	"io"
+	"github.com/keydesk/keydesk/internal/sysfs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -93,7 +93,7 @@ func readNode(node string) (DeviceInfo, error) {
 	if err != nil {
 		return DeviceInfo{}, err
 	}
-	desc, err := readCapped(filepath.Join(hidDir, "report_descriptor"), MaxDescriptor)
+	desc, err := sysfs.ReadCapped(filepath.Join(hidDir, "report_descriptor"), MaxDescriptor)
 	if err != nil {
 		return DeviceInfo{}, err
 	}
@@ -101,7 +101,7 @@ func readNode(node string) (DeviceInfo, error) {
 	if info.Usages, err = ApplicationUsages(desc); err != nil {
 		return DeviceInfo{}, err
 	}
-	uevent, err := readCapped(filepath.Join(hidDir, "uevent"), 4096)
+	uevent, err := sysfs.ReadCapped(filepath.Join(hidDir, "uevent"), 4096)
 	if err != nil {
 		return DeviceInfo{}, err
 	}
@@ -111,11 +111,11 @@ func readNode(node string) (DeviceInfo, error) {
 	// A USB HID device's directory sits in its interface's (1-1:1.0),
 	// which sits in the USB device's (1-1), where busnum and devnum are.
 	intf := filepath.Dir(hidDir)
-	if n, err := readInt(filepath.Join(intf, "bInterfaceNumber"), 16); err == nil {
+	if n, err := sysfs.ReadInt(filepath.Join(intf, "bInterfaceNumber"), 16); err == nil {
 		info.USBInterface = n
 		usb := filepath.Dir(intf)
-		bus, err1 := readInt(filepath.Join(usb, "busnum"), 10)
-		addr, err2 := readInt(filepath.Join(usb, "devnum"), 10)
+		bus, err1 := sysfs.ReadInt(filepath.Join(usb, "busnum"), 10)
+		addr, err2 := sysfs.ReadInt(filepath.Join(usb, "devnum"), 10)
 		if err1 == nil && err2 == nil {
 			info.USBBus, info.USBAddress = bus, addr
 		}
@@ -148,29 +148,4 @@ func parseUevent(b []byte, info *DeviceInfo) error {
 		}
 	}
 	return nil
-}
-
-func readCapped(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s: longer than %d bytes", path, max)
-	}
-	return b, nil
-}
-
-func readInt(path string, base int) (int, error) {
-	b, err := readCapped(path, 64)
-	if err != nil {
-		return 0, err
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), base, 32)
-	return int(n), err
 }

@@ -7,33 +7,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/keydesk/keydesk/fob"
+	"github.com/keydesk/keydesk/internal/testclock"
 	"github.com/keydesk/keydesk/inventory"
 )
 
 // clock is the fake clock tests pass through inventory.Options.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type clock = testclock.Clock
 
-func newClock() *clock { return &clock{t: time.Date(2025, 3, 14, 9, 26, 50, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *clock { return testclock.At(time.Date(2025, 3, 14, 9, 26, 50, 0, time.UTC)) }
 
 // testKey is a master key that is easy to tell apart from another.
 func testKey(b byte) []byte { return bytes.Repeat([]byte{b}, inventory.MasterKeySize) }

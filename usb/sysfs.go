@@ -3,8 +3,7 @@ package usb
 import (
 	"errors"
 	"fmt"
-	"io"
-	"os"
+	"github.com/keydesk/keydesk/internal/sysfs"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -40,7 +39,7 @@ func hidUsages(sys, port string, intf int) ([]hid.Usage, error) {
 	}
 	var usages []hid.Usage
 	for _, f := range files {
-		desc, err := readCapped(f, hid.MaxDescriptor)
+		desc, err := sysfs.ReadCapped(f, hid.MaxDescriptor)
 		if err != nil {
 			return nil, err
 		}
@@ -61,7 +60,7 @@ func hidUsages(sys, port string, intf int) ([]hid.Usage, error) {
 func sysfsStrings(sys, port string) (manufacturer, product, serial string, ok bool) {
 	dir := filepath.Join(sys, "bus", "usb", "devices", port)
 	read := func(name string) string {
-		b, err := readCapped(filepath.Join(dir, name), 256)
+		b, err := sysfs.ReadCapped(filepath.Join(dir, name), 256)
 		if err != nil {
 			return ""
 		}
@@ -69,20 +68,4 @@ func sysfsStrings(sys, port string) (manufacturer, product, serial string, ok bo
 		return strings.TrimRight(string(b), "\n")
 	}
 	return read("manufacturer"), read("product"), read("serial"), ok
-}
-
-func readCapped(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s: longer than %d bytes", path, max)
-	}
-	return b, nil
 }

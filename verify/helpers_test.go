@@ -6,12 +6,12 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/keydesk/keydesk/desk"
 	"github.com/keydesk/keydesk/fob"
+	"github.com/keydesk/keydesk/internal/testclock"
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/verify"
 	_ "github.com/mattn/go-sqlite3"
@@ -19,27 +19,10 @@ import (
 
 // clock is the fake clock passed through inventory.Options.Now; tests move
 // it instead of sleeping.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type clock = testclock.Clock
 
 // start is the fake clock's first reading: 5 s into a 30 s step.
 var start = time.Date(2025, 3, 14, 9, 26, 35, 0, time.UTC)
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *clock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
 
 func masterKey() []byte {
 	k := sha256.Sum256([]byte("keydesk verify tests"))
@@ -59,7 +42,7 @@ func newEnv(t testing.TB) *env { return newEnvPolicy(t, verify.DefaultPolicy) }
 
 func newEnvPolicy(t testing.TB, p verify.Policy) *env {
 	t.Helper()
-	e := &env{clock: &clock{t: start}, path: filepath.Join(t.TempDir(), "keydesk.db")}
+	e := &env{clock: testclock.At(start), path: filepath.Join(t.TempDir(), "keydesk.db")}
 	s, err := inventory.Open(t.Context(), e.path, masterKey(), inventory.Options{Create: true, Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)

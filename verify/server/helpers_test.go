@@ -18,30 +18,16 @@ import (
 
 	"github.com/keydesk/keydesk/desk"
 	"github.com/keydesk/keydesk/fob"
+	"github.com/keydesk/keydesk/internal/testclock"
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/verify"
 	"github.com/keydesk/keydesk/verify/server/internal/loadtest"
 )
 
 // clock is the fake clock of the inventory, the verifier and the server.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type clock = testclock.Clock
 
-func newClock() *clock { return &clock{t: time.Date(2025, 3, 14, 9, 26, 40, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *clock { return testclock.At(time.Date(2025, 3, 14, 9, 26, 40, 0, time.UTC)) }
 
 const radiusSecret = "radius secret shared with the vpn"
 
