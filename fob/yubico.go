@@ -112,7 +112,8 @@ func OpenYubicoOTP(key, token []byte) (YubicoFields, error) {
 }
 
 // SealYubicoOTP makes the OTP a YubiKey with this key and public id would
-// type for f. keydesk uses it in tests and the demo, never to verify.
+// type for f: the tests' stand-in for a YubiKey. keydesk never verifies
+// with it.
 func SealYubicoOTP(key []byte, publicID string, f YubicoFields) (string, error) {
 	block, err := aes.NewCipher(key)
 	if err != nil {

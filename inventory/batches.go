@@ -46,12 +46,6 @@ func (tx *Tx) AddBatch(b Batch) (Batch, error) {
 	return b, nil
 }
 
-// SetBatchCount records how many fobs a batch brought.
-func (tx *Tx) SetBatchCount(id int64, n int) error {
-	_, err := tx.ExecContext(tx.ctx, `UPDATE batches SET count = ? WHERE id = ?`, n, id)
-	return err
-}
-
 func getBatchBy(ctx context.Context, q querier, column, value string) (Batch, error) {
 	b, err := scanBatch(q.QueryRowContext(ctx, `SELECT `+batchColumns+` FROM batches WHERE `+column+` = ? ORDER BY id LIMIT 1`, value))
 	if errors.Is(err, sql.ErrNoRows) {

@@ -154,15 +154,6 @@ func (tx *Tx) FobToCheck(serial string) (Fob, error) {
 	return f, notFound(err, serial)
 }
 
-// FobByPublicID finds the Yubico OTP fob with this public id, with secrets.
-func (tx *Tx) FobByPublicID(publicID string) (Fob, error) {
-	f, err := tx.w.s.getFob(tx.ctx, tx, "f.public_id = ?", publicID, true)
-	if errors.Is(err, ErrNotFound) {
-		return Fob{}, fmt.Errorf("no fob with public id %q: %w", publicID, ErrNotFound)
-	}
-	return f, err
-}
-
 // UserFobs reads the fobs a user holds or held, with their secrets, for
 // a verification (without holder and batch names).
 func (tx *Tx) UserFobs(userID int64) ([]Fob, error) {
@@ -302,13 +293,6 @@ func (tx *Tx) AddFob(t fob.Token, batchID, userID int64) error {
 		return fmt.Errorf("a fob with serial %q is already stored: %w", t.Serial, ErrExists)
 	}
 	return err
-}
-
-// FobExists reports whether a serial is stored.
-func (tx *Tx) FobExists(serial string) (bool, error) {
-	var n int
-	err := tx.QueryRowContext(tx.ctx, `SELECT count(*) FROM fobs WHERE serial = ?`, serial).Scan(&n)
-	return n > 0, err
 }
 
 // SetFobHolder assigns the fob to a user (userID > 0) or returns it to stock.
