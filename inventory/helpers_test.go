@@ -2,7 +2,6 @@ package inventory_test
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"database/sql"
 	"os"
 	"os/exec"
@@ -10,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keydesk/keydesk/fob"
 	"github.com/keydesk/keydesk/internal/testclock"
+	"github.com/keydesk/keydesk/internal/testfob"
 	"github.com/keydesk/keydesk/inventory"
 )
 
@@ -86,27 +85,6 @@ func mustExec(t *testing.T, db *sql.DB, q string, args ...any) {
 	}
 }
 
-// seed is a secret derived from a name, so each fob has its own.
-func seed(name string, n int) []byte {
-	var out []byte
-	for i := byte(0); len(out) < n; i++ {
-		h := sha256.Sum256(append([]byte(name), i))
-		out = append(out, h[:]...)
-	}
-	return out[:n]
-}
-
-func hotpToken(serial string) fob.Token {
-	t := fob.Token{Serial: serial, Kind: fob.HOTP, Secret: seed(serial, 20)}
-	t.Normalize()
-	return t
-}
-
-func yubicoToken(serial, publicID string) fob.Token {
-	return fob.Token{Serial: serial, Kind: fob.Yubico, Secret: seed(serial, 16),
-		PrivateID: seed("priv "+serial, 6), PublicID: publicID}
-}
-
 func readFile(t *testing.T, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -155,3 +133,10 @@ func makeReadOnly(t *testing.T, path string) {
 		t.Fatalf("%s is still writable after chattr +i", path)
 	}
 }
+
+// The fobs of these tests, each with its own seed.
+var (
+	seed        = testfob.Seed
+	hotpToken   = testfob.HOTP
+	yubicoToken = testfob.Yubico
+)

@@ -12,6 +12,7 @@ import (
 	"github.com/keydesk/keydesk/desk"
 	"github.com/keydesk/keydesk/fob"
 	"github.com/keydesk/keydesk/internal/testclock"
+	"github.com/keydesk/keydesk/internal/testfob"
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/verify"
 	_ "github.com/mattn/go-sqlite3"
@@ -50,33 +51,6 @@ func newEnvPolicy(t testing.TB, p verify.Policy) *env {
 	t.Cleanup(func() { s.Close() })
 	e.s, e.v, e.desk = s, verify.New(s, p), &desk.Desk{Store: s, Actor: "clerk"}
 	return e
-}
-
-// seed is a secret derived from a name, so each fob has its own.
-func seed(name string, n int) []byte {
-	var out []byte
-	for i := byte(0); len(out) < n; i++ {
-		h := sha256.Sum256(append([]byte(name), i))
-		out = append(out, h[:]...)
-	}
-	return out[:n]
-}
-
-func hotp(serial string) fob.Token {
-	t := fob.Token{Serial: serial, Kind: fob.HOTP, Secret: seed(serial, 20)}
-	t.Normalize()
-	return t
-}
-
-func totp(serial string) fob.Token {
-	t := fob.Token{Serial: serial, Kind: fob.TOTP, Secret: seed(serial, 20)}
-	t.Normalize()
-	return t
-}
-
-func yubico(serial string) fob.Token {
-	return fob.Token{Serial: serial, Kind: fob.Yubico, Secret: seed(serial, 16),
-		PrivateID: seed("priv "+serial, 6), PublicID: "vvcc" + fob.EncodeModhex(seed("pub "+serial, 4))}
 }
 
 // otp is the Yubico OTP tok types at (use, session).
@@ -209,3 +183,12 @@ func wantDeny(t testing.TB, what string, d verify.Decision, sentinel error, word
 		}
 	}
 }
+
+// The fobs of these tests, each with its own seed.
+var (
+	seed = testfob.Seed
+	hotp = testfob.HOTP
+	totp = testfob.TOTP
+)
+
+func yubico(serial string) fob.Token { return testfob.Yubico(serial, "") }

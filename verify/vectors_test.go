@@ -1,10 +1,8 @@
 package verify_test
 
 import (
-	"bufio"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -12,33 +10,14 @@ import (
 	"time"
 
 	"github.com/keydesk/keydesk/fob"
+	"github.com/keydesk/keydesk/internal/testfob"
 )
-
-// vectorRows returns the rows of a file in testdata/vectors, without
-// comments and the header.
-func vectorRows(t *testing.T, name string) [][]string {
-	t.Helper()
-	f, err := os.Open("../testdata/vectors/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var rows [][]string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line != "" && !strings.HasPrefix(line, "#") {
-			rows = append(rows, strings.Fields(line))
-		}
-	}
-	return rows[1:]
-}
 
 // TestRFC4226Vectors types the RFC 4226 Appendix D codes in order into one
 // fob, and each into a fob whose counter is already there.
 func TestRFC4226Vectors(t *testing.T) {
 	e := newEnv(t)
-	rows := vectorRows(t, "rfc4226-hotp.txt")
+	rows := testfob.VectorRows(t, "rfc4226-hotp.txt")
 	if len(rows) != 10 {
 		t.Fatalf("%d vectors, want 10", len(rows))
 	}
@@ -66,7 +45,7 @@ func TestRFC6238Vectors(t *testing.T) {
 		fob.SHA256: []byte("12345678901234567890123456789012"),
 		fob.SHA512: []byte(strings.Repeat("1234567890", 6) + "1234"),
 	}
-	rows := vectorRows(t, "rfc6238-totp.txt")
+	rows := testfob.VectorRows(t, "rfc6238-totp.txt")
 	if len(rows) != 6 {
 		t.Fatalf("%d vectors, want 6", len(rows))
 	}
