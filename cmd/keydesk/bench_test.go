@@ -86,11 +86,13 @@ func runMeasured(b *testing.B, bin string, args ...string) int64 {
 	return kb
 }
 
-func buildKeydesk(b *testing.B, dir string) string {
-	b.Helper()
+// buildKeydesk builds the keydesk binary into dir, for tests that run it
+// as a whole process.
+func buildKeydesk(t testing.TB, dir string) string {
+	t.Helper()
 	bin := filepath.Join(dir, "keydesk")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
 }

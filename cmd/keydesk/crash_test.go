@@ -20,10 +20,7 @@ func TestImportKilledChangesNothing(t *testing.T) {
 		t.Skip("builds keydesk and imports a large file")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "keydesk")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildKeydesk(t, dir)
 	db, key := filepath.Join(dir, "k.db"), filepath.Join(dir, "k.key")
 	keydesk := func(args ...string) (string, error) {
 		out, err := exec.Command(bin, append([]string{"--db", db, "--master-key", key}, args...)...).CombinedOutput()
