@@ -15,12 +15,19 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 try() { printf '$ %s\n' "$*"; "$@" || printf '(exit status %d)\n' "$?"; }
 
-step "A box of fobs arrives: the vendor's sheet gives serials and seeds"
+step "A box of fobs arrives with the vendor's seed file (OATH CSV: serial, seed, kind, digits, counter or step, hash)"
 printf '3132333435363738393031323334353637383930\n' > seed-hotp.hex
-printf '12345678901234567890123456789012\n' | od -An -tx1 | tr -d ' \n' > seed-totp.hex
-run "$keydesk" fob add HOTP-0001 --kind hotp --secret-file seed-hotp.hex
-run "$keydesk" fob add TOTP-0002 --kind totp --algorithm SHA256 --digits 8 --secret-file seed-totp.hex
-run "$keydesk" fob add TOTP-0003 --kind totp --secret-file seed-hotp.hex
+printf '12345678901234567890123456789012' | od -An -tx1 | tr -d ' \n' > seed-totp.hex
+{
+	echo "# serial, seed (hex), type, digits, counter or time step, hash"
+	echo "HOTP-0001,$(cat seed-hotp.hex),hotp,6,0,sha1"
+	echo "TOTP-0002,$(cat seed-totp.hex),totp,8,30,sha256"
+	echo "TOTP-0003,$(cat seed-hotp.hex),totp,6,30,sha1"
+} > box-2026-11.csv
+run "$keydesk" import box-2026-11.csv
+step "The same file again imports nothing, and says why"
+try "$keydesk" import box-2026-11.csv
+run "$keydesk" batch list
 
 step "Two people come to the desk"
 run "$keydesk" user add alice --full-name "Alice Liddell" --email alice@example.edu
