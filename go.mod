@@ -3,6 +3,7 @@ module github.com/keydesk/keydesk
 go 1.26.8
 
 require (
+	github.com/creack/pty v1.1.24
 	github.com/flynn/hid v0.0.0-20190502022136-f1b9b6cc019a
 	github.com/fxamacker/cbor/v2 v2.9.6
 	github.com/google/gousb v1.1.3
