@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/keydesk/keydesk/u2f"
 )
 
 func TestReportsRoundTrip(t *testing.T) {
@@ -157,4 +159,11 @@ func FuzzAssembly(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The messages package u2f bounds are the messages CTAPHID can carry.
+func TestMaxMessageIsU2Fs(t *testing.T) {
+	if MaxMessage != u2f.MaxMessage {
+		t.Fatalf("hid carries %d bytes, u2f bounds %d", MaxMessage, u2f.MaxMessage)
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keydesk/keydesk/u2f"
 )
 
 // A transcript is a recorded conversation between a host and a key, one
@@ -107,7 +109,7 @@ func pairExchanges(t testing.TB, tr transcript) []exchange {
 		case r.ToKey && m.Command != CmdCancel:
 			ex := exchange{Command: m.Command, Request: m.Data, Channel: m.Channel}
 			if m.Command == CmdMsg && len(m.Data) > 1 {
-				ex.Kind = map[byte]string{InsRegister: "register", InsAuthenticate: "authenticate", InsVersion: "version"}[m.Data[1]]
+				ex.Kind = map[byte]string{u2f.InsRegister: "register", u2f.InsAuthenticate: "authenticate", u2f.InsVersion: "version"}[m.Data[1]]
 			}
 			inFlight = &ex
 		case !r.ToKey && m.Command != CmdKeepalive && inFlight != nil:
@@ -175,11 +177,11 @@ func TestTranscriptsReplay(t *testing.T) {
 				kinds[ex.Kind]++
 				switch ex.Kind {
 				case "register":
-					if _, err := ParseRegistration(resp[:len(resp)-2]); err != nil && resp[len(resp)-2] == 0x90 {
+					if _, err := u2f.ParseRegistration(resp[:len(resp)-2]); err != nil && resp[len(resp)-2] == 0x90 {
 						t.Error(err)
 					}
 				case "authenticate":
-					if _, err := ParseAuthentication(resp[:len(resp)-2]); err != nil && resp[len(resp)-2] == 0x90 {
+					if _, err := u2f.ParseAuthentication(resp[:len(resp)-2]); err != nil && resp[len(resp)-2] == 0x90 {
 						t.Error(err)
 					}
 				}

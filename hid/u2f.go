@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/keydesk/keydesk/u2f"
 )
 
 // ErrNoU2F is returned for a U2F command to a device whose INIT answer set
@@ -15,7 +17,7 @@ var ErrTouchTimeout = errors.New("hid: nobody touched the key in time")
 
 // msg sends one U2F request over CTAPHID_MSG and splits off the status
 // word (U2F raw message formats §3.2).
-func (c *Client) msg(ctx context.Context, a APDU) ([]byte, StatusError, error) {
+func (c *Client) msg(ctx context.Context, a u2f.APDU) ([]byte, u2f.StatusError, error) {
 	if !c.info.U2F() {
 		return nil, 0, ErrNoU2F
 	}
@@ -27,7 +29,7 @@ func (c *Client) msg(ctx context.Context, a APDU) ([]byte, StatusError, error) {
 		return nil, 0, fmt.Errorf("u2f: answer of %d bytes has no status word", len(resp))
 	}
 	n := len(resp) - 2
-	return resp[:n], StatusError(uint16(resp[n])<<8 | uint16(resp[n+1])), nil
+	return resp[:n], u2f.StatusError(uint16(resp[n])<<8 | uint16(resp[n+1])), nil
 }
 
 // U2FVersion asks the key for its U2F protocol version; keys answer
@@ -35,11 +37,11 @@ func (c *Client) msg(ctx context.Context, a APDU) ([]byte, StatusError, error) {
 func (c *Client) U2FVersion(ctx context.Context) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	data, sw, err := c.msg(ctx, APDU{Ins: InsVersion})
+	data, sw, err := c.msg(ctx, u2f.APDU{Ins: u2f.InsVersion})
 	if err != nil {
 		return "", err
 	}
-	if sw != SWNoError {
+	if sw != u2f.SWNoError {
 		return "", fmt.Errorf("u2f: VERSION: %w", sw)
 	}
 	return string(data), nil
@@ -47,58 +49,58 @@ func (c *Client) U2FVersion(ctx context.Context) (string, error) {
 
 // Register asks the key for a new credential (§4). It repeats the request
 // while the key answers "user presence required", calling OnTouch once.
-func (c *Client) Register(ctx context.Context, challengeParam, appParam [ParamSize]byte) (*Registration, error) {
+func (c *Client) Register(ctx context.Context, challengeParam, appParam [u2f.ParamSize]byte) (*u2f.Registration, error) {
 	data := append(append([]byte(nil), challengeParam[:]...), appParam[:]...)
-	resp, err := c.withPresence(ctx, APDU{Ins: InsRegister, Data: data})
+	resp, err := c.withPresence(ctx, u2f.APDU{Ins: u2f.InsRegister, Data: data})
 	if err != nil {
 		return nil, fmt.Errorf("u2f: REGISTER: %w", err)
 	}
-	return ParseRegistration(resp)
+	return u2f.ParseRegistration(resp)
 }
 
 // Authenticate asks the key to sign with the credential of keyHandle,
 // enforcing user presence (control byte 0x03, §5). It repeats the request
 // while the key waits for a touch, calling OnTouch once. A key that does
 // not know the key handle answers [SWWrongData].
-func (c *Client) Authenticate(ctx context.Context, challengeParam, appParam [ParamSize]byte, keyHandle []byte) (*Authentication, error) {
+func (c *Client) Authenticate(ctx context.Context, challengeParam, appParam [u2f.ParamSize]byte, keyHandle []byte) (*u2f.Authentication, error) {
 	data, err := authData(challengeParam, appParam, keyHandle)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.withPresence(ctx, APDU{Ins: InsAuthenticate, P1: AuthEnforcePresence, Data: data})
+	resp, err := c.withPresence(ctx, u2f.APDU{Ins: u2f.InsAuthenticate, P1: u2f.AuthEnforcePresence, Data: data})
 	if err != nil {
 		return nil, fmt.Errorf("u2f: AUTHENTICATE: %w", err)
 	}
-	return ParseAuthentication(resp)
+	return u2f.ParseAuthentication(resp)
 }
 
 // CheckKeyHandle asks, without a touch, whether the key made keyHandle for
 // appParam (control byte 0x07, §5): a key answers "user presence required"
 // if it did and "wrong data" if not.
-func (c *Client) CheckKeyHandle(ctx context.Context, appParam [ParamSize]byte, keyHandle []byte) (bool, error) {
-	data, err := authData([ParamSize]byte{}, appParam, keyHandle)
+func (c *Client) CheckKeyHandle(ctx context.Context, appParam [u2f.ParamSize]byte, keyHandle []byte) (bool, error) {
+	data, err := authData([u2f.ParamSize]byte{}, appParam, keyHandle)
 	if err != nil {
 		return false, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, sw, err := c.msg(ctx, APDU{Ins: InsAuthenticate, P1: AuthCheckOnly, Data: data})
+	_, sw, err := c.msg(ctx, u2f.APDU{Ins: u2f.InsAuthenticate, P1: u2f.AuthCheckOnly, Data: data})
 	switch {
 	case err != nil:
 		return false, err
-	case sw == SWConditionsNotSatisfied:
+	case sw == u2f.SWConditionsNotSatisfied:
 		return true, nil
-	case sw == SWWrongData:
+	case sw == u2f.SWWrongData:
 		return false, nil
 	}
 	return false, fmt.Errorf("u2f: AUTHENTICATE check-only: %w", sw)
 }
 
-func authData(challengeParam, appParam [ParamSize]byte, keyHandle []byte) ([]byte, error) {
+func authData(challengeParam, appParam [u2f.ParamSize]byte, keyHandle []byte) ([]byte, error) {
 	if len(keyHandle) == 0 || len(keyHandle) > 255 {
 		return nil, fmt.Errorf("u2f: key handle of %d bytes, want 1 to 255", len(keyHandle))
 	}
-	d := make([]byte, 0, 2*ParamSize+1+len(keyHandle))
+	d := make([]byte, 0, 2*u2f.ParamSize+1+len(keyHandle))
 	d = append(d, challengeParam[:]...)
 	d = append(d, appParam[:]...)
 	d = append(d, byte(len(keyHandle)))
@@ -108,7 +110,7 @@ func authData(challengeParam, appParam [ParamSize]byte, keyHandle []byte) ([]byt
 // withPresence sends a request until the key stops asking for a touch.
 // A U2F key answers 0x6985 until it has been touched, and the host is
 // expected to poll (U2F raw message formats §4, §5).
-func (c *Client) withPresence(ctx context.Context, a APDU) ([]byte, error) {
+func (c *Client) withPresence(ctx context.Context, a u2f.APDU) ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.touched = false
@@ -119,9 +121,9 @@ func (c *Client) withPresence(ctx context.Context, a APDU) ([]byte, error) {
 			return nil, err
 		}
 		switch sw {
-		case SWNoError:
+		case u2f.SWNoError:
 			return data, nil
-		case SWConditionsNotSatisfied:
+		case u2f.SWConditionsNotSatisfied:
 		default:
 			return nil, sw
 		}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keydesk/keydesk/hid"
+	"github.com/keydesk/keydesk/u2f"
 	"github.com/keydesk/keydesk/verify"
 )
 
@@ -34,7 +34,7 @@ func exampleAttestation(f *testing.F) []byte {
 		if err != nil {
 			f.Fatal(err)
 		}
-		reg, err := hid.ParseRegistration(raw)
+		reg, err := u2f.ParseRegistration(raw)
 		if err != nil {
 			f.Fatal(err)
 		}

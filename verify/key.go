@@ -9,16 +9,16 @@ import (
 	"io"
 	"time"
 
-	"github.com/keydesk/keydesk/hid"
 	"github.com/keydesk/keydesk/inventory"
+	"github.com/keydesk/keydesk/u2f"
 )
 
 // Authenticator is what keydesk asks of a U2F key; hid.Client is the real
 // one.
 type Authenticator interface {
-	Register(ctx context.Context, challengeParam, appParam [hid.ParamSize]byte) (*hid.Registration, error)
-	Authenticate(ctx context.Context, challengeParam, appParam [hid.ParamSize]byte, keyHandle []byte) (*hid.Authentication, error)
-	CheckKeyHandle(ctx context.Context, appParam [hid.ParamSize]byte, keyHandle []byte) (bool, error)
+	Register(ctx context.Context, challengeParam, appParam [u2f.ParamSize]byte) (*u2f.Registration, error)
+	Authenticate(ctx context.Context, challengeParam, appParam [u2f.ParamSize]byte, keyHandle []byte) (*u2f.Authentication, error)
+	CheckKeyHandle(ctx context.Context, appParam [u2f.ParamSize]byte, keyHandle []byte) (bool, error)
 }
 
 // KeyPolicy is how keys are registered and tested.
@@ -68,7 +68,7 @@ func (v *Verifier) RegisterKey(ctx context.Context, dev Authenticator, user, nam
 			return KeyRegistration{}, fmt.Errorf("%w: this key is registered to %s as %q (key #%d)", ErrKeyRegistered, k.User, k.Name, k.ID)
 		}
 	}
-	var challenge [hid.ParamSize]byte
+	var challenge [u2f.ParamSize]byte
 	if _, err := io.ReadFull(p.Rand, challenge[:]); err != nil {
 		return KeyRegistration{}, err
 	}
@@ -104,7 +104,7 @@ func (v *Verifier) RegisterKey(ctx context.Context, dev Authenticator, user, nam
 // CheckRegistration verifies a U2F registration (FIDO U2F raw message
 // format §4.3): the attestation key signed 0x00 || app || challenge ||
 // key handle || user public key. It returns what the attestation says.
-func CheckRegistration(reg *hid.Registration, app, challenge [hid.ParamSize]byte, ts *TrustStore, now time.Time) (Attestation, error) {
+func CheckRegistration(reg *u2f.Registration, app, challenge [u2f.ParamSize]byte, ts *TrustStore, now time.Time) (Attestation, error) {
 	att, cert, err := CheckAttestation(reg.Certificate, ts, now)
 	if err != nil {
 		return Attestation{}, err
@@ -160,7 +160,7 @@ func (v *Verifier) TestKey(ctx context.Context, dev Authenticator, user string, 
 	if key == nil {
 		return KeyTest{}, fmt.Errorf("%w: the key plugged in is none of the %d key(s) registered to %s", ErrNoKey, len(keys), user)
 	}
-	var challenge [hid.ParamSize]byte
+	var challenge [u2f.ParamSize]byte
 	if _, err := io.ReadFull(p.Rand, challenge[:]); err != nil {
 		return KeyTest{}, err
 	}
@@ -204,7 +204,7 @@ func (v *Verifier) TestKey(ctx context.Context, dev Authenticator, user string, 
 // CheckAuthentication verifies a U2F authentication (raw message format
 // §5.4): the key signed app || flags || counter || challenge, the user was
 // present, and the counter grew past the stored one.
-func CheckAuthentication(k *inventory.Key, auth *hid.Authentication, app, challenge [hid.ParamSize]byte) error {
+func CheckAuthentication(k *inventory.Key, auth *u2f.Authentication, app, challenge [u2f.ParamSize]byte) error {
 	pub, err := parseU2FPublicKey(k.PublicKey)
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"github.com/keydesk/keydesk/hid"
 	"github.com/keydesk/keydesk/hid/softkey"
 	"github.com/keydesk/keydesk/inventory"
+	"github.com/keydesk/keydesk/u2f"
 )
 
 // u2fExample reads the FIDO U2F raw message format's worked example.
@@ -58,7 +59,7 @@ func TestU2FWorkedExample(t *testing.T) {
 	ex := u2fExample(t)
 	reg := ex["registration"]
 	raw, _ := hex.DecodeString(reg["response"])
-	r, err := hid.ParseRegistration(raw)
+	r, err := u2f.ParseRegistration(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func TestU2FWorkedExample(t *testing.T) {
 
 	auth := ex["authentication"]
 	raw, _ = hex.DecodeString(auth["response"])
-	a, err := hid.ParseAuthentication(raw)
+	a, err := u2f.ParseAuthentication(raw)
 	if err != nil {
 		t.Fatal(err)
 	}

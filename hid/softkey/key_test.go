@@ -16,6 +16,7 @@ import (
 
 	"github.com/keydesk/keydesk/hid"
 	"github.com/keydesk/keydesk/hid/internal/fakeclock"
+	"github.com/keydesk/keydesk/u2f"
 )
 
 // testClock makes a fakeclock.Clock a hid.Clock.
@@ -88,9 +89,9 @@ var (
 	chal = sha256.Sum256([]byte("challenge"))
 )
 
-func register(t *testing.T, r *rig, c *hid.Client) *hid.Registration {
+func register(t *testing.T, r *rig, c *hid.Client) *u2f.Registration {
 	t.Helper()
-	var reg *hid.Registration
+	var reg *u2f.Registration
 	var err error
 	r.touching(func() { reg, err = c.Register(context.Background(), chal, app) })
 	if err != nil {
@@ -99,9 +100,9 @@ func register(t *testing.T, r *rig, c *hid.Client) *hid.Registration {
 	return reg
 }
 
-func authenticate(t *testing.T, r *rig, c *hid.Client, handle []byte) *hid.Authentication {
+func authenticate(t *testing.T, r *rig, c *hid.Client, handle []byte) *u2f.Authentication {
 	t.Helper()
-	var auth *hid.Authentication
+	var auth *u2f.Authentication
 	var err error
 	r.touching(func() { auth, err = c.Authenticate(context.Background(), chal, app, handle) })
 	if err != nil {
@@ -163,7 +164,7 @@ func TestRegisterAndAuthenticate(t *testing.T) {
 		t.Errorf("check-only for another application: %v, %v", known, err)
 	}
 	_, err = c.Authenticate(context.Background(), chal, other, reg.KeyHandle)
-	if !errors.Is(err, hid.SWWrongData) {
+	if !errors.Is(err, u2f.SWWrongData) {
 		t.Errorf("authenticate for another application: %v", err)
 	}
 	if err := c.Wink(context.Background()); err != nil || r.key.Winks() != 1 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/keydesk/keydesk/hid"
 	"github.com/keydesk/keydesk/hid/internal/fakeclock"
+	"github.com/keydesk/keydesk/u2f"
 )
 
 // wire drives a soft key with raw reports, as a host (or a fuzzer) would.
@@ -166,29 +167,29 @@ func TestFraming(t *testing.T) {
 
 func TestU2FStatusWords(t *testing.T) {
 	w := newWire(t)
-	msg := func(apdu []byte) hid.StatusError {
+	msg := func(apdu []byte) u2f.StatusError {
 		t.Helper()
 		m := w.roundTrip(hid.Message{Channel: w.cid, Command: hid.CmdMsg, Data: apdu})
 		if m.Command != hid.CmdMsg || len(m.Data) < 2 {
 			t.Fatalf("got %v %x", m.Command, m.Data)
 		}
-		return hid.StatusError(binary.BigEndian.Uint16(m.Data[len(m.Data)-2:]))
+		return u2f.StatusError(binary.BigEndian.Uint16(m.Data[len(m.Data)-2:]))
 	}
 	authData := append(append(make([]byte, 64), 61), make([]byte, 61)...)
 	for _, tt := range []struct {
 		name string
 		apdu []byte
-		want hid.StatusError
+		want u2f.StatusError
 	}{
-		{"version", hid.APDU{Ins: hid.InsVersion}.Encode(), hid.SWNoError},
-		{"version, short encoding", []byte{0, 3, 0, 0, 0}, hid.SWNoError},
-		{"class", []byte{0x80, 3, 0, 0, 0, 0, 0}, hid.SWClaNotSupported},
-		{"instruction", hid.APDU{Ins: 0x40}.Encode(), hid.SWInsNotSupported},
-		{"truncated", []byte{0, 1, 0}, hid.SWWrongLength},
-		{"register, short data", hid.APDU{Ins: hid.InsRegister, Data: make([]byte, 63)}.Encode(), hid.SWWrongLength},
-		{"authenticate, bad handle length", hid.APDU{Ins: hid.InsAuthenticate, P1: 3, Data: append(make([]byte, 64), 5, 1)}.Encode(), hid.SWWrongLength},
-		{"authenticate, foreign handle", hid.APDU{Ins: hid.InsAuthenticate, P1: 3, Data: authData}.Encode(), hid.SWWrongData},
-		{"check-only, foreign handle", hid.APDU{Ins: hid.InsAuthenticate, P1: 7, Data: authData}.Encode(), hid.SWWrongData},
+		{"version", u2f.APDU{Ins: u2f.InsVersion}.Encode(), u2f.SWNoError},
+		{"version, short encoding", []byte{0, 3, 0, 0, 0}, u2f.SWNoError},
+		{"class", []byte{0x80, 3, 0, 0, 0, 0, 0}, u2f.SWClaNotSupported},
+		{"instruction", u2f.APDU{Ins: 0x40}.Encode(), u2f.SWInsNotSupported},
+		{"truncated", []byte{0, 1, 0}, u2f.SWWrongLength},
+		{"register, short data", u2f.APDU{Ins: u2f.InsRegister, Data: make([]byte, 63)}.Encode(), u2f.SWWrongLength},
+		{"authenticate, bad handle length", u2f.APDU{Ins: u2f.InsAuthenticate, P1: 3, Data: append(make([]byte, 64), 5, 1)}.Encode(), u2f.SWWrongLength},
+		{"authenticate, foreign handle", u2f.APDU{Ins: u2f.InsAuthenticate, P1: 3, Data: authData}.Encode(), u2f.SWWrongData},
+		{"check-only, foreign handle", u2f.APDU{Ins: u2f.InsAuthenticate, P1: 7, Data: authData}.Encode(), u2f.SWWrongData},
 	} {
 		if got := msg(tt.apdu); got != tt.want {
 			t.Errorf("%s: 0x%04x, want 0x%04x", tt.name, uint16(got), uint16(tt.want))
@@ -201,7 +202,7 @@ func TestU2FStatusWords(t *testing.T) {
 func FuzzServe(f *testing.F) {
 	init, _ := hid.Message{Channel: hid.BroadcastChannel, Command: hid.CmdInit, Data: []byte("12345678")}.Reports()
 	f.Add(init[0])
-	reg, _ := hid.Message{Channel: hid.BroadcastChannel, Command: hid.CmdMsg, Data: hid.APDU{Ins: hid.InsRegister, Data: make([]byte, 64)}.Encode()}.Reports()
+	reg, _ := hid.Message{Channel: hid.BroadcastChannel, Command: hid.CmdMsg, Data: u2f.APDU{Ins: u2f.InsRegister, Data: make([]byte, 64)}.Encode()}.Reports()
 	f.Add(bytes.Join(reg, nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if len(b) > 20*hid.ReportSize {

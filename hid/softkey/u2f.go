@@ -11,7 +11,7 @@ import (
 	"errors"
 	"io"
 
-	"github.com/keydesk/keydesk/hid"
+	"github.com/keydesk/keydesk/u2f"
 )
 
 // Key handles (U2F raw message formats §4: opaque to the host, at most
@@ -63,36 +63,36 @@ func (k *Key) unwrap(app, handle []byte) (*ecdsa.PrivateKey, error) {
 	return ecdsa.ParseRawPrivateKey(elliptic.P256(), scalar)
 }
 
-func status(sw hid.StatusError) []byte {
+func status(sw u2f.StatusError) []byte {
 	return []byte{byte(sw >> 8), byte(sw)}
 }
 
-func ok(data []byte) []byte { return append(data, status(hid.SWNoError)...) }
+func ok(data []byte) []byte { return append(data, status(u2f.SWNoError)...) }
 
 // u2f answers one U2F request (the data of a CTAPHID_MSG).
 func (k *Key) u2f(req []byte) []byte {
-	a, err := hid.ParseAPDU(req)
+	a, err := u2f.ParseAPDU(req)
 	if err != nil {
-		var ae *hid.APDUError
+		var ae *u2f.APDUError
 		if errors.As(err, &ae) && ae.Byte == 0 {
-			return status(hid.SWClaNotSupported)
+			return status(u2f.SWClaNotSupported)
 		}
-		return status(hid.SWWrongLength)
+		return status(u2f.SWWrongLength)
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	switch a.Ins {
-	case hid.InsVersion:
+	case u2f.InsVersion:
 		if len(a.Data) != 0 {
-			return status(hid.SWWrongLength)
+			return status(u2f.SWWrongLength)
 		}
 		return ok([]byte("U2F_V2"))
-	case hid.InsRegister:
+	case u2f.InsRegister:
 		return k.register(a)
-	case hid.InsAuthenticate:
+	case u2f.InsAuthenticate:
 		return k.authenticate(a)
 	}
-	return status(hid.SWInsNotSupported)
+	return status(u2f.SWInsNotSupported)
 }
 
 // present plays the user: the first request that needs a touch starts a
@@ -118,14 +118,14 @@ func (k *Key) present() bool {
 
 // register: challenge parameter || application parameter in, a new
 // credential out (§4).
-func (k *Key) register(a hid.APDU) []byte {
-	if len(a.Data) != 2*hid.ParamSize {
-		return status(hid.SWWrongLength)
+func (k *Key) register(a u2f.APDU) []byte {
+	if len(a.Data) != 2*u2f.ParamSize {
+		return status(u2f.SWWrongLength)
 	}
 	if !k.present() {
-		return status(hid.SWConditionsNotSatisfied)
+		return status(u2f.SWConditionsNotSatisfied)
 	}
-	chal, app := a.Data[:hid.ParamSize], a.Data[hid.ParamSize:]
+	chal, app := a.Data[:u2f.ParamSize], a.Data[u2f.ParamSize:]
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), k.cfg.Rand)
 	if err != nil {
 		return k.internal("making credential key", err)
@@ -138,7 +138,7 @@ func (k *Key) register(a hid.APDU) []byte {
 	if err != nil {
 		return k.internal("wrapping credential key", err)
 	}
-	signed := make([]byte, 0, 1+2*hid.ParamSize+len(handle)+len(pub))
+	signed := make([]byte, 0, 1+2*u2f.ParamSize+len(handle)+len(pub))
 	signed = append(signed, 0x00)
 	signed = append(append(append(append(signed, app...), chal...), handle...), pub...)
 	sig, err := k.sign(k.st.attKey, signed)
@@ -157,29 +157,29 @@ func (k *Key) register(a hid.APDU) []byte {
 
 // authenticate: challenge parameter || application parameter || L || key
 // handle in; user presence, counter and signature out (§5).
-func (k *Key) authenticate(a hid.APDU) []byte {
+func (k *Key) authenticate(a u2f.APDU) []byte {
 	d := a.Data
-	if len(d) < 2*hid.ParamSize+1 || len(d) != 2*hid.ParamSize+1+int(d[2*hid.ParamSize]) {
-		return status(hid.SWWrongLength)
+	if len(d) < 2*u2f.ParamSize+1 || len(d) != 2*u2f.ParamSize+1+int(d[2*u2f.ParamSize]) {
+		return status(u2f.SWWrongLength)
 	}
-	chal, app, handle := d[:hid.ParamSize], d[hid.ParamSize:2*hid.ParamSize], d[2*hid.ParamSize+1:]
+	chal, app, handle := d[:u2f.ParamSize], d[u2f.ParamSize:2*u2f.ParamSize], d[2*u2f.ParamSize+1:]
 	priv, err := k.unwrap(app, handle)
 	if err != nil {
-		return status(hid.SWWrongData)
+		return status(u2f.SWWrongData)
 	}
 	var flags byte
 	switch a.P1 {
-	case hid.AuthCheckOnly:
+	case u2f.AuthCheckOnly:
 		// §5: a key handle that is ours is answered "user presence required".
-		return status(hid.SWConditionsNotSatisfied)
-	case hid.AuthEnforcePresence:
+		return status(u2f.SWConditionsNotSatisfied)
+	case u2f.AuthEnforcePresence:
 		if !k.present() {
-			return status(hid.SWConditionsNotSatisfied)
+			return status(u2f.SWConditionsNotSatisfied)
 		}
 		flags = 0x01
-	case hid.AuthDontEnforce:
+	case u2f.AuthDontEnforce:
 	default:
-		return status(hid.SWWrongData)
+		return status(u2f.SWWrongData)
 	}
 	k.st.counter++
 	if k.cfg.StatePath != "" {
@@ -189,7 +189,7 @@ func (k *Key) authenticate(a hid.APDU) []byte {
 			return k.internal("saving counter", err)
 		}
 	}
-	signed := make([]byte, 0, 2*hid.ParamSize+5)
+	signed := make([]byte, 0, 2*u2f.ParamSize+5)
 	signed = append(append(signed, app...), flags)
 	signed = binary.BigEndian.AppendUint32(signed, k.st.counter)
 	signed = append(signed, chal...)
@@ -210,5 +210,5 @@ func (k *Key) sign(priv *ecdsa.PrivateKey, data []byte) ([]byte, error) {
 
 func (k *Key) internal(what string, err error) []byte {
 	k.log.Error(what, "err", err)
-	return status(hid.SWUnknown)
+	return status(u2f.SWUnknown)
 }

@@ -1,4 +1,4 @@
-package hid
+package u2f
 
 import (
 	"encoding/binary"

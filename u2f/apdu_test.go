@@ -1,4 +1,4 @@
-package hid
+package u2f
 
 import (
 	"bytes"
@@ -66,7 +66,8 @@ func FuzzParseAPDU(f *testing.F) {
 	f.Add(APDU{Ins: InsVersion}.Encode())
 	f.Add(APDU{Ins: InsRegister, Data: make([]byte, 64)}.Encode())
 	f.Add([]byte{0, 2, 3, 0, 2, 9, 9, 0})
-	seedTranscriptRequests(f)
+	// testdata/fuzz/FuzzParseAPDU holds the requests of the recorded
+	// device transcripts (testdata/u2f).
 	f.Fuzz(func(t *testing.T, b []byte) {
 		a, err := ParseAPDU(b)
 		if err != nil {
@@ -82,14 +83,4 @@ func FuzzParseAPDU(f *testing.F) {
 			t.Fatal("data not from the input")
 		}
 	})
-}
-
-func seedTranscriptRequests(f *testing.F) {
-	for _, tr := range loadTranscripts(f) {
-		for _, ex := range tr.Exchanges {
-			if ex.Command == CmdMsg {
-				f.Add(ex.Request)
-			}
-		}
-	}
 }
