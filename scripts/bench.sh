@@ -15,11 +15,11 @@ bench -bench 'VerifyProcess' -benchtime 50x ./cmd/keydesk
 bench -bench 'ImportProcess' -benchtime 1x ./cmd/keydesk
 # Issue 5: the server under load from a separate process (loadgen), 10,000
 # users with a TOTP fob, 64 clients over loopback; and the verifier alone.
-bench -bench '^BenchmarkLoadHTTP$' -benchtime 200000x ./verify/server
-bench -bench '^BenchmarkLoadRADIUS$' -benchtime 200000x ./verify/server
-bench -bench '^BenchmarkVerifyUser10k$' -benchtime 200000x ./verify/server
+bench -bench '^BenchmarkLoadHTTP$' -benchtime 200000x ./server
+bench -bench '^BenchmarkLoadRADIUS$' -benchtime 200000x ./server
+bench -bench '^BenchmarkVerifyUser10k$' -benchtime 200000x ./server
 # Every other benchmark (seed-file parsing, CTAPHID framing, ...).
-for pkg in $(go list ./... | grep -v -e /cmd/keydesk$ -e /verify$ -e /verify/server$ -e /loadgen$); do
+for pkg in $(go list ./... | grep -v -e /cmd/keydesk$ -e /verify$ -e /server$ -e /loadgen$); do
 	dir=$(go list -f '{{.Dir}}' "$pkg")
 	if grep -qs '^func Benchmark' "$dir"/*_test.go; then bench -bench . -benchtime 1s "$pkg"; fi
 done

@@ -12,7 +12,7 @@ import (
 
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/verify"
-	"github.com/keydesk/keydesk/verify/server"
+	"github.com/keydesk/keydesk/server"
 )
 
 // The CLI acts on administrators and applications as the local operator,

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keydesk/keydesk/fob"
+	"github.com/keydesk/keydesk/internal/testbin"
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/seedfile"
 )
@@ -24,7 +25,7 @@ import (
 // for the memory ceiling.
 func BenchmarkImportProcess(b *testing.B) {
 	dir := b.TempDir()
-	bin := buildKeydesk(b, dir)
+	bin := testbin.Keydesk(b)
 	pw := filepath.Join(dir, "password")
 	if err := os.WriteFile(pw, []byte("bench password\n"), 0o600); err != nil {
 		b.Fatal(err)
@@ -86,23 +87,12 @@ func runMeasured(b *testing.B, bin string, args ...string) int64 {
 	return kb
 }
 
-// buildKeydesk builds the keydesk binary into dir, for tests that run it
-// as a whole process.
-func buildKeydesk(t testing.TB, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "keydesk")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // BenchmarkVerifyProcess measures `keydesk verify --serial S CODE` as a
 // whole process on an inventory of 100,000 fobs: wall time per run and the
 // peak resident memory of the process (the issue asks for < 50 ms, < 50 MB).
 func BenchmarkVerifyProcess(b *testing.B) {
 	dir := b.TempDir()
-	bin := buildKeydesk(b, dir)
+	bin := testbin.Keydesk(b)
 	db, keyFile := filepath.Join(dir, "keydesk.db"), filepath.Join(dir, "master.key")
 	seed := []byte("12345678901234567890")
 	buildInventory(b, db, keyFile, 100_000, seed)

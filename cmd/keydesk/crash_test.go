@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keydesk/keydesk/internal/testbin"
 	"github.com/keydesk/keydesk/seedfile"
 )
 
@@ -20,7 +21,7 @@ func TestImportKilledChangesNothing(t *testing.T) {
 		t.Skip("builds keydesk and imports a large file")
 	}
 	dir := t.TempDir()
-	bin := buildKeydesk(t, dir)
+	bin := testbin.Keydesk(t)
 	db, key := filepath.Join(dir, "k.db"), filepath.Join(dir, "k.key")
 	keydesk := func(args ...string) (string, error) {
 		out, err := exec.Command(bin, append([]string{"--db", db, "--master-key", key}, args...)...).CombinedOutput()

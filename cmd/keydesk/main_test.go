@@ -10,10 +10,11 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/keydesk/keydesk/fob"
+	"github.com/keydesk/keydesk/internal/testbin"
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(testbin.Wrap(m), map[string]func(){
 		"keydesk": func() { os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr)) },
 	})
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/keydesk/keydesk/verify/server"
+	"github.com/keydesk/keydesk/server"
 )
 
 func serveCommand() *cli.Command {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/creack/pty"
 
+	"github.com/keydesk/keydesk/internal/testbin"
 	"github.com/keydesk/keydesk/seedfile"
 )
 
@@ -23,7 +24,7 @@ func TestImportAtATerminal(t *testing.T) {
 		t.Skip("builds keydesk")
 	}
 	dir := t.TempDir()
-	bin := buildKeydesk(t, dir)
+	bin := testbin.Keydesk(t)
 	file := filepath.Join(dir, "vendor.pskc")
 	f, err := os.Create(file)
 	if err != nil {

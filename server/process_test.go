@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/keydesk/keydesk/fob"
+	"github.com/keydesk/keydesk/internal/testbin"
 )
 
 // TestServeProcess runs `keydesk serve` as the operator would: the real
@@ -25,10 +26,7 @@ func TestServeProcess(t *testing.T) {
 		t.Skip("builds and runs the keydesk binary")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "keydesk")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/keydesk").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testbin.Keydesk(t)
 	env := append(os.Environ(), "KEYDESK_DB="+filepath.Join(dir, "keydesk.db"), "KEYDESK_MASTER_KEY_FILE="+filepath.Join(dir, "master.key"))
 	keydesk := func(args ...string) string {
 		t.Helper()

@@ -30,7 +30,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/keydesk/keydesk/verify/server/internal/loadtest"
+	"github.com/keydesk/keydesk/internal/loadtest"
 )
 
 // Result is what loadgen prints, one JSON object.

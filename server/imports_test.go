@@ -14,7 +14,7 @@ import (
 
 func seedFile(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "seedfiles", name))
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "seedfiles", name))
 	if err != nil {
 		t.Fatal(err)
 	}

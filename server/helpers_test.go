@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,10 +19,11 @@ import (
 
 	"github.com/keydesk/keydesk/desk"
 	"github.com/keydesk/keydesk/fob"
+	"github.com/keydesk/keydesk/internal/loadtest"
+	"github.com/keydesk/keydesk/internal/testbin"
 	"github.com/keydesk/keydesk/internal/testclock"
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/verify"
-	"github.com/keydesk/keydesk/verify/server/internal/loadtest"
 )
 
 // clock is the fake clock of the inventory, the verifier and the server.
@@ -243,3 +245,5 @@ func (fx *fixture) auditCount(t testing.TB, action string) int {
 	}
 	return n
 }
+
+func TestMain(m *testing.M) { os.Exit(testbin.Run(m)) }

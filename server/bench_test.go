@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -17,9 +16,10 @@ import (
 	"time"
 
 	"github.com/keydesk/keydesk/desk"
+	"github.com/keydesk/keydesk/internal/loadtest"
+	"github.com/keydesk/keydesk/internal/testbin"
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/verify"
-	"github.com/keydesk/keydesk/verify/server/internal/loadtest"
 )
 
 // benchUsers is the inventory of the load benchmarks: 10,000 users, each
@@ -32,17 +32,6 @@ const benchUsers = 10_000
 // decisions a second. Everything else (HTTP, RADIUS, SQLite, fsync) runs
 // at its real speed.
 const benchSpeed = 60
-
-// loadgenBinary builds the load generator into dir (from the build
-// cache after the first time).
-func loadgenBinary(dir string) (string, error) {
-	bin := filepath.Join(dir, "loadgen")
-	out, err := exec.Command("go", "build", "-o", bin, "./loadgen").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build ./loadgen: %v\n%s", err, out)
-	}
-	return bin, nil
-}
 
 // benchFixture is a server on loopback in front of the load test's
 // inventory, committed with synchronous=FULL as in production, on a clock
@@ -104,10 +93,7 @@ type loadResult struct {
 }
 
 func (bf *benchFixture) load(b *testing.B, target ...string) {
-	bin, err := loadgenBinary(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
+	bin := testbin.Loadgen(b)
 	args := append(target, "-users", strconv.Itoa(benchUsers), "-n", strconv.Itoa(b.N), "-c", "64",
 		"-speed", strconv.Itoa(benchSpeed), "-origin", strconv.FormatInt(bf.clock.Origin.UnixNano(), 10),
 		"-base", strconv.FormatInt(bf.clock.Base.UnixNano(), 10))
