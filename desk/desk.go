@@ -1,14 +1,16 @@
-// Package desk holds the help desk's actions on users and fobs: each one
-// checks its rules, changes the inventory and writes its audit entry in one
-// transaction. The CLI and the admin API both call it, so an action means
-// the same wherever it is taken.
+// Package desk is the one door to the inventory for the help desk's
+// actions: each one checks its rules (package verify decides), changes the
+// inventory and writes its audit entry in one transaction. The CLI and the
+// server both call it, so an action means the same wherever it is taken,
+// and no change reaches the inventory without its audit entry.
 package desk
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
+	"io"
 
-	"github.com/keydesk/keydesk/fob"
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/verify"
 )
@@ -16,14 +18,44 @@ import (
 // ErrState is wrapped when a fob's state does not allow an action.
 var ErrState = verify.Refusef("not allowed in the fob's state")
 
-// Desk acts on one inventory on behalf of Actor.
+// Desk acts on one inventory under one verifier's rules. Make one with
+// [New]; [Desk.As] names who acts, for the audit log.
 type Desk struct {
-	Store *inventory.Store
-	Actor string
+	store *inventory.Store
+	ver   *verify.Verifier
+	actor string
+	rand  io.Reader
 }
 
+// New is the desk of an inventory, acting as "keydesk" until told who acts.
+func New(store *inventory.Store, ver *verify.Verifier) *Desk {
+	return &Desk{store: store, ver: ver, actor: "keydesk", rand: rand.Reader}
+}
+
+// As is the same desk acting on behalf of actor ("cli:alice",
+// "api:carol"), which every audit entry it writes names. It is cheap: the
+// server makes one per request.
+func (d *Desk) As(actor string) *Desk {
+	c := *d
+	c.actor = actor
+	return &c
+}
+
+// WithRand is the same desk drawing codes and challenges from r, for tests.
+func (d *Desk) WithRand(r io.Reader) *Desk {
+	c := *d
+	c.rand = r
+	return &c
+}
+
+// Actor is who the desk acts for.
+func (d *Desk) Actor() string { return d.actor }
+
+// Policy is the rules the desk acts under.
+func (d *Desk) Policy() verify.Policy { return d.ver.Policy() }
+
 func (d *Desk) update(ctx context.Context, fn func(tx *inventory.Tx) error) error {
-	return d.Store.Update(ctx, fn)
+	return d.store.Update(ctx, fn)
 }
 
 // AddUser adds a person.
@@ -34,7 +66,7 @@ func (d *Desk) AddUser(ctx context.Context, u inventory.User) (inventory.User, e
 		if out, err = tx.AddUser(u); err != nil {
 			return err
 		}
-		return tx.Audit(d.Actor, "user add", "user "+u.Name, u.FullName)
+		return tx.Audit(d.actor, "user add", "user "+u.Name, u.FullName)
 	})
 	return out, err
 }
@@ -53,7 +85,7 @@ func (d *Desk) SetUserDisabled(ctx context.Context, name string, disabled bool) 
 		if err := tx.SetUserDisabled(u.ID, disabled); err != nil {
 			return err
 		}
-		return tx.Audit(d.Actor, map[bool]string{true: "user disable", false: "user enable"}[disabled], "user "+name, "")
+		return tx.Audit(d.actor, map[bool]string{true: "user disable", false: "user enable"}[disabled], "user "+name, "")
 	})
 }
 
@@ -67,140 +99,6 @@ func (d *Desk) UnlockUser(ctx context.Context, name string) error {
 		if err := tx.ResetUserFailures(u.ID); err != nil {
 			return err
 		}
-		return tx.Audit(d.Actor, "user unlock", "user "+name, fmt.Sprintf("%d failures cleared", u.FailCount))
-	})
-}
-
-// AddFob stores one fob typed in from a vendor's sheet, in stock.
-func (d *Desk) AddFob(ctx context.Context, t fob.Token) error {
-	t.Normalize()
-	if err := t.Validate(); err != nil {
-		return err
-	}
-	return d.update(ctx, func(tx *inventory.Tx) error {
-		if err := tx.AddFob(t, 0, 0); err != nil {
-			return err
-		}
-		return tx.Audit(d.Actor, "fob add", "fob "+t.Serial, fmt.Sprintf("%s, typed in", t.Kind))
-	})
-}
-
-// fobAction loads a fob inside an update and runs act on it.
-func (d *Desk) fobAction(ctx context.Context, serial string, act func(tx *inventory.Tx, f *inventory.Fob) error) error {
-	return d.update(ctx, func(tx *inventory.Tx) error {
-		f, err := tx.Fob(serial)
-		if err != nil {
-			return err
-		}
-		return act(tx, &f)
-	})
-}
-
-func stateError(f *inventory.Fob, action string) error {
-	switch f.State {
-	case inventory.Lost:
-		return fmt.Errorf("%w: cannot %s fob %s: it was reported lost on %s", ErrState, action, f.Token.Serial, f.StateAt.Format("2006-01-02"))
-	case inventory.Revoked:
-		return fmt.Errorf("%w: cannot %s fob %s: it was revoked on %s", ErrState, action, f.Token.Serial, f.StateAt.Format("2006-01-02"))
-	case inventory.Assigned:
-		return fmt.Errorf("%w: cannot %s fob %s: it is assigned to %s; unassign it first", ErrState, action, f.Token.Serial, f.User)
-	}
-	return fmt.Errorf("%w: cannot %s fob %s: it is in stock", ErrState, action, f.Token.Serial)
-}
-
-// AssignFob hands a fob in stock to a user.
-func (d *Desk) AssignFob(ctx context.Context, serial, user string) error {
-	return d.fobAction(ctx, serial, func(tx *inventory.Tx, f *inventory.Fob) error {
-		if f.State != inventory.InStock {
-			return stateError(f, "assign")
-		}
-		u, err := tx.User(user)
-		if err != nil {
-			return err
-		}
-		if u.Disabled {
-			return verify.Refusef("user %s is disabled", user)
-		}
-		if err := tx.SetFobHolder(f.ID, u.ID); err != nil {
-			return err
-		}
-		return tx.Audit(d.Actor, "fob assign", "fob "+serial, "to "+user)
-	})
-}
-
-// UnassignFob returns an assigned fob to stock.
-func (d *Desk) UnassignFob(ctx context.Context, serial string) error {
-	return d.fobAction(ctx, serial, func(tx *inventory.Tx, f *inventory.Fob) error {
-		if f.State != inventory.Assigned {
-			return stateError(f, "unassign")
-		}
-		if err := tx.SetFobHolder(f.ID, 0); err != nil {
-			return err
-		}
-		return tx.Audit(d.Actor, "fob unassign", "fob "+serial, "from "+f.User)
-	})
-}
-
-// ReportLost disables a fob at once; it stays linked to its holder.
-func (d *Desk) ReportLost(ctx context.Context, serial string) error {
-	return d.fobAction(ctx, serial, func(tx *inventory.Tx, f *inventory.Fob) error {
-		if f.State == inventory.Lost || f.State == inventory.Revoked {
-			return stateError(f, "report lost")
-		}
-		if err := tx.SetFobState(f.ID, inventory.Lost); err != nil {
-			return err
-		}
-		return tx.Audit(d.Actor, "fob lost", "fob "+serial, holder(f))
-	})
-}
-
-// Revoke takes a fob out of service for good.
-func (d *Desk) Revoke(ctx context.Context, serial string) error {
-	return d.fobAction(ctx, serial, func(tx *inventory.Tx, f *inventory.Fob) error {
-		if f.State == inventory.Revoked {
-			return stateError(f, "revoke")
-		}
-		if err := tx.SetFobState(f.ID, inventory.Revoked); err != nil {
-			return err
-		}
-		return tx.Audit(d.Actor, "fob revoke", "fob "+serial, holder(f))
-	})
-}
-
-// UnlockFob clears a fob's failures and lock.
-func (d *Desk) UnlockFob(ctx context.Context, serial string) error {
-	return d.fobAction(ctx, serial, func(tx *inventory.Tx, f *inventory.Fob) error {
-		if !f.Locked() && f.FailCount == 0 {
-			return verify.Refusef("fob %s is not locked", serial)
-		}
-		if err := tx.UnlockFob(f.ID); err != nil {
-			return err
-		}
-		return tx.Audit(d.Actor, "fob unlock", "fob "+serial, fmt.Sprintf("%d failures cleared", f.FailCount))
-	})
-}
-
-func holder(f *inventory.Fob) string {
-	if f.User == "" {
-		return "in stock"
-	}
-	return "held by " + f.User
-}
-
-// RemoveKey takes a user's security key out of use; it stays on record.
-func (d *Desk) RemoveKey(ctx context.Context, user, ref string) error {
-	return d.update(ctx, func(tx *inventory.Tx) error {
-		u, err := tx.User(user)
-		if err != nil {
-			return err
-		}
-		k, err := tx.UserKey(u.ID, ref)
-		if err != nil {
-			return fmt.Errorf("user %s: %w", user, err)
-		}
-		if err := tx.SetKeyState(k.ID, inventory.KeyRemoved); err != nil {
-			return err
-		}
-		return tx.Audit(d.Actor, "key remove", "user "+user, fmt.Sprintf("key #%d %q", k.ID, k.Name))
+		return tx.Audit(d.actor, "user unlock", "user "+name, fmt.Sprintf("%d failures cleared", u.FailCount))
 	})
 }

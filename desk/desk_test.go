@@ -11,6 +11,7 @@ import (
 	"github.com/keydesk/keydesk/desk"
 	"github.com/keydesk/keydesk/fob"
 	"github.com/keydesk/keydesk/inventory"
+	"github.com/keydesk/keydesk/verify"
 )
 
 var start = time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
@@ -31,7 +32,7 @@ func newDesk(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	fx.s, fx.d = s, &desk.Desk{Store: s, Actor: "clerk"}
+	fx.s, fx.d = s, desk.New(s, verify.New(s, verify.DefaultPolicy)).As("clerk")
 	return fx
 }
 

@@ -126,7 +126,7 @@ func (d *Desk) importFile(ctx context.Context, tx *inventory.Tx, f SeedFile, nam
 	if err != nil {
 		return BatchResult{}, err
 	}
-	batch, err := addBatch(tx, inventory.Batch{Name: name, FileName: filepath.Base(f.Name), Format: string(format), ImportedBy: d.Actor}, req.Batch == "")
+	batch, err := addBatch(tx, inventory.Batch{Name: name, FileName: filepath.Base(f.Name), Format: string(format), ImportedBy: d.actor}, req.Batch == "")
 	if err != nil {
 		return BatchResult{}, fmt.Errorf("%s: %w", f.Name, err)
 	}
@@ -154,7 +154,7 @@ func (d *Desk) importFile(ctx context.Context, tx *inventory.Tx, f SeedFile, nam
 		}
 		if created {
 			res.NewUsers = append(res.NewUsers, t.User)
-			if err := tx.Audit(d.Actor, "user add", "user "+t.User, "named by seed file "+filepath.Base(f.Name)); err != nil {
+			if err := tx.Audit(d.actor, "user add", "user "+t.User, "named by seed file "+filepath.Base(f.Name)); err != nil {
 				return BatchResult{}, err
 			}
 		}
@@ -190,7 +190,7 @@ func (d *Desk) importFile(ctx context.Context, tx *inventory.Tx, f SeedFile, nam
 	if err := tx.FinishBatch(batch.ID, res.SHA256, res.Vendor, res.Imported); err != nil {
 		return BatchResult{}, err
 	}
-	return res, tx.Audit(d.Actor, "import", "batch "+name, fmt.Sprintf("%d fobs from %s (%s, sha256 %s)%s",
+	return res, tx.Audit(d.actor, "import", "batch "+name, fmt.Sprintf("%d fobs from %s (%s, sha256 %s)%s",
 		res.Imported, filepath.Base(f.Name), format, res.SHA256[:16], skippedNote(ndups)))
 }
 

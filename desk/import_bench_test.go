@@ -9,6 +9,7 @@ import (
 
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/seedfile"
+	"github.com/keydesk/keydesk/verify"
 )
 
 // BenchmarkImport100k imports a 100,000-fob plain PSKC file into a fresh
@@ -27,7 +28,7 @@ func BenchmarkImport100k(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		d := &Desk{Store: st, Actor: "bench"}
+		d := New(st, verify.New(st, verify.DefaultPolicy)).As("bench")
 		b.StartTimer()
 		res, err := d.Import(ctx, ImportRequest{Files: []SeedFile{{Name: "bench.pskc", R: bytes.NewReader(file.Bytes())}}})
 		if err != nil || res.Total() != 100_000 {

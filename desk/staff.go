@@ -20,10 +20,10 @@ func (d *Desk) AddAdmin(ctx context.Context, name string, role verify.Role) (inv
 	var token string
 	err := d.update(ctx, func(tx *inventory.Tx) error {
 		var err error
-		if a, token, err = tx.AddAdmin(name, string(role), d.Actor); err != nil {
+		if a, token, err = tx.AddAdmin(name, string(role), d.actor); err != nil {
 			return err
 		}
-		return tx.Audit(d.Actor, "admin add", "admin "+name, "role "+role.Label())
+		return tx.Audit(d.actor, "admin add", "admin "+name, "role "+role.Label())
 	})
 	if err != nil {
 		return inventory.Admin{}, "", err
@@ -55,7 +55,7 @@ func (d *Desk) DisableAdmin(ctx context.Context, name string) error {
 		if err := tx.SetAdminDisabled(a.ID, true); err != nil {
 			return err
 		}
-		return tx.Audit(d.Actor, "admin disable", "admin "+name, "role "+verify.Role(a.Role).Label())
+		return tx.Audit(d.actor, "admin disable", "admin "+name, "role "+verify.Role(a.Role).Label())
 	})
 }
 
@@ -66,10 +66,10 @@ func (d *Desk) AddApplication(ctx context.Context, n inventory.NewApplication) (
 	var key string
 	err := d.update(ctx, func(tx *inventory.Tx) error {
 		var err error
-		if a, key, err = tx.AddApplication(n, d.Actor); err != nil {
+		if a, key, err = tx.AddApplication(n, d.actor); err != nil {
 			return err
 		}
-		return tx.Audit(d.Actor, "app add", "application "+a.Name, describeApp(&a))
+		return tx.Audit(d.actor, "app add", "application "+a.Name, describeApp(&a))
 	})
 	if err != nil {
 		return inventory.Application{}, "", err
@@ -99,6 +99,14 @@ func (d *Desk) RemoveApplication(ctx context.Context, name string) error {
 		if err := tx.RemoveApplication(a.ID); err != nil {
 			return err
 		}
-		return tx.Audit(d.Actor, "app remove", "application "+name, describeApp(&a))
+		return tx.Audit(d.actor, "app remove", "application "+name, describeApp(&a))
+	})
+}
+
+// RecordRefusal writes in the audit log that the actor was refused an
+// action by the role table (why says which rule).
+func (d *Desk) RecordRefusal(ctx context.Context, action, why string) error {
+	return d.update(ctx, func(tx *inventory.Tx) error {
+		return tx.Audit(d.actor, "api refused", action, why)
 	})
 }

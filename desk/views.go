@@ -42,11 +42,17 @@ func ViewFob(f *inventory.Fob) FobView {
 // Fobs lists the fobs a filter selects, as views.
 func (d *Desk) Fobs(ctx context.Context, filter inventory.FobFilter) ([]FobView, error) {
 	out := []FobView{}
-	err := d.Store.Fobs(ctx, filter, func(f inventory.Fob) error {
-		out = append(out, ViewFob(&f))
+	err := d.EachFob(ctx, filter, func(v FobView) error {
+		out = append(out, v)
 		return nil
 	})
 	return out, err
+}
+
+// EachFob calls fn with the view of each fob a filter selects, one at a
+// time, for listings too long to hold.
+func (d *Desk) EachFob(ctx context.Context, filter inventory.FobFilter, fn func(FobView) error) error {
+	return d.store.Fobs(ctx, filter, func(f inventory.Fob) error { return fn(ViewFob(&f)) })
 }
 
 // UserView is a user with what they hold: fobs (lost ones too), live
@@ -60,7 +66,7 @@ type UserView struct {
 
 // UserDetail reads a user and everything they hold.
 func (d *Desk) UserDetail(ctx context.Context, name string) (UserView, error) {
-	u, err := d.Store.User(ctx, name)
+	u, err := d.store.User(ctx, name)
 	if err != nil {
 		return UserView{}, err
 	}
@@ -68,15 +74,66 @@ func (d *Desk) UserDetail(ctx context.Context, name string) (UserView, error) {
 	if v.Fobs, err = d.Fobs(ctx, inventory.FobFilter{User: u.Name}); err != nil {
 		return UserView{}, err
 	}
-	if codes, err := d.Store.BypassCodes(ctx, u.ID); err != nil {
+	if codes, err := d.store.BypassCodes(ctx, u.ID); err != nil {
 		return UserView{}, err
 	} else if codes != nil {
 		v.Bypass = codes
 	}
-	if keys, err := d.Store.UserKeys(ctx, u.Name); err != nil {
+	if keys, err := d.store.UserKeys(ctx, u.Name); err != nil {
 		return UserView{}, err
 	} else if keys != nil {
 		v.Keys = keys
 	}
 	return v, nil
+}
+
+// Fob is the view of one fob.
+func (d *Desk) Fob(ctx context.Context, serial string) (FobView, error) {
+	f, err := d.store.Fob(ctx, serial)
+	if err != nil {
+		return FobView{}, err
+	}
+	return ViewFob(&f), nil
+}
+
+// FobCounts counts the inventory's fobs by state.
+func (d *Desk) FobCounts(ctx context.Context) (map[inventory.State]int, error) {
+	return d.store.FobCounts(ctx)
+}
+
+// Users lists the users whose names start with prefix.
+func (d *Desk) Users(ctx context.Context, prefix string) ([]inventory.User, error) {
+	return nonNil(d.store.Users(ctx, prefix))
+}
+
+// Batches lists what each delivery of fobs brought.
+func (d *Desk) Batches(ctx context.Context) ([]inventory.Batch, error) {
+	return nonNil(d.store.Batches(ctx))
+}
+
+// Applications lists the applications and RADIUS clients.
+func (d *Desk) Applications(ctx context.Context) ([]inventory.Application, error) {
+	return nonNil(d.store.Applications(ctx))
+}
+
+// Admins lists the server's administrators.
+func (d *Desk) Admins(ctx context.Context) ([]inventory.Admin, error) {
+	return nonNil(d.store.Admins(ctx))
+}
+
+// AuditLog is the newest limit entries of the audit log (all with 0),
+// oldest first.
+func (d *Desk) AuditLog(ctx context.Context, limit int) ([]inventory.AuditEntry, error) {
+	out := []inventory.AuditEntry{}
+	err := d.store.AuditLog(ctx, limit, func(e inventory.AuditEntry) error {
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+// VerifyAudit checks the audit chain: no entry changed, removed or
+// inserted.
+func (d *Desk) VerifyAudit(ctx context.Context) (inventory.AuditSummary, error) {
+	return d.store.VerifyAudit(ctx)
 }

@@ -171,3 +171,14 @@ func FuzzSplitYubicoOTP(f *testing.F) {
 		}
 	})
 }
+
+func TestNormalizeCode(t *testing.T) {
+	for in, want := range map[string]string{
+		"592264": "592264", "592 264": "592264", "333-503-004": "333503004", " 287082\n": "287082",
+		"\tcccc-cbhh nnrb": "cccccbhhnnrb", "": "", "--": "",
+	} {
+		if got := fob.NormalizeCode(in); got != want {
+			t.Errorf("NormalizeCode(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package fob
 import (
 	"crypto/subtle"
 	"encoding/base32"
+	"strings"
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/hotp"
@@ -51,4 +52,21 @@ func IsDigits(s string, n int) bool {
 		}
 	}
 	return true
+}
+
+// NormalizeCode is a code as the fob meant it: people type "592 264" and
+// "333-503-004", and copy codes with a newline, so spaces, tabs and dashes
+// are dropped wherever they are. No code keydesk knows (OATH digits,
+// modhex, bypass digits) holds one of them.
+func NormalizeCode(typed string) string {
+	if !strings.ContainsAny(typed, " \t\r\n-") {
+		return typed
+	}
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '\t', '\r', '\n', '-':
+			return -1
+		}
+		return r
+	}, typed)
 }

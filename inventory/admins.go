@@ -94,7 +94,7 @@ func (tx *Tx) AddAdmin(name, role, by string) (Admin, string, error) {
 		return Admin{}, "", err
 	}
 	a := Admin{Name: name, Role: role, CreatedBy: by, CreatedAt: tx.now.UTC().Truncate(time.Second)}
-	res, err := tx.ExecContext(tx.ctx, `INSERT INTO admins(name, role, token_hash, created_by, created_at) VALUES (?, ?, ?, ?, ?)`,
+	res, err := tx.exec(tx.ctx, `INSERT INTO admins(name, role, token_hash, created_by, created_at) VALUES (?, ?, ?, ?, ?)`,
 		name, role, tx.w.s.adminHash(token), by, a.CreatedAt.Unix())
 	switch {
 	case isUnique(err):
@@ -122,7 +122,7 @@ func (s *Store) AdminByToken(ctx context.Context, token string) (Admin, error) {
 	}
 	want := s.adminHash(token)
 	var stored []byte
-	a, err := scanAdmin(s.db.QueryRowContext(ctx, `SELECT `+adminColumns+`, token_hash FROM admins WHERE token_hash = ?`, want), &stored)
+	a, err := scanAdmin(s.db.queryRow(ctx, `SELECT `+adminColumns+`, token_hash FROM admins WHERE token_hash = ?`, want), &stored)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !hmac.Equal(stored, want)) {
 		return Admin{}, fmt.Errorf("no admin has this token: %w", ErrNotFound)
 	}
@@ -130,7 +130,7 @@ func (s *Store) AdminByToken(ctx context.Context, token string) (Admin, error) {
 }
 
 func getAdmin(ctx context.Context, q querier, name string) (Admin, error) {
-	a, err := scanAdmin(q.QueryRowContext(ctx, `SELECT `+adminColumns+` FROM admins WHERE name = ?`, name))
+	a, err := scanAdmin(q.queryRow(ctx, `SELECT `+adminColumns+` FROM admins WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Admin{}, fmt.Errorf("no admin named %q: %w", name, ErrNotFound)
 	}
@@ -147,7 +147,7 @@ func (tx *Tx) Admin(name string) (Admin, error) { return getAdmin(tx.ctx, tx, na
 
 // Admins lists administrators by name.
 func (s *Store) Admins(ctx context.Context) ([]Admin, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+adminColumns+` FROM admins ORDER BY name`)
+	rows, err := s.db.query(ctx, `SELECT `+adminColumns+` FROM admins ORDER BY name`)
 	if err != nil {
 		return nil, err
 	}
@@ -166,13 +166,13 @@ func (s *Store) Admins(ctx context.Context) ([]Admin, error) {
 // SetAdminDisabled disables or enables an administrator; a disabled
 // administrator's token is refused.
 func (tx *Tx) SetAdminDisabled(id int64, disabled bool) error {
-	_, err := tx.ExecContext(tx.ctx, `UPDATE admins SET disabled = ? WHERE id = ?`, disabled, id)
+	_, err := tx.exec(tx.ctx, `UPDATE admins SET disabled = ? WHERE id = ?`, disabled, id)
 	return err
 }
 
 // EnabledAdmins counts the administrators with role who are not disabled.
 func (tx *Tx) EnabledAdmins(role string) (int, error) {
 	var n int
-	err := tx.QueryRowContext(tx.ctx, `SELECT count(*) FROM admins WHERE role = ? AND disabled = 0`, role).Scan(&n)
+	err := tx.queryRow(tx.ctx, `SELECT count(*) FROM admins WHERE role = ? AND disabled = 0`, role).Scan(&n)
 	return n, err
 }

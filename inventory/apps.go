@@ -130,7 +130,7 @@ func (tx *Tx) AddApplication(n NewApplication, by string) (Application, string, 
 	for _, p := range n.RADIUSSources {
 		a.RADIUSSources = append(a.RADIUSSources, p.Masked())
 	}
-	res, err := tx.ExecContext(tx.ctx, `INSERT INTO applications(name, key_hash, radius_secret, radius_sources, created_by, created_at)
+	res, err := tx.exec(tx.ctx, `INSERT INTO applications(name, key_hash, radius_secret, radius_sources, created_by, created_at)
 		VALUES (?, ?, ?, ?, ?, ?)`, n.Name, s.appKeyHash(key), sealed, encodeSources(a.RADIUSSources), by, a.CreatedAt.Unix())
 	if isUnique(err) {
 		return Application{}, "", fmt.Errorf("application %q: %w", n.Name, ErrExists)
@@ -165,7 +165,7 @@ func (s *Store) ApplicationByKey(ctx context.Context, key string) (Application, 
 	}
 	want := s.appKeyHash(key)
 	var stored []byte
-	a, err := scanApp(s.db.QueryRowContext(ctx, `SELECT `+appColumns+`, key_hash FROM applications WHERE key_hash = ?`, want), &stored)
+	a, err := scanApp(s.db.queryRow(ctx, `SELECT `+appColumns+`, key_hash FROM applications WHERE key_hash = ?`, want), &stored)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !hmac.Equal(stored, want)) {
 		return Application{}, fmt.Errorf("no application has this key: %w", ErrNotFound)
 	}
@@ -173,7 +173,7 @@ func (s *Store) ApplicationByKey(ctx context.Context, key string) (Application, 
 }
 
 func getApp(ctx context.Context, q querier, name string) (Application, error) {
-	a, err := scanApp(q.QueryRowContext(ctx, `SELECT `+appColumns+` FROM applications WHERE name = ?`, name))
+	a, err := scanApp(q.queryRow(ctx, `SELECT `+appColumns+` FROM applications WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Application{}, fmt.Errorf("no application named %q: %w", name, ErrNotFound)
 	}
@@ -190,7 +190,7 @@ func (tx *Tx) Application(name string) (Application, error) { return getApp(tx.c
 
 // Applications lists applications by name.
 func (s *Store) Applications(ctx context.Context) ([]Application, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+appColumns+` FROM applications ORDER BY name`)
+	rows, err := s.db.query(ctx, `SELECT `+appColumns+` FROM applications ORDER BY name`)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +209,7 @@ func (s *Store) Applications(ctx context.Context) ([]Application, error) {
 // RemoveApplication deletes an application: its key and RADIUS secret
 // stop working at once. The audit log keeps its history.
 func (tx *Tx) RemoveApplication(id int64) error {
-	_, err := tx.ExecContext(tx.ctx, `DELETE FROM applications WHERE id = ?`, id)
+	_, err := tx.exec(tx.ctx, `DELETE FROM applications WHERE id = ?`, id)
 	return err
 }
 
@@ -223,7 +223,7 @@ type RADIUSClient struct {
 // RADIUSClients reads the enabled applications that have a RADIUS secret,
 // with the secrets opened.
 func (s *Store) RADIUSClients(ctx context.Context) ([]RADIUSClient, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+appColumns+`, radius_secret FROM applications
+	rows, err := s.db.query(ctx, `SELECT `+appColumns+`, radius_secret FROM applications
 		WHERE radius_secret IS NOT NULL AND disabled = 0 ORDER BY name`)
 	if err != nil {
 		return nil, err
@@ -253,7 +253,7 @@ func resealApplications(tx *Tx, old, nk *keyring) error {
 		name   string
 		sealed []byte
 	}
-	rows, err := tx.QueryContext(tx.ctx, `SELECT id, name, radius_secret FROM applications WHERE radius_secret IS NOT NULL`)
+	rows, err := tx.query(tx.ctx, `SELECT id, name, radius_secret FROM applications WHERE radius_secret IS NOT NULL`)
 	if err != nil {
 		return err
 	}
@@ -279,7 +279,7 @@ func resealApplications(tx *Tx, old, nk *keyring) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(tx.ctx, `UPDATE applications SET radius_secret = ? WHERE id = ?`, sealed, r.id); err != nil {
+		if _, err := tx.exec(tx.ctx, `UPDATE applications SET radius_secret = ? WHERE id = ?`, sealed, r.id); err != nil {
 			return err
 		}
 	}

@@ -31,11 +31,11 @@ func (tx *Tx) Audit(actor, action, subject, detail string) error {
 	}
 	e := AuditEntry{ID: head.id + 1, At: tx.now.UTC().Truncate(time.Second), Actor: actor, Action: action, Subject: subject, Detail: detail}
 	e.MAC = tx.w.s.currentKeys().auditMAC(head.mac, &e)
-	if _, err := tx.ExecContext(tx.ctx, `INSERT INTO audit(id, at, actor, action, subject, detail, mac) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	if _, err := tx.exec(tx.ctx, `INSERT INTO audit(id, at, actor, action, subject, detail, mac) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.At.Unix(), e.Actor, e.Action, e.Subject, e.Detail, e.MAC); err != nil {
 		return fmt.Errorf("failed to write the audit log: %w", err)
 	}
-	_, err = tx.ExecContext(tx.ctx, `INSERT INTO meta(name, value) VALUES ('audit_head', ?)
+	_, err = tx.exec(tx.ctx, `INSERT INTO meta(name, value) VALUES ('audit_head', ?)
 		ON CONFLICT(name) DO UPDATE SET value = excluded.value`, encodeHead(auditHead{e.ID, e.MAC}))
 	return err
 }
@@ -61,7 +61,7 @@ func decodeHead(b []byte) (auditHead, error) {
 
 func readHead(ctx context.Context, q querier) (auditHead, error) {
 	var b []byte
-	err := q.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = 'audit_head'`).Scan(&b)
+	err := q.queryRow(ctx, `SELECT value FROM meta WHERE name = 'audit_head'`).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return auditHead{}, nil
 	}
@@ -84,7 +84,7 @@ func (s *Store) AuditLog(ctx context.Context, limit int, fn func(AuditEntry) err
 }
 
 func auditRows(ctx context.Context, q querier, query string, fn func(AuditEntry) error) error {
-	rows, err := q.QueryContext(ctx, query)
+	rows, err := q.query(ctx, query)
 	if err != nil {
 		return err
 	}

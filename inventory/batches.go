@@ -34,7 +34,7 @@ func scanBatch(row interface{ Scan(...any) error }) (Batch, error) {
 // AddBatch records a batch; [ErrExists] if the name is taken.
 func (tx *Tx) AddBatch(b Batch) (Batch, error) {
 	b.ImportedAt = tx.now.UTC().Truncate(time.Second)
-	res, err := tx.ExecContext(tx.ctx, `INSERT INTO batches(name, file_name, file_sha256, format, vendor, count, imported_by, imported_at)
+	res, err := tx.exec(tx.ctx, `INSERT INTO batches(name, file_name, file_sha256, format, vendor, count, imported_by, imported_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, b.Name, b.FileName, b.FileSHA256, b.Format, b.Vendor, b.Count, b.ImportedBy, b.ImportedAt.Unix())
 	if isUnique(err) {
 		return Batch{}, fmt.Errorf("batch %q: %w", b.Name, ErrExists)
@@ -47,7 +47,7 @@ func (tx *Tx) AddBatch(b Batch) (Batch, error) {
 }
 
 func getBatchBy(ctx context.Context, q querier, column, value string) (Batch, error) {
-	b, err := scanBatch(q.QueryRowContext(ctx, `SELECT `+batchColumns+` FROM batches WHERE `+column+` = ? ORDER BY id LIMIT 1`, value))
+	b, err := scanBatch(q.queryRow(ctx, `SELECT `+batchColumns+` FROM batches WHERE `+column+` = ? ORDER BY id LIMIT 1`, value))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Batch{}, fmt.Errorf("no batch with %s %q: %w", column, value, ErrNotFound)
 	}
@@ -61,7 +61,7 @@ func (tx *Tx) BatchByFile(sha256hex string) (Batch, error) {
 
 // Batches lists batches, oldest first.
 func (s *Store) Batches(ctx context.Context) ([]Batch, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+batchColumns+` FROM batches ORDER BY id`)
+	rows, err := s.db.query(ctx, `SELECT `+batchColumns+` FROM batches ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ func (s *Store) bypassHash(code string) []byte {
 func (tx *Tx) AddBypassCode(userID int64, code string, uses int, expires time.Time, by string) (BypassCode, error) {
 	c := BypassCode{UsesLeft: uses, ExpiresAt: expires.UTC().Truncate(time.Second), CreatedBy: by,
 		CreatedAt: tx.now.UTC().Truncate(time.Second)}
-	res, err := tx.ExecContext(tx.ctx, `INSERT INTO bypass_codes(user_id, hash, uses_left, expires_at, created_by, created_at)
+	res, err := tx.exec(tx.ctx, `INSERT INTO bypass_codes(user_id, hash, uses_left, expires_at, created_by, created_at)
 		VALUES (?, ?, ?, ?, ?, ?)`, userID, tx.w.s.bypassHash(code), uses, c.ExpiresAt.Unix(), by, c.CreatedAt.Unix())
 	if err != nil {
 		return BypassCode{}, err
@@ -38,7 +38,7 @@ const liveBypass = `user_id = ? AND uses_left > 0 AND expires_at > ?`
 // LiveBypassCodes counts a user's codes that can still be used.
 func (tx *Tx) LiveBypassCodes(userID int64) (int, error) {
 	var n int
-	err := tx.QueryRowContext(tx.ctx, `SELECT count(*) FROM bypass_codes WHERE `+liveBypass, userID, tx.now.Unix()).Scan(&n)
+	err := tx.queryRow(tx.ctx, `SELECT count(*) FROM bypass_codes WHERE `+liveBypass, userID, tx.now.Unix()).Scan(&n)
 	return n, err
 }
 
@@ -46,7 +46,7 @@ func (tx *Tx) LiveBypassCodes(userID int64) (int, error) {
 // any. Every live code is compared, in constant time, so the time taken
 // does not tell which one matched.
 func (tx *Tx) UseBypassCode(userID int64, code string) (BypassCode, bool, error) {
-	rows, err := tx.QueryContext(tx.ctx, `SELECT id, hash, uses_left, expires_at, created_by, created_at
+	rows, err := tx.query(tx.ctx, `SELECT id, hash, uses_left, expires_at, created_by, created_at
 		FROM bypass_codes WHERE `+liveBypass, userID, tx.now.Unix())
 	if err != nil {
 		return BypassCode{}, false, err
@@ -72,13 +72,13 @@ func (tx *Tx) UseBypassCode(userID int64, code string) (BypassCode, bool, error)
 		return BypassCode{}, false, err
 	}
 	found.UsesLeft--
-	_, err = tx.ExecContext(tx.ctx, `UPDATE bypass_codes SET uses_left = uses_left - 1 WHERE id = ?`, found.ID)
+	_, err = tx.exec(tx.ctx, `UPDATE bypass_codes SET uses_left = uses_left - 1 WHERE id = ?`, found.ID)
 	return found, err == nil, err
 }
 
 // RevokeBypassCodes ends every live code of a user and says how many.
 func (tx *Tx) RevokeBypassCodes(userID int64) (int, error) {
-	res, err := tx.ExecContext(tx.ctx, `UPDATE bypass_codes SET uses_left = 0 WHERE `+liveBypass, userID, tx.now.Unix())
+	res, err := tx.exec(tx.ctx, `UPDATE bypass_codes SET uses_left = 0 WHERE `+liveBypass, userID, tx.now.Unix())
 	if err != nil {
 		return 0, err
 	}
@@ -88,7 +88,7 @@ func (tx *Tx) RevokeBypassCodes(userID int64) (int, error) {
 
 // BypassCodes lists a user's live codes, newest first.
 func (s *Store) BypassCodes(ctx context.Context, userID int64) ([]BypassCode, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, uses_left, expires_at, created_by, created_at
+	rows, err := s.db.query(ctx, `SELECT id, uses_left, expires_at, created_by, created_at
 		FROM bypass_codes WHERE `+liveBypass+` ORDER BY id DESC`, userID, s.now().Unix())
 	if err != nil {
 		return nil, err

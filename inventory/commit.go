@@ -201,10 +201,10 @@ type Tx struct {
 // Now is the time the update started, the same for all it writes.
 func (tx *Tx) Now() time.Time { return tx.now }
 
-// Store is the store the update runs in.
-func (tx *Tx) Store() *Store { return tx.w.s }
+// The raw statements of an update stay inside the package: every change
+// is a method of Tx that says what it does to which row.
 
-func (tx *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+func (tx *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	st, err := tx.w.stmt(q)
 	if err != nil {
 		return nil, err
@@ -212,7 +212,7 @@ func (tx *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Resul
 	return st.ExecContext(ctx, args...)
 }
 
-func (tx *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+func (tx *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	st, err := tx.w.stmt(q)
 	if err != nil {
 		return nil, err
@@ -220,7 +220,7 @@ func (tx *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Row
 	return st.QueryContext(ctx, args...)
 }
 
-func (tx *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+func (tx *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	st, err := tx.w.stmt(q)
 	if err != nil {
 		// sql.Row carries no constructor for an error; run the query
@@ -233,7 +233,22 @@ func (tx *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.R
 // querier is what reads need, so that one function serves both a
 // transaction and the store's read pool.
 type querier interface {
-	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+	exec(ctx context.Context, q string, args ...any) (sql.Result, error)
+	query(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	queryRow(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+// readPool is the store's pool of connections that read.
+type readPool struct{ *sql.DB }
+
+func (p readPool) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return p.ExecContext(ctx, q, args...)
+}
+
+func (p readPool) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return p.QueryContext(ctx, q, args...)
+}
+
+func (p readPool) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return p.QueryRowContext(ctx, q, args...)
 }

@@ -112,10 +112,10 @@ func TestGroupAborts(t *testing.T) {
 	// itself, after every update of the group succeeded.
 	ran = nil
 	errs := run(registers("first", false), registers("second", false), func(tx *Tx) error {
-		if _, err := tx.ExecContext(tx.ctx, "PRAGMA defer_foreign_keys = ON"); err != nil {
+		if _, err := tx.exec(tx.ctx, "PRAGMA defer_foreign_keys = ON"); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(tx.ctx, `INSERT INTO bypass_codes(user_id, hash, uses_left, expires_at, created_by, created_at)
+		_, err := tx.exec(tx.ctx, `INSERT INTO bypass_codes(user_id, hash, uses_left, expires_at, created_by, created_at)
 			VALUES (999, x'00', 1, 0, 'test', 0)`)
 		return err
 	})

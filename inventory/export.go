@@ -9,7 +9,7 @@ import (
 // FinishBatch records what an import found once the whole file was read:
 // its SHA-256, its vendor and how many fobs it brought.
 func (tx *Tx) FinishBatch(id int64, sha256hex, vendor string, count int) error {
-	_, err := tx.ExecContext(tx.ctx, `UPDATE batches SET file_sha256 = ?, vendor = ?, count = ? WHERE id = ?`,
+	_, err := tx.exec(tx.ctx, `UPDATE batches SET file_sha256 = ?, vendor = ?, count = ? WHERE id = ?`,
 		sha256hex, vendor, count, id)
 	return err
 }
@@ -19,7 +19,7 @@ func (tx *Tx) FinishBatch(id int64, sha256hex, vendor string, count int) error {
 // snapshot, one fob at a time.
 func (s *Store) ExportFobs(ctx context.Context, filter FobFilter, fn func(fob.Token) error) error {
 	q, args := fobQuery(`SELECT `+fobColumns+`, f.secret, f.private_id`+fobFrom, filter)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.db.query(ctx, q, args...)
 	if err != nil {
 		return err
 	}

@@ -102,7 +102,7 @@ func (s *Store) getFob(ctx context.Context, q querier, where string, arg any, se
 func (s *Store) readFob(ctx context.Context, q querier, columns, where string, arg any, secrets bool) (Fob, error) {
 	query := `SELECT ` + columns + `, f.secret, f.private_id` + fobFrom + `WHERE ` + where
 	var secret, priv []byte
-	f, err := scanFob(q.QueryRowContext(ctx, query, arg), &secret, &priv)
+	f, err := scanFob(q.queryRow(ctx, query, arg), &secret, &priv)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Fob{}, ErrNotFound
 	}
@@ -157,7 +157,7 @@ func (tx *Tx) FobToCheck(serial string) (Fob, error) {
 // UserFobs reads the fobs a user holds or held, with their secrets, for
 // a verification (without holder and batch names).
 func (tx *Tx) UserFobs(userID int64) ([]Fob, error) {
-	rows, err := tx.QueryContext(tx.ctx, `SELECT f.serial FROM fobs f WHERE f.user_id = ? ORDER BY f.serial`, userID)
+	rows, err := tx.query(tx.ctx, `SELECT f.serial FROM fobs f WHERE f.user_id = ? ORDER BY f.serial`, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +194,7 @@ type FobFilter struct {
 // that a listing of the whole inventory stays small in memory.
 func (s *Store) Fobs(ctx context.Context, filter FobFilter, fn func(Fob) error) error {
 	q, args := fobQuery(`SELECT `+fobColumns+fobFrom, filter)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.db.query(ctx, q, args...)
 	if err != nil {
 		return err
 	}
@@ -236,7 +236,7 @@ func fobQuery(q string, filter FobFilter) (string, []any) {
 
 // FobCounts counts fobs by state.
 func (s *Store) FobCounts(ctx context.Context) (map[State]int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT state, count(*) FROM fobs GROUP BY state`)
+	rows, err := s.db.query(ctx, `SELECT state, count(*) FROM fobs GROUP BY state`)
 	if err != nil {
 		return nil, err
 	}
@@ -281,7 +281,7 @@ func (tx *Tx) AddFob(t fob.Token, batchID, userID int64) error {
 	if userID != 0 {
 		user, state = userID, Assigned
 	}
-	_, err = tx.ExecContext(tx.ctx, `INSERT INTO fobs(serial, kind, algorithm, digits, period, t0, counter, drift,
+	_, err = tx.exec(tx.ctx, `INSERT INTO fobs(serial, kind, algorithm, digits, period, t0, counter, drift,
 		last_step, public_id, secret, private_id, state, state_at, user_id, batch_id, manufacturer, model, key_id, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.Serial, t.Kind, t.Algorithm, t.Digits, t.Period, t.T0, int64(t.Counter), t.Drift,
@@ -302,14 +302,14 @@ func (tx *Tx) SetFobHolder(id, userID int64) error {
 	if userID != 0 {
 		user, state = userID, Assigned
 	}
-	_, err := tx.ExecContext(tx.ctx, `UPDATE fobs SET user_id = ?, state = ?, state_at = ? WHERE id = ?`,
+	_, err := tx.exec(tx.ctx, `UPDATE fobs SET user_id = ?, state = ?, state_at = ? WHERE id = ?`,
 		user, state, tx.now.Unix(), id)
 	return err
 }
 
 // SetFobState marks a fob lost or revoked; the holder stays on record.
 func (tx *Tx) SetFobState(id int64, st State) error {
-	_, err := tx.ExecContext(tx.ctx, `UPDATE fobs SET state = ?, state_at = ? WHERE id = ?`, st, tx.now.Unix(), id)
+	_, err := tx.exec(tx.ctx, `UPDATE fobs SET state = ?, state_at = ? WHERE id = ?`, st, tx.now.Unix(), id)
 	return err
 }
 
@@ -328,7 +328,7 @@ func (tx *Tx) RecordFobUse(id int64, u FobUse) error {
 	if u.HasStep {
 		step = u.LastStep
 	}
-	_, err := tx.ExecContext(tx.ctx, `UPDATE fobs SET counter = ?, drift = ?, last_step = coalesce(?, last_step),
+	_, err := tx.exec(tx.ctx, `UPDATE fobs SET counter = ?, drift = ?, last_step = coalesce(?, last_step),
 		fail_count = 0, last_used_at = ? WHERE id = ?`, int64(u.Counter), u.Drift, step, tx.now.Unix(), id)
 	return err
 }
@@ -341,6 +341,6 @@ func (tx *Tx) RecordFobFailure(id int64, limit int) (count int, lockedNow bool, 
 
 // UnlockFob clears a fob's failures and lock.
 func (tx *Tx) UnlockFob(id int64) error {
-	_, err := tx.ExecContext(tx.ctx, `UPDATE fobs SET fail_count = 0, locked_at = NULL WHERE id = ?`, id)
+	_, err := tx.exec(tx.ctx, `UPDATE fobs SET fail_count = 0, locked_at = NULL WHERE id = ?`, id)
 	return err
 }

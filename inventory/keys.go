@@ -48,7 +48,7 @@ func scanKey(row interface{ Scan(...any) error }) (Key, error) {
 }
 
 func queryKeys(ctx context.Context, q querier, where string, args ...any) ([]Key, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+keyColumns+` FROM keys k JOIN users u ON u.id = k.user_id WHERE `+where+` ORDER BY k.id`, args...)
+	rows, err := q.query(ctx, `SELECT `+keyColumns+` FROM keys k JOIN users u ON u.id = k.user_id WHERE `+where+` ORDER BY k.id`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +84,7 @@ func (s *Store) RegisteredKeys(ctx context.Context, appID string) ([]Key, error)
 func (tx *Tx) AddKey(userID int64, k Key) (Key, error) {
 	k.CreatedAt = tx.now.UTC().Truncate(time.Second)
 	k.StateAt, k.State = k.CreatedAt, KeyActive
-	res, err := tx.ExecContext(tx.ctx, `INSERT INTO keys(user_id, name, key_handle, public_key, counter, app_id,
+	res, err := tx.exec(tx.ctx, `INSERT INTO keys(user_id, name, key_handle, public_key, counter, app_id,
 		attestation_cert, attestation, model, aaguid, state, state_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		userID, k.Name, k.KeyHandle, k.PublicKey, k.Counter, k.AppID, k.Certificate, k.Attestation, k.Model, k.AAGUID,
 		k.State, k.StateAt.Unix(), k.CreatedAt.Unix())
@@ -100,13 +100,13 @@ func (tx *Tx) AddKey(userID int64, k Key) (Key, error) {
 
 // RecordKeyUse stores the counter of a verified authentication.
 func (tx *Tx) RecordKeyUse(id int64, counter uint32) error {
-	_, err := tx.ExecContext(tx.ctx, `UPDATE keys SET counter = ?, last_used_at = ? WHERE id = ?`, counter, tx.now.Unix(), id)
+	_, err := tx.exec(tx.ctx, `UPDATE keys SET counter = ?, last_used_at = ? WHERE id = ?`, counter, tx.now.Unix(), id)
 	return err
 }
 
 // SetKeyState marks a key lost or removed; it stays on record.
 func (tx *Tx) SetKeyState(id int64, state string) error {
-	_, err := tx.ExecContext(tx.ctx, `UPDATE keys SET state = ?, state_at = ? WHERE id = ?`, state, tx.now.Unix(), id)
+	_, err := tx.exec(tx.ctx, `UPDATE keys SET state = ?, state_at = ? WHERE id = ?`, state, tx.now.Unix(), id)
 	return err
 }
 

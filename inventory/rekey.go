@@ -30,10 +30,10 @@ func (s *Store) Rekey(ctx context.Context, newMaster []byte, actor string) error
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(tx.ctx, `UPDATE meta SET value = ? WHERE name = 'hash_key'`, sealed); err != nil {
+		if _, err := tx.exec(tx.ctx, `UPDATE meta SET value = ? WHERE name = 'hash_key'`, sealed); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(tx.ctx, `UPDATE meta SET value = ? WHERE name = 'master_key_fingerprint'`, []byte(nk.fingerprint)); err != nil {
+		if _, err := tx.exec(tx.ctx, `UPDATE meta SET value = ? WHERE name = 'master_key_fingerprint'`, []byte(nk.fingerprint)); err != nil {
 			return err
 		}
 		if err := remacAudit(tx, nk); err != nil {
@@ -57,7 +57,7 @@ func resealFobs(tx *Tx, old, nk *keyring) error {
 		serial       string
 		secret, priv []byte
 	}
-	rows, err := tx.QueryContext(tx.ctx, `SELECT id, serial, secret, private_id FROM fobs`)
+	rows, err := tx.query(tx.ctx, `SELECT id, serial, secret, private_id FROM fobs`)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func resealFobs(tx *Tx, old, nk *keyring) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(tx.ctx, `UPDATE fobs SET secret = ?, private_id = ? WHERE id = ?`, secret, priv, r.id); err != nil {
+		if _, err := tx.exec(tx.ctx, `UPDATE fobs SET secret = ?, private_id = ? WHERE id = ?`, secret, priv, r.id); err != nil {
 			return err
 		}
 	}
@@ -113,7 +113,7 @@ func remacAudit(tx *Tx, nk *keyring) error {
 	for i := range entries {
 		e := &entries[i]
 		e.MAC = nk.auditMAC(prev, e)
-		if _, err := tx.ExecContext(tx.ctx, `UPDATE audit SET mac = ? WHERE id = ?`, e.MAC, e.ID); err != nil {
+		if _, err := tx.exec(tx.ctx, `UPDATE audit SET mac = ? WHERE id = ?`, e.MAC, e.ID); err != nil {
 			return err
 		}
 		prev = e.MAC
@@ -122,6 +122,6 @@ func remacAudit(tx *Tx, nk *keyring) error {
 		return nil
 	}
 	last := entries[len(entries)-1]
-	_, err = tx.ExecContext(tx.ctx, `UPDATE meta SET value = ? WHERE name = 'audit_head'`, encodeHead(auditHead{last.ID, last.MAC}))
+	_, err = tx.exec(tx.ctx, `UPDATE meta SET value = ? WHERE name = 'audit_head'`, encodeHead(auditHead{last.ID, last.MAC}))
 	return err
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/keydesk/keydesk/desk"
 	"github.com/keydesk/keydesk/fob"
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/verify"
@@ -34,7 +35,7 @@ func rekeyStore(t *testing.T) (*fixture, string) {
 		return tx.Audit("clerk", "fob assign", "fob H-1", "to ada")
 	})
 	v := verify.New(fx.s, verify.DefaultPolicy)
-	issued, err := v.IssueBypass(t.Context(), verify.BypassRequest{User: "ada", Uses: 5, Actor: "clerk"})
+	issued, err := desk.New(fx.s, v).As("clerk").IssueBypass(t.Context(), verify.BypassRequest{User: "ada", Uses: 5})
 	if err != nil {
 		t.Fatal(err)
 	}

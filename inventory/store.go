@@ -51,7 +51,7 @@ type Options struct {
 // Store is an open inventory. It is safe for concurrent use.
 type Store struct {
 	path     string
-	db       *sql.DB  // readers
+	db       readPool // readers
 	keys     *keyring // read through currentKeys: Rekey swaps it
 	keysMu   sync.RWMutex
 	hashKey  []byte // keyed-hash key for values shown once (bypass codes, API keys)
@@ -115,7 +115,7 @@ func Open(ctx context.Context, path string, master []byte, o Options) (*Store, e
 	if err != nil {
 		return nil, fmt.Errorf("failed to open inventory %s: %w", path, err)
 	}
-	s := &Store{path: path, db: db, keys: keys, now: o.Now, readOnly: readOnly}
+	s := &Store{path: path, db: readPool{db}, keys: keys, now: o.Now, readOnly: readOnly}
 	if err := s.prepare(ctx, exists); err != nil {
 		db.Close()
 		return nil, err
@@ -148,15 +148,15 @@ func writable(path string) bool {
 // prepare checks the file is ours, migrates it and checks the master key.
 func (s *Store) prepare(ctx context.Context, existed bool) error {
 	var appID, version int
-	if err := s.db.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
+	if err := s.db.queryRow(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
 		return s.describe(err)
 	}
-	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+	if err := s.db.queryRow(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 		return s.describe(err)
 	}
 	if existed && appID != applicationID {
 		var tables int
-		s.db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&tables)
+		s.db.queryRow(ctx, "SELECT count(*) FROM sqlite_master").Scan(&tables)
 		if appID != 0 || tables > 0 {
 			return fmt.Errorf("%s: %w (it is an SQLite database of another program)", s.path, ErrNotInventory)
 		}
@@ -255,7 +255,7 @@ func (s *Store) initMeta(ctx context.Context, tx *sql.Tx) error {
 func (s *Store) checkKey(ctx context.Context) error {
 	var fp string
 	var sealed []byte
-	err := s.db.QueryRowContext(ctx, `SELECT
+	err := s.db.queryRow(ctx, `SELECT
 		(SELECT value FROM meta WHERE name = 'master_key_fingerprint'),
 		(SELECT value FROM meta WHERE name = 'hash_key')`).Scan(&fp, &sealed)
 	if err != nil {

@@ -59,7 +59,7 @@ func scanUser(row interface{ Scan(...any) error }) (User, error) {
 }
 
 func getUser(ctx context.Context, q querier, name string) (User, error) {
-	u, err := scanUser(q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE name = ?`, name))
+	u, err := scanUser(q.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("no user named %q: %w", name, ErrNotFound)
 	}
@@ -74,7 +74,7 @@ func (tx *Tx) User(name string) (User, error) { return getUser(tx.ctx, tx, name)
 
 // Users lists users by name; a non-empty prefix filters them.
 func (s *Store) Users(ctx context.Context, prefix string) ([]User, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users
+	rows, err := s.db.query(ctx, `SELECT `+userColumns+` FROM users
 		WHERE name LIKE ? ESCAPE '\' ORDER BY name`, like(prefix)+"%")
 	if err != nil {
 		return nil, err
@@ -99,7 +99,7 @@ func (tx *Tx) AddUser(u User) (User, error) {
 	u.FullName = strings.TrimSpace(u.FullName)
 	u.Email = strings.TrimSpace(u.Email)
 	u.CreatedAt = tx.now.UTC().Truncate(time.Second)
-	res, err := tx.ExecContext(tx.ctx, `INSERT INTO users(name, full_name, email, created_at) VALUES (?, ?, ?, ?)`,
+	res, err := tx.exec(tx.ctx, `INSERT INTO users(name, full_name, email, created_at) VALUES (?, ?, ?, ?)`,
 		u.Name, u.FullName, u.Email, u.CreatedAt.Unix())
 	if isUnique(err) {
 		return User{}, fmt.Errorf("user %q: %w", u.Name, ErrExists)
@@ -113,7 +113,7 @@ func (tx *Tx) AddUser(u User) (User, error) {
 
 // SetUserDisabled disables or enables a user.
 func (tx *Tx) SetUserDisabled(id int64, disabled bool) error {
-	_, err := tx.ExecContext(tx.ctx, `UPDATE users SET disabled = ? WHERE id = ?`, disabled, id)
+	_, err := tx.exec(tx.ctx, `UPDATE users SET disabled = ? WHERE id = ?`, disabled, id)
 	return err
 }
 
@@ -126,7 +126,7 @@ func (tx *Tx) RecordUserFailure(id int64, limit int) (count int, lockedNow bool,
 // recordFailure counts a failure on a user or fob row, and locks the row
 // when the count reaches limit, in one statement.
 func (tx *Tx) recordFailure(table string, id int64, limit int) (count int, lockedNow bool, err error) {
-	err = tx.QueryRowContext(tx.ctx, `UPDATE `+table+` SET fail_count = fail_count + 1,
+	err = tx.queryRow(tx.ctx, `UPDATE `+table+` SET fail_count = fail_count + 1,
 		locked_at = CASE WHEN locked_at IS NULL AND fail_count + 1 >= ?2 THEN ?3 ELSE locked_at END
 		WHERE id = ?1 RETURNING fail_count`, id, limit, tx.now.Unix()).Scan(&count)
 	return count, err == nil && count == limit, err
@@ -134,6 +134,6 @@ func (tx *Tx) recordFailure(table string, id int64, limit int) (count int, locke
 
 // ResetUserFailures clears the failure count after a success or an unlock.
 func (tx *Tx) ResetUserFailures(id int64) error {
-	_, err := tx.ExecContext(tx.ctx, `UPDATE users SET fail_count = 0, locked_at = NULL WHERE id = ?`, id)
+	_, err := tx.exec(tx.ctx, `UPDATE users SET fail_count = 0, locked_at = NULL WHERE id = ?`, id)
 	return err
 }

@@ -15,6 +15,9 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 try() { printf '$ %s\n' "$*"; "$@" || printf '(exit status %d)\n' "$?"; }
 
+step "A new inventory and its master key (keep a copy of the key apart from the database)"
+run "$keydesk" init
+
 step "A box of fobs arrives with the vendor's seed file (OATH CSV: serial, seed, kind, digits, counter or step, hash)"
 printf '3132333435363738393031323334353637383930\n' > seed-hotp.hex
 printf '12345678901234567890123456789012' | od -An -tx1 | tr -d ' \n' > seed-totp.hex
@@ -30,8 +33,10 @@ try "$keydesk" import box-2026-11.csv
 run "$keydesk" batch list
 
 step "Two people come to the desk"
-run "$keydesk" user add alice --full-name "Alice Liddell" --email alice@example.edu
-run "$keydesk" user add bob --full-name "Bob Dodgson"
+printf '$ %s user add alice --full-name "Alice Liddell" --email alice@example.edu\n' "$keydesk"
+"$keydesk" user add alice --full-name "Alice Liddell" --email alice@example.edu
+printf '$ %s user add bob --full-name "Bob Dodgson"\n' "$keydesk"
+"$keydesk" user add bob --full-name "Bob Dodgson"
 
 step "Alice gets a fob, and tests it at the counter"
 run "$keydesk" fob assign HOTP-0001 alice

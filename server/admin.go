@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/keydesk/keydesk/desk"
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/verify"
 )
@@ -34,11 +35,11 @@ func (s *Server) adminRoutes() []route {
 
 		{"GET /v1/admin/fobs", verify.ViewLogs, s.listFobs},
 		{"GET /v1/admin/fobs/{serial}", verify.ViewLogs, s.showFob},
-		{"POST /v1/admin/fobs/{serial}/assign", verify.ModifyFobs, s.fobAction(Assign)},
-		{"POST /v1/admin/fobs/{serial}/unassign", verify.ModifyFobs, s.fobAction(Unassign)},
-		{"POST /v1/admin/fobs/{serial}/lost", verify.ModifyFobs, s.fobAction(Lose)},
-		{"POST /v1/admin/fobs/{serial}/revoke", verify.ModifyFobs, s.fobAction(Revoke)},
-		{"POST /v1/admin/fobs/{serial}/unlock", verify.ModifyFobs, s.fobAction(Unlock)},
+		{"POST /v1/admin/fobs/{serial}/assign", verify.ModifyFobs, s.assignFob},
+		{"POST /v1/admin/fobs/{serial}/unassign", verify.ModifyFobs, s.fobAction((*desk.Desk).UnassignFob)},
+		{"POST /v1/admin/fobs/{serial}/lost", verify.ModifyFobs, s.fobAction((*desk.Desk).ReportLost)},
+		{"POST /v1/admin/fobs/{serial}/revoke", verify.ModifyFobs, s.fobAction((*desk.Desk).Revoke)},
+		{"POST /v1/admin/fobs/{serial}/unlock", verify.ModifyFobs, s.fobAction((*desk.Desk).UnlockFob)},
 		{"POST /v1/admin/fobs/{serial}/resync", verify.ModifyFobs, s.resync},
 
 		{"GET /v1/admin/users/{user}/bypass", verify.ViewLogs, s.listBypass},
@@ -73,7 +74,7 @@ func (s *Server) admin(rt route) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		a, err := s.deps.Directory.AdminByToken(r.Context(), token)
+		a, err := s.deps.Callers.AdminByToken(r.Context(), token)
 		switch {
 		case errors.Is(err, inventory.ErrNotFound):
 			s.writeError(w, r, unauthenticated("the bearer token is not an admin token"))
@@ -88,7 +89,7 @@ func (s *Server) admin(rt route) http.Handler {
 		actor := "api:" + a.Name
 		if err := verify.Authorize(verify.Role(a.Role), rt.perm); err != nil {
 			s.m.refused.Inc()
-			if aerr := s.deps.Staff.Refused(r.Context(), actor, rt.pattern, err.Error()); aerr != nil {
+			if aerr := s.desk(actor).RecordRefusal(r.Context(), rt.pattern, err.Error()); aerr != nil {
 				s.log.Error("a refusal could not be written to the audit log", "actor", actor, "route", rt.pattern, "err", aerr)
 			}
 			s.log.Warn("refused", "actor", actor, "route", rt.pattern, "role", a.Role)

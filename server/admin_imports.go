@@ -20,7 +20,7 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, _ string) erro
 	if err != nil {
 		return err
 	}
-	keys, err := s.deps.Fobs.Keys(r.Context(), name)
+	keys, err := s.deps.Desk.Keys(r.Context(), name)
 	if err != nil {
 		return err
 	}
@@ -36,7 +36,7 @@ func (s *Server) removeKey(w http.ResponseWriter, r *http.Request, actor string)
 	if ref == "" || len(ref) > 128 {
 		return errorf(http.StatusBadRequest, "bad_path", "a key is named by its number or its name, 1 to 128 characters")
 	}
-	if err := s.deps.Fobs.RemoveKey(r.Context(), actor, name, ref); err != nil {
+	if err := s.desk(actor).RemoveKey(r.Context(), name, ref); err != nil {
 		return err
 	}
 	return ok(w, http.StatusOK, map[string]any{"user": name, "key": ref, "removed": true})
@@ -102,7 +102,7 @@ func (s *Server) importSeedFile(w http.ResponseWriter, r *http.Request, actor st
 	if req.Password != "" {
 		keys.Password = func() ([]byte, error) { return []byte(req.Password), nil }
 	}
-	res, err := s.deps.Fobs.Import(r.Context(), actor, desk.ImportRequest{
+	res, err := s.desk(actor).Import(r.Context(), desk.ImportRequest{
 		Files:  []desk.SeedFile{{Name: req.FileName, R: bytes.NewReader(req.file)}},
 		Format: req.format, Keys: keys, Batch: req.Batch, DryRun: req.DryRun, SkipExisting: req.SkipExisting,
 	})

@@ -3,11 +3,13 @@ package server
 // The admin API's routes on users, fobs and bypass codes.
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/keydesk/keydesk/desk"
 	"github.com/keydesk/keydesk/fob"
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/verify"
@@ -37,7 +39,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, _ string) err
 	if len(prefix) > 128 {
 		return errorf(http.StatusBadRequest, "bad_query", "prefix longer than 128 characters")
 	}
-	users, err := s.deps.People.Users(r.Context(), prefix)
+	users, err := s.deps.Desk.Users(r.Context(), prefix)
 	if err != nil {
 		return err
 	}
@@ -66,7 +68,7 @@ func (s *Server) addUser(w http.ResponseWriter, r *http.Request, actor string) e
 	if err != nil {
 		return err
 	}
-	u, err := s.deps.People.AddUser(r.Context(), actor, inventory.User{Name: req.Name, FullName: req.FullName, Email: req.Email})
+	u, err := s.desk(actor).AddUser(r.Context(), inventory.User{Name: req.Name, FullName: req.FullName, Email: req.Email})
 	if err != nil {
 		return err
 	}
@@ -78,7 +80,7 @@ func (s *Server) showUser(w http.ResponseWriter, r *http.Request, _ string) erro
 	if err != nil {
 		return err
 	}
-	v, err := s.deps.People.UserDetail(r.Context(), name)
+	v, err := s.deps.Desk.UserDetail(r.Context(), name)
 	if err != nil {
 		return err
 	}
@@ -91,7 +93,7 @@ func (s *Server) disableUser(disabled bool) func(w http.ResponseWriter, r *http.
 		if err != nil {
 			return err
 		}
-		if err := s.deps.People.SetUserDisabled(r.Context(), actor, name, disabled); err != nil {
+		if err := s.desk(actor).SetUserDisabled(r.Context(), name, disabled); err != nil {
 			return err
 		}
 		return ok(w, http.StatusOK, map[string]any{"user": name, "disabled": disabled})
@@ -103,7 +105,7 @@ func (s *Server) unlockUser(w http.ResponseWriter, r *http.Request, actor string
 	if err != nil {
 		return err
 	}
-	if err := s.deps.People.UnlockUser(r.Context(), actor, name); err != nil {
+	if err := s.desk(actor).UnlockUser(r.Context(), name); err != nil {
 		return err
 	}
 	return ok(w, http.StatusOK, map[string]any{"user": name, "unlocked": true})
@@ -124,7 +126,7 @@ func (s *Server) listFobs(w http.ResponseWriter, r *http.Request, _ string) erro
 			return errorf(http.StatusBadRequest, "bad_query", "%v", err)
 		}
 	}
-	fobs, err := s.deps.Fobs.Fobs(r.Context(), filter)
+	fobs, err := s.deps.Desk.Fobs(r.Context(), filter)
 	if err != nil {
 		return err
 	}
@@ -145,7 +147,7 @@ func (s *Server) showFob(w http.ResponseWriter, r *http.Request, _ string) error
 	if err != nil {
 		return err
 	}
-	f, err := s.deps.Fobs.Fob(r.Context(), serial)
+	f, err := s.deps.Desk.Fob(r.Context(), serial)
 	if err != nil {
 		return err
 	}
@@ -164,30 +166,35 @@ func (a *assignRequest) Validate() error {
 	return nil
 }
 
-// fobAction is a change of a fob's state. Only assign reads a body.
-func (s *Server) fobAction(action FobAction) func(w http.ResponseWriter, r *http.Request, actor string) error {
+// fobAction is a change of a fob's state, answered with the fob as it is
+// after it.
+func (s *Server) fobAction(change func(d *desk.Desk, ctx context.Context, serial string) error) func(w http.ResponseWriter, r *http.Request, actor string) error {
 	return func(w http.ResponseWriter, r *http.Request, actor string) error {
 		serial, err := pathSerial(r)
 		if err != nil {
 			return err
 		}
-		var user string
-		if action == Assign {
-			req, err := decode[assignRequest](w, r, maxAdminBody)
-			if err != nil {
-				return err
-			}
-			user = req.User
-		}
-		if err := s.deps.Fobs.FobAction(r.Context(), actor, action, serial, user); err != nil {
+		if err := change(s.desk(actor), r.Context(), serial); err != nil {
 			return err
 		}
-		f, err := s.deps.Fobs.Fob(r.Context(), serial)
+		f, err := s.deps.Desk.Fob(r.Context(), serial)
 		if err != nil {
 			return err
 		}
 		return ok(w, http.StatusOK, f)
 	}
+}
+
+// assignFob is POST /v1/admin/fobs/{serial}/assign, the one fob change
+// with a body: who gets the fob.
+func (s *Server) assignFob(w http.ResponseWriter, r *http.Request, actor string) error {
+	req, err := decode[assignRequest](w, r, maxAdminBody)
+	if err != nil {
+		return err
+	}
+	return s.fobAction(func(d *desk.Desk, ctx context.Context, serial string) error {
+		return d.AssignFob(ctx, serial, req.User)
+	})(w, r, actor)
 }
 
 // resyncRequest is the body of POST /v1/admin/fobs/{serial}/resync: two
@@ -215,11 +222,11 @@ func (s *Server) resync(w http.ResponseWriter, r *http.Request, actor string) er
 	if err != nil {
 		return err
 	}
-	d, err := s.deps.Fobs.Resync(r.Context(), actor, serial, req.Code1, req.Code2)
+	res, err := s.desk(actor).Resync(r.Context(), serial, req.Code1, req.Code2)
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, map[string]any{"serial": serial, "resynced": d.Allow, "drift": d.Drift})
+	return ok(w, http.StatusOK, res)
 }
 
 func (s *Server) listBypass(w http.ResponseWriter, r *http.Request, _ string) error {
@@ -227,7 +234,7 @@ func (s *Server) listBypass(w http.ResponseWriter, r *http.Request, _ string) er
 	if err != nil {
 		return err
 	}
-	codes, err := s.deps.Fobs.BypassCodes(r.Context(), name)
+	codes, err := s.deps.Desk.BypassCodes(r.Context(), name)
 	if err != nil {
 		return err
 	}
@@ -267,8 +274,8 @@ func (s *Server) issueBypass(w http.ResponseWriter, r *http.Request, actor strin
 	if err != nil {
 		return err
 	}
-	out, err := s.deps.Fobs.IssueBypass(r.Context(), verify.BypassRequest{
-		User: name, Uses: req.Uses, TTL: time.Duration(req.TTL), Count: req.Count, Actor: actor})
+	out, err := s.desk(actor).IssueBypass(r.Context(), verify.BypassRequest{
+		User: name, Uses: req.Uses, TTL: time.Duration(req.TTL), Count: req.Count})
 	if err != nil {
 		return err
 	}
@@ -281,7 +288,7 @@ func (s *Server) revokeBypass(w http.ResponseWriter, r *http.Request, actor stri
 	if err != nil {
 		return err
 	}
-	n, err := s.deps.Fobs.RevokeBypass(r.Context(), actor, name)
+	n, err := s.desk(actor).RevokeBypass(r.Context(), name)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 func (s *Server) listApps(w http.ResponseWriter, r *http.Request, _ string) error {
-	apps, err := s.deps.Staff.Applications(r.Context())
+	apps, err := s.deps.Desk.Applications(r.Context())
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func (s *Server) addApp(w http.ResponseWriter, r *http.Request, actor string) er
 	if err != nil {
 		return err
 	}
-	a, key, err := s.deps.Staff.AddApplication(r.Context(), actor, req.app)
+	a, key, err := s.desk(actor).AddApplication(r.Context(), req.app)
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func (s *Server) removeApp(w http.ResponseWriter, r *http.Request, actor string)
 	if err != nil {
 		return err
 	}
-	if err := s.deps.Staff.RemoveApplication(r.Context(), actor, name); err != nil {
+	if err := s.desk(actor).RemoveApplication(r.Context(), name); err != nil {
 		return err
 	}
 	// Its key and secret stop working now, not when the caches expire.
@@ -93,7 +93,7 @@ func (s *Server) removeApp(w http.ResponseWriter, r *http.Request, actor string)
 }
 
 func (s *Server) listAdmins(w http.ResponseWriter, r *http.Request, _ string) error {
-	admins, err := s.deps.Staff.Admins(r.Context())
+	admins, err := s.deps.Desk.Admins(r.Context())
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func (s *Server) addAdmin(w http.ResponseWriter, r *http.Request, actor string) 
 	if err != nil {
 		return err
 	}
-	a, token, err := s.deps.Staff.AddAdmin(r.Context(), actor, req.Name, req.role)
+	a, token, err := s.desk(actor).AddAdmin(r.Context(), req.Name, req.role)
 	if err != nil {
 		return err
 	}
@@ -143,7 +143,7 @@ func (s *Server) disableAdmin(w http.ResponseWriter, r *http.Request, actor stri
 	if err != nil {
 		return err
 	}
-	if err := s.deps.Staff.DisableAdmin(r.Context(), actor, name); err != nil {
+	if err := s.desk(actor).DisableAdmin(r.Context(), name); err != nil {
 		return err
 	}
 	return ok(w, http.StatusOK, map[string]any{"admin": name, "disabled": true})
@@ -154,7 +154,7 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request, _ string) erro
 	if err != nil {
 		return err
 	}
-	entries, err := s.deps.Staff.AuditLog(r.Context(), limit)
+	entries, err := s.deps.Desk.AuditLog(r.Context(), limit)
 	if err != nil {
 		return err
 	}
@@ -172,7 +172,7 @@ type auditVerdict struct {
 }
 
 func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request, _ string) error {
-	sum, err := s.deps.Staff.VerifyAudit(r.Context())
+	sum, err := s.deps.Desk.VerifyAudit(r.Context())
 	var bad *inventory.AuditError
 	if errors.As(err, &bad) {
 		return ok(w, http.StatusOK, auditVerdict{BadEntry: bad.ID, Problem: bad.Error()})

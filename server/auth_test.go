@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keydesk/keydesk/desk"
 	"github.com/keydesk/keydesk/inventory"
 )
 
@@ -130,7 +129,7 @@ func TestApplicationRemovedElsewhereStopsWithinCacheTTL(t *testing.T) {
 	}
 	// Removed by the CLI, another process: the server sees it once its
 	// cache of the key expires.
-	if err := (&desk.Desk{Store: fx.store, Actor: "cli:test"}).RemoveApplication(context.Background(), "vpn"); err != nil {
+	if err := fx.desk.As("cli:test").RemoveApplication(context.Background(), "vpn"); err != nil {
 		t.Fatal(err)
 	}
 	if status, _ := fx.auth(t, "alice", "000000"); status != 200 {

@@ -66,7 +66,7 @@ func newBenchFixture(b *testing.B, withRADIUS bool) *benchFixture {
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, key, err := (&desk.Desk{Store: st, Actor: "bench"}).AddApplication(context.Background(), inventory.NewApplication{
+	_, key, err := desk.New(st, verify.New(st, verify.DefaultPolicy)).As("bench").AddApplication(context.Background(), inventory.NewApplication{
 		Name: "loadgen", RADIUSSecret: []byte(radiusSecret), RADIUSSources: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
 	if err != nil {
 		b.Fatal(err)

@@ -37,7 +37,7 @@ func newAppCache(ttl time.Duration, now func() time.Time) *appCache {
 	return &appCache{ttl: ttl, now: now, m: map[[32]byte]cachedApp{}}
 }
 
-func (c *appCache) get(ctx context.Context, dir Directory, key string) (inventory.Application, error) {
+func (c *appCache) get(ctx context.Context, dir Callers, key string) (inventory.Application, error) {
 	id := sha256.Sum256([]byte(key))
 	now := c.now()
 	c.mu.Lock()
@@ -96,7 +96,7 @@ func newRADIUSTable(ttl time.Duration, now func() time.Time) *radiusTable {
 }
 
 // from lists the clients that allow requests from addr.
-func (t *radiusTable) from(ctx context.Context, dir Directory, addr netip.Addr) ([]radiusClient, error) {
+func (t *radiusTable) from(ctx context.Context, dir Callers, addr netip.Addr) ([]radiusClient, error) {
 	clients, err := t.load(ctx, dir)
 	if err != nil {
 		return nil, err
@@ -114,7 +114,7 @@ func (t *radiusTable) from(ctx context.Context, dir Directory, addr netip.Addr) 
 	return out, nil
 }
 
-func (t *radiusTable) load(ctx context.Context, dir Directory) ([]radiusClient, error) {
+func (t *radiusTable) load(ctx context.Context, dir Callers) ([]radiusClient, error) {
 	now := t.now()
 	t.mu.Lock()
 	if now.Before(t.expires) {

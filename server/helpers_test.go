@@ -40,6 +40,7 @@ type fixture struct {
 	clock  *clock
 	store  *inventory.Store
 	ver    *verify.Verifier
+	desk   *desk.Desk // acting as "test"
 	srv    *Server
 	appKey string
 	tokens map[verify.Role]string
@@ -65,7 +66,8 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	if fx.srv, err = New(cfg, NewDeps(st, fx.ver)); err != nil {
 		t.Fatal(err)
 	}
-	_, fx.appKey, err = (&desk.Desk{Store: st, Actor: "test"}).AddApplication(context.Background(), inventory.NewApplication{
+	fx.desk = fx.srv.deps.Desk.As("test")
+	_, fx.appKey, err = fx.desk.AddApplication(context.Background(), inventory.NewApplication{
 		Name: "vpn", RADIUSSecret: []byte(radiusSecret),
 		RADIUSSources: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 	})
@@ -73,7 +75,7 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 		t.Fatal(err)
 	}
 	for _, r := range verify.Roles {
-		if _, fx.tokens[r], err = (&desk.Desk{Store: st, Actor: "test"}).AddAdmin(context.Background(), "adm-"+string(r), r); err != nil {
+		if _, fx.tokens[r], err = fx.desk.AddAdmin(context.Background(), "adm-"+string(r), r); err != nil {
 			t.Fatal(err)
 		}
 	}

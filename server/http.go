@@ -121,7 +121,7 @@ func or(s, alt string) string {
 // healthz answers 200 when the inventory can be read: it looks up a key
 // that no application can have.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.deps.Directory.ApplicationByKey(r.Context(), inventory.AppKeyPrefix+"healthz"); err != nil && !errors.Is(err, inventory.ErrNotFound) {
+	if _, err := s.deps.Callers.ApplicationByKey(r.Context(), inventory.AppKeyPrefix+"healthz"); err != nil && !errors.Is(err, inventory.ErrNotFound) {
 		s.log.Error("health check failed", "err", err)
 		s.writeError(w, r, errorf(http.StatusServiceUnavailable, "unavailable", "the inventory cannot be read"))
 		return
@@ -202,7 +202,7 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	app, err := s.apps.get(r.Context(), s.deps.Directory, key)
+	app, err := s.apps.get(r.Context(), s.deps.Callers, key)
 	switch {
 	case errors.Is(err, inventory.ErrNotFound):
 		s.writeError(w, r, unauthenticated("the bearer token is not an application key"))

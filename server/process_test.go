@@ -43,6 +43,7 @@ func TestServeProcess(t *testing.T) {
 	seed := []byte("12345678901234567890")
 	os.WriteFile(filepath.Join(dir, "seed.hex"), []byte(hex.EncodeToString(seed)), 0o600)
 	os.WriteFile(filepath.Join(dir, "secret"), []byte(radiusSecret+"\n"), 0o600)
+	keydesk("init")
 	keydesk("user", "add", "alice")
 	keydesk("fob", "add", "F1", "--kind", "totp", "--secret-file", filepath.Join(dir, "seed.hex"))
 	keydesk("fob", "assign", "F1", "alice")

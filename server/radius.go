@@ -126,7 +126,7 @@ func (rs *radiusServer) authenticate(ctx context.Context, b []byte, src netip.Ad
 	case count > 1 || at < 0:
 		return radiusRequest{}, dropMalformed
 	}
-	clients, err := rs.s.radius.from(ctx, rs.s.deps.Directory, src.Addr())
+	clients, err := rs.s.radius.from(ctx, rs.s.deps.Callers, src.Addr())
 	if err != nil {
 		rs.s.log.Error("cannot read the RADIUS clients", "err", err)
 		return radiusRequest{}, dropNoDecision

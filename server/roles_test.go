@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/keydesk/keydesk/desk"
 	"github.com/keydesk/keydesk/fob"
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/verify"
@@ -74,7 +73,7 @@ func matrixCases() []matrixCase {
 func matrixFixture(t *testing.T) *fixture {
 	fx := newFixture(t, Config{})
 	ctx := context.Background()
-	d := &desk.Desk{Store: fx.store, Actor: "test"}
+	d := fx.desk
 	fx.addUser(t, "u-show")
 	for _, u := range []string{"u-disable", "u-enable", "u-revoke"} {
 		if _, err := d.AddUser(ctx, inventory.User{Name: u}); err != nil {
@@ -99,7 +98,7 @@ func matrixFixture(t *testing.T) *fixture {
 	if dec, err := fx.ver.VerifySerial(ctx, "F-locked", "000000"); err != nil || dec.Allow {
 		t.Fatalf("failing F-locked once: %v %v", dec, err)
 	}
-	if _, err := fx.ver.IssueBypass(ctx, verify.BypassRequest{User: "u-revoke", Actor: "test"}); err != nil {
+	if _, err := fx.desk.IssueBypass(ctx, verify.BypassRequest{User: "u-revoke"}); err != nil {
 		t.Fatal(err)
 	}
 	must(fx.store.Update(ctx, func(tx *inventory.Tx) error {
@@ -111,9 +110,9 @@ func matrixFixture(t *testing.T) *fixture {
 			AppID: "https://keydesk.example", Certificate: []byte("cert")})
 		return err
 	}))
-	_, _, err := (&desk.Desk{Store: fx.store, Actor: "test"}).AddApplication(ctx, inventory.NewApplication{Name: "app-remove"})
+	_, _, err := fx.desk.AddApplication(ctx, inventory.NewApplication{Name: "app-remove"})
 	must(err)
-	_, _, err = (&desk.Desk{Store: fx.store, Actor: "test"}).AddAdmin(ctx, "adm-disable", verify.ReadOnly)
+	_, _, err = fx.desk.AddAdmin(ctx, "adm-disable", verify.ReadOnly)
 	must(err)
 	return fx
 }
@@ -190,7 +189,7 @@ func TestAdminAuthentication(t *testing.T) {
 			t.Errorf("%s: %d %v", c.name, status, m)
 		}
 	}
-	if err := (&desk.Desk{Store: fx.store, Actor: "test"}).DisableAdmin(context.Background(), "adm-read_only"); err != nil {
+	if err := fx.desk.DisableAdmin(context.Background(), "adm-read_only"); err != nil {
 		t.Fatal(err)
 	}
 	if status, m := fx.do(t, "GET", "/v1/admin/users", fx.tokens[verify.ReadOnly], nil); status != 401 {

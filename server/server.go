@@ -16,16 +16,6 @@ import (
 	"time"
 )
 
-// Deps are what the server acts through; [NewDeps] makes them from one
-// inventory and verifier.
-type Deps struct {
-	Decider   Decider
-	Directory Directory
-	People    People
-	Fobs      Fobs
-	Staff     Staff
-}
-
 // Server answers HTTP and RADIUS requests. Make one with [New].
 type Server struct {
 	cfg     Config
@@ -47,7 +37,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("server config: %w", err)
 	}
-	if d.Decider == nil || d.Directory == nil || d.People == nil || d.Fobs == nil || d.Staff == nil {
+	if d.Decider == nil || d.Callers == nil || d.Desk == nil {
 		return nil, errors.New("server: every dependency is needed")
 	}
 	s := &Server{

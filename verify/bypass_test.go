@@ -8,16 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keydesk/keydesk/desk"
 	"github.com/keydesk/keydesk/fob"
 	"github.com/keydesk/keydesk/verify"
 )
 
-func issue(t *testing.T, e *env, r verify.BypassRequest) verify.IssuedBypass {
+func issue(t *testing.T, e *env, r verify.BypassRequest) desk.IssuedBypass {
 	t.Helper()
-	if r.Actor == "" {
-		r.Actor = "clerk"
-	}
-	out, err := e.v.IssueBypass(t.Context(), r)
+	out, err := e.desk.IssueBypass(t.Context(), r)
 	if err != nil {
 		t.Fatalf("issue %+v: %v", r, err)
 	}
@@ -74,7 +72,7 @@ func TestBypassUsesAndExpiry(t *testing.T) {
 		{User: "bob", Count: 101},
 		{User: "nobody"},
 	} {
-		if _, err := e.v.IssueBypass(t.Context(), bad); err == nil {
+		if _, err := e.desk.IssueBypass(t.Context(), bad); err == nil {
 			t.Errorf("issued %+v", bad)
 		}
 	}
@@ -94,7 +92,7 @@ func TestBypassLimitAndRevoke(t *testing.T) {
 		}
 		seen[c] = true
 	}
-	_, err := e.v.IssueBypass(t.Context(), verify.BypassRequest{User: "cy", Actor: "clerk"})
+	_, err := e.desk.IssueBypass(t.Context(), verify.BypassRequest{User: "cy"})
 	if !errors.Is(err, verify.ErrTooManyBypass) {
 		t.Fatalf("101st live code: %v, want ErrTooManyBypass", err)
 	}
@@ -103,7 +101,7 @@ func TestBypassLimitAndRevoke(t *testing.T) {
 	e.passcode(t, "cy", batch.Codes[0])
 	issue(t, e, verify.BypassRequest{User: "cy"})
 
-	n, err := e.v.RevokeBypass(t.Context(), "cy", "clerk")
+	n, err := e.desk.RevokeBypass(t.Context(), "cy")
 	if err != nil || n != 100 {
 		t.Fatalf("revoked %d, %v; want 100", n, err)
 	}
@@ -143,7 +141,7 @@ func TestBypassDisabledUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantDeny(t, "bypass code of a disabled user", e.passcode(t, "eve", code), verify.ErrUserDisabled)
-	if _, err := e.v.IssueBypass(t.Context(), verify.BypassRequest{User: "eve"}); err == nil {
+	if _, err := e.desk.IssueBypass(t.Context(), verify.BypassRequest{User: "eve"}); err == nil {
 		t.Error("issued a code to a disabled user")
 	}
 }
@@ -154,12 +152,15 @@ func TestBypassDrawsFromRand(t *testing.T) {
 	e := newEnv(t)
 	e.addUser(t, "fin")
 	zeros := bytes.NewReader(make([]byte, 64))
-	got := issue(t, e, verify.BypassRequest{User: "fin", Rand: zeros})
+	got, err := e.desk.WithRand(zeros).IssueBypass(t.Context(), verify.BypassRequest{User: "fin"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got.Codes[0] != "000000000" {
 		t.Errorf("code from zero randomness %q", got.Codes[0])
 	}
 	wantAllow(t, "000000000", e.passcode(t, "fin", "000000000"))
-	if _, err := e.v.IssueBypass(t.Context(), verify.BypassRequest{User: "fin", Rand: bytes.NewReader(nil)}); err == nil {
+	if _, err := e.desk.WithRand(bytes.NewReader(nil)).IssueBypass(t.Context(), verify.BypassRequest{User: "fin"}); err == nil {
 		t.Error("issued a code without randomness")
 	}
 }

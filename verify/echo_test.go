@@ -38,7 +38,11 @@ func TestReasonsNeverRepeatWhatWasTyped(t *testing.T) {
 				t.Errorf("%s, typed %q: %q", name, typed, d.Reason())
 			}
 		}
-		if _, err := v.Resync(ctx, "F1", typed, typed, "clerk"); err == nil || strings.Contains(err.Error(), typed) {
+		f, err := st.Fob(ctx, "F1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := DefaultPolicy.Resync(&f, typed, typed, st.Now()); err == nil || strings.Contains(err.Error(), typed) {
 			t.Errorf("resync, typed %q: %v", typed, err)
 		}
 	}

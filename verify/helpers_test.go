@@ -49,7 +49,7 @@ func newEnvPolicy(t testing.TB, p verify.Policy) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	e.s, e.v, e.desk = s, verify.New(s, p), &desk.Desk{Store: s, Actor: "clerk"}
+	e.s, e.v, e.desk = s, verify.New(s, p), desk.New(s, verify.New(s, p)).As("clerk")
 	return e
 }
 

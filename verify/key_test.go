@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keydesk/keydesk/hid"
 	"github.com/keydesk/keydesk/hid/softkey"
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/u2f"
@@ -127,112 +126,6 @@ func TestYubicoRootTrustsNothingSelfSigned(t *testing.T) {
 	}
 }
 
-func newSoftKey(t *testing.T, state string) *softkey.Key {
-	t.Helper()
-	k, err := softkey.New(softkey.Config{StatePath: state, TouchDelay: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-// plugIn connects a soft key to a CTAPHID client over the in-memory pipe.
-func plugIn(t *testing.T, k *softkey.Key) *hid.Client {
-	t.Helper()
-	host, dev := hid.Pipe()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { k.Serve(ctx, dev); close(done) }()
-	c, err := hid.Open(ctx, host, hid.Options{PollInterval: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close(); cancel(); host.Close(); <-done })
-	return c
-}
-
-func TestRegisterAndTestKey(t *testing.T) {
-	ctx := context.Background()
-	st := openStore(t)
-	v := New(st, DefaultPolicy)
-	addUser(t, st, "alice")
-	addUser(t, st, "bob")
-	p := KeyPolicy{AppID: "keydesk-test"}
-	state := filepath.Join(t.TempDir(), "sk.state")
-	sk := newSoftKey(t, state)
-	dev := plugIn(t, sk)
-
-	reg, err := v.RegisterKey(ctx, dev, "alice", "desk key", p, "clerk")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if reg.Key.Name != "desk key" || reg.Attestation.Result != "self-signed" {
-		t.Errorf("registered %+v %+v", reg.Key, reg.Attestation)
-	}
-	// The same key cannot be registered again, to anyone.
-	if _, err := v.RegisterKey(ctx, dev, "bob", "", p, "clerk"); !errors.Is(err, ErrKeyRegistered) || !strings.Contains(err.Error(), "registered to alice") {
-		t.Errorf("second registration: %v", err)
-	}
-	// Requiring a trusted attestation refuses the soft key's self-signed one.
-	other := plugIn(t, newSoftKey(t, filepath.Join(t.TempDir(), "other.state")))
-	root, _ := os.ReadFile("../testdata/vectors/yubico-u2f-root-ca.pem")
-	ts, _ := NewTrustStore(root)
-	if _, err := v.RegisterKey(ctx, other, "bob", "", KeyPolicy{AppID: p.AppID, Trust: ts, RequireTrusted: true}, "clerk"); !errors.Is(err, ErrUntrusted) {
-		t.Errorf("untrusted registration: %v", err)
-	}
-
-	test, err := v.TestKey(ctx, dev, "alice", p, "clerk")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if test.Key.ID != reg.Key.ID || test.Counter == 0 {
-		t.Errorf("test %+v", test)
-	}
-	again, err := v.TestKey(ctx, dev, "alice", p, "clerk")
-	if err != nil || again.Counter <= test.Counter {
-		t.Fatalf("second test: %+v %v", again, err)
-	}
-	// Bob has no key that this one is.
-	if _, err := v.TestKey(ctx, dev, "bob", p, "clerk"); !errors.Is(err, ErrNoKey) {
-		t.Errorf("bob: %v", err)
-	}
-
-	// A clone: a copy of the key's state taken before the last two tests
-	// answers with a counter the inventory has seen. Refused, and audited.
-	clonedState := filepath.Join(t.TempDir(), "clone.state")
-	copyFile(t, state, clonedState)
-	if _, err := v.TestKey(ctx, dev, "alice", p, "clerk"); err != nil {
-		t.Fatal(err)
-	}
-	// Roll the clone's counter back by restoring the copy taken now and
-	// using the original twice more.
-	v.TestKey(ctx, dev, "alice", p, "clerk")
-	clone := plugIn(t, newSoftKey(t, clonedState))
-	_, err = v.TestKey(ctx, clone, "alice", p, "clerk")
-	if !errors.Is(err, ErrCounter) {
-		t.Fatalf("clone: %v", err)
-	}
-	found := false
-	st.AuditLog(ctx, 0, func(e inventory.AuditEntry) error {
-		found = found || e.Action == "key clone suspected"
-		return nil
-	})
-	if !found {
-		t.Error("no audit entry for the suspected clone")
-	}
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	b, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func openStore(t *testing.T) *inventory.Store {
 	t.Helper()
 	key := make([]byte, inventory.MasterKeySize)
@@ -254,4 +147,13 @@ func addUser(t *testing.T, st *inventory.Store, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+func newSoftKey(t *testing.T, state string) *softkey.Key {
+	t.Helper()
+	k, err := softkey.New(softkey.Config{StatePath: state, TouchDelay: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/keydesk/keydesk/fob"
@@ -25,7 +24,7 @@ func failed(err error, format string, args ...any) match {
 
 // check decides whether code is right for f at now. It does not write.
 func (v *Verifier) check(f *inventory.Fob, code string, now time.Time) match {
-	code = strings.TrimSpace(code)
+	code = fob.NormalizeCode(code)
 	switch f.Token.Kind {
 	case fob.HOTP:
 		return v.checkHOTP(f, code)

@@ -89,11 +89,16 @@ func TestHOTPMalformed(t *testing.T) {
 	e := newEnv(t)
 	a := hotp("H-M")
 	e.add(t, "", a)
-	for _, code := range []string{"", "12345", "1234567", "12a456", "１２３４５６", "123 456"} {
+	for _, code := range []string{"", "12345", "1234567", "12a456", "１２３４５６", "123_456", "123 45"} {
 		wantDeny(t, fmt.Sprintf("code %q", code), e.serial(t, "H-M", code), verify.ErrMalformed, "6 digits")
 	}
-	// Blanks around a right code are what a clerk's paste adds.
+	// Blanks around a right code are what a clerk's paste adds; a space or
+	// a dash inside it, how people read a code off a fob or a phone.
 	wantAllow(t, "code with blanks", e.serial(t, "H-M", " "+a.Code(0)+"\n"))
+	c := a.Code(1)
+	wantAllow(t, "code with a space", e.serial(t, "H-M", c[:3]+" "+c[3:]))
+	c = a.Code(2)
+	wantAllow(t, "code with a dash", e.serial(t, "H-M", c[:3]+"-"+c[3:]))
 }
 
 // step is the RFC 6238 step of the fake clock's start for a 30 s fob.

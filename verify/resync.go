@@ -1,10 +1,10 @@
 package verify
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/keydesk/keydesk/fob"
 	"github.com/keydesk/keydesk/inventory"
@@ -15,51 +15,33 @@ var ErrResync = Refusef("resync failed")
 
 // Resync finds where a drifted fob is from two consecutive codes it shows:
 // HOTP within ResyncWindow presses ahead of the counter, TOTP within
-// ResyncWindow steps of now. It also clears the fob's failures and lock,
-// since the clerk has just seen it work.
-func (v *Verifier) Resync(ctx context.Context, serial, code1, code2, actor string) (Decision, error) {
-	var d Decision
-	err := v.store.Update(ctx, func(tx *inventory.Tx) error {
-		f, err := tx.Fob(serial)
-		if err != nil {
-			return err
+// ResyncWindow steps of now. It returns the fob's new position; a locked
+// fob may be resynced (the clerk has just seen it work), a lost or
+// revoked one may not.
+func (p Policy) Resync(f *inventory.Fob, code1, code2 string, now time.Time) (inventory.FobUse, error) {
+	if refused := refuseFob(f); refused.Denial != nil && !errors.Is(refused.Denial, ErrFobLocked) {
+		return inventory.FobUse{}, refused.Denial
+	}
+	t := &f.Token
+	if t.Kind == fob.Yubico {
+		return inventory.FobUse{}, Refusef("fob %s is a Yubico OTP fob, which does not drift: nothing to resync", t.Serial)
+	}
+	code1, code2 = fob.NormalizeCode(code1), fob.NormalizeCode(code2)
+	for _, c := range []string{code1, code2} {
+		if !fob.IsDigits(c, t.Digits) {
+			return inventory.FobUse{}, fmt.Errorf("%w: a code of fob %s is %d digits", ErrMalformed, t.Serial, t.Digits)
 		}
-		if refused := refuseFob(&f); refused.Denial != nil && !errors.Is(refused.Denial, ErrFobLocked) {
-			return refused.Denial
-		}
-		t := &f.Token
-		for _, c := range []string{code1, code2} {
-			if t.Kind == fob.Yubico {
-				return Refusef("fob %s is a Yubico OTP fob, which does not drift: nothing to resync", serial)
-			}
-			if !fob.IsDigits(c, t.Digits) {
-				return fmt.Errorf("%w: a code of fob %s is %d digits", ErrMalformed, serial, t.Digits)
-			}
-		}
-		use, ok := v.findPair(&f, code1, code2, tx)
-		if !ok {
-			return fmt.Errorf("%w: the two codes are not consecutive codes of fob %s within %d %s; check the serial and that the codes were read one after the other",
-				ErrResync, serial, v.policy.ResyncWindow, map[bool]string{true: "presses", false: "steps of now"}[t.Kind == fob.HOTP])
-		}
-		if err := tx.RecordFobUse(f.ID, use); err != nil {
-			return err
-		}
-		if err := tx.UnlockFob(f.ID); err != nil {
-			return err
-		}
-		d = Decision{Allow: true, Serial: serial, Method: "fob", Drift: use.Drift}
-		detail := fmt.Sprintf("counter now %d", use.Counter)
-		if t.Kind == fob.TOTP {
-			detail = fmt.Sprintf("drift now %+d steps", use.Drift)
-		}
-		return tx.Audit(actor, "fob resync", "fob "+serial, detail)
-	})
-	return d, err
+	}
+	if use, ok := p.findPair(f, code1, code2, now); ok {
+		return use, nil
+	}
+	return inventory.FobUse{}, fmt.Errorf("%w: the two codes are not consecutive codes of fob %s within %d %s; check the serial and that the codes were read one after the other",
+		ErrResync, t.Serial, p.ResyncWindow, map[bool]string{true: "presses", false: "steps of now"}[t.Kind == fob.HOTP])
 }
 
-func (v *Verifier) findPair(f *inventory.Fob, c1, c2 string, tx *inventory.Tx) (inventory.FobUse, bool) {
+func (p Policy) findPair(f *inventory.Fob, c1, c2 string, now time.Time) (inventory.FobUse, bool) {
 	t := &f.Token
-	w := int64(v.policy.ResyncWindow)
+	w := int64(p.ResyncWindow)
 	if t.Kind == fob.HOTP {
 		for i := uint64(0); i < uint64(w); i++ {
 			c := t.Counter + i
@@ -72,7 +54,7 @@ func (v *Verifier) findPair(f *inventory.Fob, c1, c2 string, tx *inventory.Tx) (
 		}
 		return inventory.FobUse{}, false
 	}
-	raw := t.Step(tx.Now())
+	raw := t.Step(now)
 	for d := -w; d <= w; d++ {
 		s := raw + d
 		if s < 0 || (f.HasLast && s <= f.LastStep) {

@@ -6,12 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keydesk/keydesk/desk"
 	"github.com/keydesk/keydesk/verify"
 )
 
-func resync(t *testing.T, e *env, serial, c1, c2 string) (verify.Decision, error) {
+func resync(t *testing.T, e *env, serial, c1, c2 string) (desk.Resynced, error) {
 	t.Helper()
-	return e.v.Resync(t.Context(), serial, c1, c2, "clerk")
+	return e.desk.Resync(t.Context(), serial, c1, c2)
 }
 
 func TestResyncHOTP(t *testing.T) {
@@ -25,7 +26,7 @@ func TestResyncHOTP(t *testing.T) {
 		t.Errorf("codes 501 and 500: %v, want ErrResync", err)
 	}
 	d, err := resync(t, e, "RS-H", a.Code(500), a.Code(501))
-	if err != nil || !d.Allow {
+	if err != nil || d.Serial != "RS-H" {
 		t.Fatalf("codes 500 and 501: %+v, %v", d, err)
 	}
 	if f := e.fob(t, "RS-H"); f.Token.Counter != 502 {
@@ -58,7 +59,7 @@ func TestResyncTOTP(t *testing.T) {
 		t.Errorf("non-consecutive steps: %v, want ErrResync", err)
 	}
 	d, err := resync(t, e, "RS-T", tok.Code(step+400), tok.Code(step+401))
-	if err != nil || !d.Allow || d.Drift != 401 {
+	if err != nil || d.Serial != "RS-T" || d.Drift != 401 {
 		t.Fatalf("steps +400 and +401: %+v, %v; want drift 401", d, err)
 	}
 	wantDeny(t, "the resync's last step", e.serial(t, "RS-T", tok.Code(step+401)), verify.ErrReplay)

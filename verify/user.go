@@ -4,22 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/keydesk/keydesk/fob"
 	"github.com/keydesk/keydesk/inventory"
 )
-
-// BypassDigits is the length of a bypass code; OATH codes are 6 to 8
-// digits, so the length alone tells the two apart.
-const BypassDigits = 9
 
 // VerifyUser checks a user's passcode: a code from any fob assigned to the
 // user, or one of the user's bypass codes. Failures count against the
 // user, since a wrong code cannot be pinned on one of several fobs; at the
 // lockout limit the user is locked until an admin unlocks.
 func (v *Verifier) VerifyUser(ctx context.Context, name, code string) (Decision, error) {
-	code = strings.TrimSpace(code)
+	code = fob.NormalizeCode(code)
 	var d Decision
 	err := v.store.Update(ctx, func(tx *inventory.Tx) error {
 		u, err := tx.User(name)

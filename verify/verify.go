@@ -61,12 +61,18 @@ var reasonCodes = map[error]string{
 	ErrCounter: "key_counter", ErrNoKey: "unknown_key", ErrBadSignature: "bad_signature", ErrNoPresence: "no_presence",
 }
 
-// Decision is the answer to "is this code right?".
+// Decision is the answer to "is this code right?" or "is this the user's
+// key?".
 type Decision struct {
 	Allow  bool
 	Denial error  // why not, wrapping one of the Err values; nil when allowed
+	Method string // "fob", "bypass" or "key"
 	Serial string // the fob that answered, if any
-	Method string // "fob", "bypass" or "key" when allowed
+	// The key that answered a touch, and its signature counter.
+	KeyID    int64
+	KeyName  string
+	KeyModel string
+	Counter  uint32
 	// Drift is the TOTP drift learned, in steps, when a TOTP fob answered.
 	Drift int
 	// UsesLeft is what remains of the bypass code used.
@@ -82,12 +88,15 @@ func (d Decision) Reason() string {
 		case "bypass":
 			return fmt.Sprintf("bypass code accepted (%d uses left)", d.UsesLeft)
 		case "key":
-			return "touch accepted from " + d.Serial
+			return "touch accepted from " + d.KeyLabel()
 		}
 		return "code accepted from fob " + d.Serial
 	}
 	return d.Denial.Error()
 }
+
+// KeyLabel names the key that answered: key #3 "blue key".
+func (d Decision) KeyLabel() string { return fmt.Sprintf("key #%d %q", d.KeyID, d.KeyName) }
 
 // ReasonCode is a stable word for scripts and metrics.
 func (d Decision) ReasonCode() string {
@@ -100,6 +109,40 @@ func (d Decision) ReasonCode() string {
 		}
 	}
 	return "denied"
+}
+
+// DecisionView is a decision as keydesk shows it: the CLI's --json, and
+// (with the details a caller may see) the answers of the HTTP API.
+type DecisionView struct {
+	Result     string   `json:"result"` // "allow" or "deny"
+	Reason     string   `json:"reason"`
+	ReasonCode string   `json:"reason_code"`
+	Method     string   `json:"method,omitempty"`
+	Serial     string   `json:"serial,omitempty"`
+	Key        *KeyView `json:"key,omitempty"`
+	Drift      int      `json:"drift,omitempty"`
+	UsesLeft   int      `json:"uses_left,omitempty"`
+}
+
+// KeyView is the key that answered a touch.
+type KeyView struct {
+	ID      int64  `json:"id"`
+	Name    string `json:"name"`
+	Model   string `json:"model,omitempty"`
+	Counter uint32 `json:"counter"`
+}
+
+// View is the decision with every detail, for the help desk.
+func (d Decision) View() DecisionView {
+	v := DecisionView{Result: "deny", Reason: d.Reason(), ReasonCode: d.ReasonCode(), Method: d.Method,
+		Serial: d.Serial, Drift: d.Drift, UsesLeft: d.UsesLeft}
+	if d.Allow {
+		v.Result = "allow"
+	}
+	if d.KeyID != 0 {
+		v.Key = &KeyView{ID: d.KeyID, Name: d.KeyName, Model: d.KeyModel, Counter: d.Counter}
+	}
+	return v
 }
 
 func deny(err error, format string, args ...any) Decision {

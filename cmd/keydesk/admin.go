@@ -11,8 +11,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/keydesk/keydesk/inventory"
-	"github.com/keydesk/keydesk/verify"
 	"github.com/keydesk/keydesk/server"
+	"github.com/keydesk/keydesk/verify"
 )
 
 // The CLI acts on administrators and applications as the local operator,
@@ -32,7 +32,7 @@ func adminCommand() *cli.Command {
 				Action: withSession(adminAdd),
 			},
 			{Name: "list", Usage: "list administrators", Flags: []cli.Flag{jsonFlag}, Action: withSession(adminList)},
-			{Name: "disable", Usage: "refuse an administrator's token from now on", ArgsUsage: "NAME", Action: withSession(adminDisable)},
+			{Name: "disable", Usage: "refuse an administrator's token from now on", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: withSession(adminDisable)},
 		},
 	}
 }
@@ -56,36 +56,24 @@ func adminAdd(c *cli.Context, s *session) error {
 	if err != nil {
 		return err
 	}
-	if wantJSON(c) {
-		return printJSON(c, map[string]any{"admin": admin, "token": token})
-	}
 	// The token opens the admin API: shown this once, never stored.
-	say(c, "%s", token)
-	note(c, "admin %s added with the %s role; the token above is not shown again", admin.Name, role.Label())
-	return nil
+	return answer(c, map[string]any{"admin": admin, "token": token}, func() {
+		say(c, "%s", token)
+		note(c, "admin %s added with the %s role; the token above is not shown again", admin.Name, role.Label())
+	})
 }
 
 func adminList(c *cli.Context, s *session) error {
 	if _, err := args(c); err != nil {
 		return err
 	}
-	admins, err := s.store.Admins(c.Context)
+	admins, err := s.desk.Admins(c.Context)
 	if err != nil {
 		return err
 	}
-	if wantJSON(c) {
-		return printJSON(c, admins)
-	}
-	t := newTable(c.App.Writer, "ADMIN", "ROLE", "STATUS", "ADDED BY", "ADDED")
-	for _, a := range admins {
-		status := "active"
-		if a.Disabled {
-			status = "disabled"
-		}
-		t.row(a.Name, verify.Role(a.Role).Label(), status, a.CreatedBy, when(a.CreatedAt))
-	}
-	t.flush()
-	return nil
+	return printList(c, admins, []string{"ADMIN", "ROLE", "STATUS", "ADDED BY", "ADDED"}, func(a inventory.Admin) []string {
+		return []string{a.Name, verify.Role(a.Role).Label(), map[bool]string{true: "disabled", false: "active"}[a.Disabled], a.CreatedBy, when(a.CreatedAt)}
+	})
 }
 
 func adminDisable(c *cli.Context, s *session) error {
@@ -96,8 +84,7 @@ func adminDisable(c *cli.Context, s *session) error {
 	if err := s.desk.DisableAdmin(c.Context, a[0]); err != nil {
 		return err
 	}
-	say(c, "admin %s disabled", a[0])
-	return nil
+	return done(c, fmt.Sprintf("admin %s disabled", a[0]), "admin", a[0])
 }
 
 func appCommand() *cli.Command {
@@ -115,7 +102,7 @@ func appCommand() *cli.Command {
 				Action: withSession(appAdd),
 			},
 			{Name: "list", Usage: "list applications", Flags: []cli.Flag{jsonFlag}, Action: withSession(appList)},
-			{Name: "remove", Usage: "remove an application: its key and RADIUS secret stop working", ArgsUsage: "NAME", Action: withSession(appRemove)},
+			{Name: "remove", Usage: "remove an application: its key and RADIUS secret stop working", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: withSession(appRemove)},
 		},
 	}
 }
@@ -150,16 +137,14 @@ func appAdd(c *cli.Context, s *session) error {
 	if err != nil {
 		return err
 	}
-	if wantJSON(c) {
-		return printJSON(c, map[string]any{"application": app, "key": key})
-	}
-	say(c, "%s", key)
-	what := "an API client"
-	if app.RADIUS {
-		what = "an API and RADIUS client from " + sources(app.RADIUSSources)
-	}
-	note(c, "application %s added as %s; the key above is not shown again", app.Name, what)
-	return nil
+	return answer(c, map[string]any{"application": app, "key": key}, func() {
+		say(c, "%s", key)
+		what := "an API client"
+		if app.RADIUS {
+			what = "an API and RADIUS client from " + sources(app.RADIUSSources)
+		}
+		note(c, "application %s added as %s; the key above is not shown again", app.Name, what)
+	})
 }
 
 // readSecretFile reads a RADIUS secret: the file's bytes without the line
@@ -196,23 +181,13 @@ func appList(c *cli.Context, s *session) error {
 	if _, err := args(c); err != nil {
 		return err
 	}
-	apps, err := s.store.Applications(c.Context)
+	apps, err := s.desk.Applications(c.Context)
 	if err != nil {
 		return err
 	}
-	if wantJSON(c) {
-		return printJSON(c, apps)
-	}
-	t := newTable(c.App.Writer, "APPLICATION", "RADIUS FROM", "STATUS", "ADDED BY", "ADDED")
-	for _, a := range apps {
-		status := "active"
-		if a.Disabled {
-			status = "disabled"
-		}
-		t.row(a.Name, sources(a.RADIUSSources), status, a.CreatedBy, when(a.CreatedAt))
-	}
-	t.flush()
-	return nil
+	return printList(c, apps, []string{"APPLICATION", "RADIUS FROM", "STATUS", "ADDED BY", "ADDED"}, func(a inventory.Application) []string {
+		return []string{a.Name, sources(a.RADIUSSources), map[bool]string{true: "disabled", false: "active"}[a.Disabled], a.CreatedBy, when(a.CreatedAt)}
+	})
 }
 
 func appRemove(c *cli.Context, s *session) error {
@@ -223,6 +198,5 @@ func appRemove(c *cli.Context, s *session) error {
 	if err := s.desk.RemoveApplication(c.Context, a[0]); err != nil {
 		return err
 	}
-	say(c, "application %s removed; its key and RADIUS secret no longer work", a[0])
-	return nil
+	return done(c, fmt.Sprintf("application %s removed; its key and RADIUS secret no longer work", a[0]), "application", a[0])
 }

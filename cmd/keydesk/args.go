@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 )
@@ -100,4 +103,37 @@ func flagWidth(flags []cli.Flag, arg string, rest []string) int {
 		}
 	}
 	return 1
+}
+
+// parseDuration reads a duration as a clerk types it: Go's units (90m,
+// 12h, 1h30m) and days (3d, 1d12h).
+func parseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	bad := fmt.Errorf("%q is not a duration such as 90m, 12h or 3d", s)
+	var days time.Duration
+	if i := strings.IndexByte(s, 'd'); i > 0 {
+		n, err := strconv.ParseUint(s[:i], 10, 16)
+		if err != nil {
+			return 0, bad
+		}
+		days, s = time.Duration(n)*24*time.Hour, s[i+1:]
+		if s == "" {
+			return days, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, bad
+	}
+	return days + d, nil
+}
+
+// durationFlag is the duration a string flag gives, as a usage error if
+// it is not one.
+func durationFlag(c *cli.Context, name string) (time.Duration, error) {
+	d, err := parseDuration(c.String(name))
+	if err != nil {
+		return 0, usagef("--%s: %v", name, err)
+	}
+	return d, nil
 }

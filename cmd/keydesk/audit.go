@@ -1,9 +1,7 @@
 package main
 
 import (
-	"crypto/rand"
 	"fmt"
-	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -24,32 +22,25 @@ func auditCommand() *cli.Command {
 
 func auditShow(c *cli.Context, s *session) error {
 	if c.Args().Present() {
-		return usagef("audit has no subcommand %q; see keydesk audit --help", c.Args().First())
+		return usagef("keydesk audit has no subcommand %q; see keydesk audit --help", c.Args().First())
 	}
-	if wantJSON(c) {
-		return s.store.AuditLog(c.Context, c.Int("limit"), func(e inventory.AuditEntry) error {
-			return printJSONLine(c, e)
-		})
-	}
-	t := newTable(c.App.Writer, "#", "WHEN", "WHO", "WHAT", "ON", "DETAIL")
-	err := s.store.AuditLog(c.Context, c.Int("limit"), func(e inventory.AuditEntry) error {
-		t.row(itoa(int(e.ID)), when(e.At), e.Actor, e.Action, e.Subject, e.Detail)
-		return nil
-	})
-	t.flush()
-	return err
-}
-
-func auditVerify(c *cli.Context, s *session) error {
-	sum, err := s.store.VerifyAudit(c.Context)
+	entries, err := s.desk.AuditLog(c.Context, c.Int("limit"))
 	if err != nil {
 		return err
 	}
-	if wantJSON(c) {
-		return printJSON(c, sum)
+	return printList(c, entries, []string{"#", "WHEN", "WHO", "WHAT", "ON", "DETAIL"}, func(e inventory.AuditEntry) []string {
+		return []string{itoa(int(e.ID)), when(e.At), e.Actor, e.Action, e.Subject, e.Detail}
+	})
+}
+
+func auditVerify(c *cli.Context, s *session) error {
+	sum, err := s.desk.VerifyAudit(c.Context)
+	if err != nil {
+		return err
 	}
-	say(c, "audit log verified: %d entries, chain head %s", sum.Entries, sum.HeadMAC)
-	return nil
+	return answer(c, sum, func() {
+		say(c, "audit log verified: %d entries, chain head %s", sum.Entries, sum.HeadMAC)
+	})
 }
 
 func rekeyCommand() *cli.Command {
@@ -62,27 +53,12 @@ func rekeyCommand() *cli.Command {
 				return err
 			}
 			_, keyPath := paths(c)
-			next := keyPath + ".new"
-			key, err := inventory.NewMasterKey(rand.Reader)
+			r, err := s.desk.Rekey(c.Context, keyPath)
 			if err != nil {
 				return err
 			}
-			// The new key is on disk before the inventory depends on it,
-			// so no crash can leave an inventory without its key.
-			if err := inventory.WriteMasterKey(next, key); err != nil {
-				return fmt.Errorf("%w (remove %s if it is left from an earlier rekey that did not finish)", err, next)
-			}
-			old := s.store.MasterKeyFingerprint()
-			if err := s.store.Rekey(c.Context, key, actor()); err != nil {
-				os.Remove(next)
-				return err
-			}
-			if err := os.Rename(next, keyPath); err != nil {
-				return fmt.Errorf("the inventory is sealed under the new key in %s, but moving it into place failed: %w; run: mv %s %s", next, err, next, keyPath)
-			}
-			return done(c, fmt.Sprintf("master key %s replaced by %s in %s; copy the new key to where you keep the old one", old, s.store.MasterKeyFingerprint(), keyPath))
+			return done(c, fmt.Sprintf("master key %s replaced by %s in %s; copy the new key to where you keep the old one", r.Old, r.New, r.KeyFile),
+				"old_fingerprint", r.Old, "new_fingerprint", r.New, "key_file", r.KeyFile)
 		}),
 	}
 }
-
-func itoa(n int) string { return fmt.Sprint(n) }

@@ -20,24 +20,15 @@ func batchList(c *cli.Context, s *session) error {
 	if _, err := args(c); err != nil {
 		return err
 	}
-	batches, err := s.store.Batches(c.Context)
+	batches, err := s.desk.Batches(c.Context)
 	if err != nil {
 		return err
 	}
-	if wantJSON(c) {
-		if batches == nil {
-			batches = []inventory.Batch{}
-		}
-		return printJSON(c, batches)
-	}
-	t := newTable(c.App.Writer, "BATCH", "FOBS", "FORMAT", "VENDOR", "FILE", "SHA-256", "IMPORTED", "BY")
-	for _, b := range batches {
+	return printList(c, batches, []string{"BATCH", "FOBS", "FORMAT", "VENDOR", "FILE", "SHA-256", "IMPORTED", "BY"}, func(b inventory.Batch) []string {
 		sum := b.FileSHA256
 		if len(sum) > 16 {
 			sum = sum[:16] + "…"
 		}
-		t.row(b.Name, itoa(b.Count), b.Format, b.Vendor, b.FileName, sum, when(b.ImportedAt), b.ImportedBy)
-	}
-	t.flush()
-	return nil
+		return []string{b.Name, itoa(b.Count), b.Format, b.Vendor, b.FileName, sum, when(b.ImportedAt), b.ImportedBy}
+	})
 }

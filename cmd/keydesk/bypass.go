@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -19,7 +18,7 @@ func bypassCommand() *cli.Command {
 				Name: "issue", Usage: "make bypass codes (shown once)", ArgsUsage: "USER",
 				Flags: []cli.Flag{
 					&cli.IntFlag{Name: "uses", Value: verify.DefaultPolicy.BypassUses, Usage: "uses of each code"},
-					&cli.DurationFlag{Name: "ttl", Value: verify.DefaultPolicy.BypassTTL, Usage: "lifetime of the codes"},
+					&cli.StringFlag{Name: "ttl", Value: "1h", Usage: "lifetime of the codes: 90m, 12h, 3d"},
 					&cli.IntFlag{Name: "count", Value: 1, Usage: "how many codes"},
 					jsonFlag,
 				},
@@ -36,23 +35,23 @@ func bypassIssue(c *cli.Context, s *session) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.ver.IssueBypass(c.Context, verify.BypassRequest{
-		User: a[0], Uses: c.Int("uses"), TTL: c.Duration("ttl"), Count: c.Int("count"), Actor: actor(),
-	})
+	ttl, err := durationFlag(c, "ttl")
 	if err != nil {
 		return err
 	}
-	if wantJSON(c) {
-		return printJSON(c, out)
+	out, err := s.desk.IssueBypass(c.Context, verify.BypassRequest{User: a[0], Uses: c.Int("uses"), TTL: ttl, Count: c.Int("count")})
+	if err != nil {
+		return err
 	}
 	// The codes are the one thing keydesk prints that opens an account:
 	// shown this once, to be handed to the user, and never stored.
-	for _, code := range out.Codes {
-		say(c, "%s", code)
-	}
-	note(c, "%d bypass code(s) for %s, %d use(s) each, until %s; they are not shown again",
-		len(out.Codes), a[0], out.Uses, out.ExpiresAt.Local().Format(time.RFC1123))
-	return nil
+	return answer(c, out, func() {
+		for _, code := range out.Codes {
+			say(c, "%s", code)
+		}
+		note(c, "%s for %s, %s each, until %s; they are not shown again",
+			plural(len(out.Codes), "bypass code", "bypass codes"), a[0], plural(out.Uses, "use", "uses"), when(out.ExpiresAt))
+	})
 }
 
 func bypassList(c *cli.Context, s *session) error {
@@ -60,26 +59,13 @@ func bypassList(c *cli.Context, s *session) error {
 	if err != nil {
 		return err
 	}
-	u, err := s.store.User(c.Context, a[0])
+	codes, err := s.desk.BypassCodes(c.Context, a[0])
 	if err != nil {
 		return err
 	}
-	codes, err := s.store.BypassCodes(c.Context, u.ID)
-	if err != nil {
-		return err
-	}
-	if wantJSON(c) {
-		if codes == nil {
-			codes = []inventory.BypassCode{}
-		}
-		return printJSON(c, codes)
-	}
-	t := newTable(c.App.Writer, "ID", "USES LEFT", "EXPIRES", "ISSUED BY", "ISSUED")
-	for _, b := range codes {
-		t.row("#"+itoa(int(b.ID)), itoa(b.UsesLeft), when(b.ExpiresAt), b.CreatedBy, when(b.CreatedAt))
-	}
-	t.flush()
-	return nil
+	return printList(c, codes, []string{"ID", "USES LEFT", "EXPIRES", "ISSUED BY", "ISSUED"}, func(b inventory.BypassCode) []string {
+		return []string{"#" + itoa(int(b.ID)), itoa(b.UsesLeft), when(b.ExpiresAt), b.CreatedBy, when(b.CreatedAt)}
+	})
 }
 
 func bypassRevoke(c *cli.Context, s *session) error {
@@ -87,9 +73,9 @@ func bypassRevoke(c *cli.Context, s *session) error {
 	if err != nil {
 		return err
 	}
-	n, err := s.ver.RevokeBypass(c.Context, a[0], actor())
+	n, err := s.desk.RevokeBypass(c.Context, a[0])
 	if err != nil {
 		return err
 	}
-	return done(c, fmt.Sprintf("%d bypass code(s) of %s revoked", n, a[0]))
+	return done(c, fmt.Sprintf("%s of %s revoked", plural(n, "bypass code", "bypass codes"), a[0]), "user", a[0], "revoked", n)
 }

@@ -29,6 +29,9 @@ func TestImportKilledChangesNothing(t *testing.T) {
 	}
 	seed := filepath.Join(dir, "seed.hex")
 	os.WriteFile(seed, []byte("3132333435363738393031323334353637383930\n"), 0o600)
+	if out, err := keydesk("init"); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
 	if out, err := keydesk("fob", "add", "BEFORE-1", "--kind", "hotp", "--secret-file", seed); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}

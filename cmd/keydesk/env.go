@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/keydesk/keydesk/verify"
 )
 
+// globalFlags work before or after the command (see interspersed).
 func globalFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "db", Usage: "inventory database `PATH`", EnvVars: []string{"KEYDESK_DB"}, Value: defaultDB()},
@@ -24,8 +26,6 @@ func globalFlags() []cli.Flag {
 		jsonFlag,
 	}
 }
-
-var jsonFlag = &cli.BoolFlag{Name: "json", Usage: "print JSON for scripts"}
 
 func xdg(env, fallback string) string {
 	if d := os.Getenv(env); d != "" {
@@ -54,40 +54,38 @@ func actor() string {
 	return "cli:uid" + fmt.Sprint(os.Getuid())
 }
 
-// session is an open inventory and what acts on it, for one command.
+// session is an open inventory and what acts on it, for one command:
+// changes go through the desk, decisions through the verifier.
 type session struct {
-	store *inventory.Store
+	store *inventory.Store // opened and closed here; read and changed only through desk and ver
 	desk  *desk.Desk
 	ver   *verify.Verifier
 }
 
 func (s *session) Close() { s.store.Close() }
 
-// open opens the inventory named by the flags. A new inventory gets a new
-// master key; an existing one is never re-keyed behind the clerk's back:
-// a missing or wrong key is an error that names the key it needs.
+// errNoInventory is what every command but init says on a missing
+// inventory: a typo in --db must not make an empty one.
+var errNoInventory = errors.New("no inventory")
+
+// open opens the inventory named by the flags. An existing one is never
+// re-keyed behind the clerk's back: a missing or wrong key is an error
+// that names the key it needs.
 func open(c *cli.Context) (*session, error) {
 	dbPath, keyPath := paths(c)
-	exists := inventory.Exists(dbPath)
+	if !inventory.Exists(dbPath) {
+		return nil, fmt.Errorf("%w at %s: create one with keydesk init (or check --db / KEYDESK_DB)", errNoInventory, dbPath)
+	}
 	key, err := inventory.ReadMasterKey(keyPath)
 	switch {
 	case err == nil:
-	case errors.Is(err, os.ErrNotExist) && !exists:
-		if key, err = inventory.NewMasterKey(rand.Reader); err != nil {
-			return nil, err
-		}
-		if err := inventory.WriteMasterKey(keyPath, key); err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(c.App.ErrWriter, "keydesk: new inventory %s, sealed under the new master key %s (fingerprint %s); keep a copy of the key apart from the database\n",
-			dbPath, keyPath, inventory.Fingerprint(key))
 	case errors.Is(err, os.ErrNotExist):
 		return nil, fmt.Errorf("master key %s is missing, and the inventory %s needs the key with fingerprint %s; restore it from your copy (keydesk never makes a new key for an existing inventory)",
 			keyPath, dbPath, sealedFingerprint(c.Context, dbPath))
 	default:
 		return nil, err
 	}
-	st, err := inventory.Open(c.Context, dbPath, key, inventory.Options{Create: !exists})
+	st, err := inventory.Open(c.Context, dbPath, key, inventory.Options{})
 	if errors.Is(err, inventory.ErrWrongKey) {
 		if hint := interruptedRekey(c.Context, dbPath, keyPath); hint != "" {
 			err = fmt.Errorf("%w\n%s", err, hint)
@@ -96,11 +94,38 @@ func open(c *cli.Context) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &session{
-		store: st,
-		desk:  &desk.Desk{Store: st, Actor: actor()},
-		ver:   verify.New(st, verify.DefaultPolicy),
-	}, nil
+	return newSession(st), nil
+}
+
+func newSession(st *inventory.Store) *session {
+	ver := verify.New(st, verify.DefaultPolicy)
+	return &session{store: st, desk: desk.New(st, ver).As(actor()), ver: ver}
+}
+
+// create makes a new inventory and its master key. It refuses to touch
+// an inventory or a key that exists: a key file left from another
+// inventory is not silently reused, and never overwritten.
+func create(c *cli.Context) (*session, string, error) {
+	dbPath, keyPath := paths(c)
+	if inventory.Exists(dbPath) {
+		return nil, "", verify.Refusef("an inventory already exists at %s", dbPath)
+	}
+	if _, err := os.Lstat(keyPath); err == nil {
+		return nil, "", verify.Refusef("a master key already exists at %s; keydesk init will not reuse or overwrite it: move it away, or give --master-key a new path", keyPath)
+	}
+	key, err := inventory.NewMasterKey(rand.Reader)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := inventory.WriteMasterKey(keyPath, key); err != nil {
+		return nil, "", err
+	}
+	st, err := inventory.Open(c.Context, dbPath, key, inventory.Options{Create: true})
+	if err != nil {
+		os.Remove(keyPath)
+		return nil, "", err
+	}
+	return newSession(st), inventory.Fingerprint(key), nil
 }
 
 // paths are the database and master key files; an empty flag or
@@ -145,8 +170,13 @@ func withSession(fn func(c *cli.Context, s *session) error) cli.ActionFunc {
 // args checks a command got exactly the arguments it names.
 func args(c *cli.Context, names ...string) ([]string, error) {
 	if c.NArg() != len(names) {
-		return nil, usagef("%s wants %d argument(s) (%v), got %d; see keydesk %s --help",
-			c.Command.FullName(), len(names), names, c.NArg(), c.Command.FullName())
+		path := commandPath(c)
+		if len(names) == 0 {
+			return nil, usagef("%s takes no arguments, got %d; see %s --help", path, c.NArg(), path)
+		}
+		return nil, usagef("%s wants %s, got %d argument(s); see %s --help", path, strings.Join(names, " "), c.NArg(), path)
 	}
 	return c.Args().Slice(), nil
 }
+
+func isNotFound(err error) bool { return errors.Is(err, inventory.ErrNotFound) }

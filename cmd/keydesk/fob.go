@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -25,7 +24,7 @@ func fobCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return done(c, msg)
+			return done(c, msg, "serial", a[0])
 		})}
 	}
 	return &cli.Command{
@@ -41,6 +40,7 @@ func fobCommand() *cli.Command {
 					&cli.IntFlag{Name: "period", Value: 30, Usage: "TOTP time step in seconds"},
 					&cli.Uint64Flag{Name: "counter", Usage: "HOTP counter the fob is at"},
 					&cli.StringFlag{Name: "secret-file", Usage: "`FILE` holding the seed in hex, never on the command line (required)"},
+					jsonFlag,
 				},
 				Action: withSession(fobAdd),
 			},
@@ -107,8 +107,7 @@ func fobAdd(c *cli.Context, s *session) error {
 	if err := s.desk.AddFob(c.Context, t); err != nil {
 		return err
 	}
-	say(c, "added %s fob %s in stock", kind, t.Serial)
-	return nil
+	return done(c, fmt.Sprintf("added %s fob %s in stock", kind, t.Serial), "serial", t.Serial, "kind", kind)
 }
 
 func fobStatus(v desk.FobView) string {
@@ -135,16 +134,17 @@ func fobList(c *cli.Context, s *session) error {
 		filter.State = st
 	}
 	if wantJSON(c) {
-		// A stream of one object per line keeps memory flat on a large
-		// inventory and is easy for scripts (jq, line by line).
-		return s.store.Fobs(c.Context, filter, func(f inventory.Fob) error {
-			return printJSONLine(c, desk.ViewFob(&f))
-		})
+		// One JSON array, written as it is read: memory stays flat on a
+		// large inventory.
+		list := startList(c)
+		if err := s.desk.EachFob(c.Context, filter, func(v desk.FobView) error { return list.add(v) }); err != nil {
+			return err
+		}
+		return list.end()
 	}
 	t := newTable(c.App.Writer, "SERIAL", "KIND", "STATE", "USER", "BATCH", "FAILS", "LAST USED")
 	n := 0
-	err := s.store.Fobs(c.Context, filter, func(f inventory.Fob) error {
-		v := desk.ViewFob(&f)
+	err := s.desk.EachFob(c.Context, filter, func(v desk.FobView) error {
 		state := v.State
 		if v.Locked {
 			state += ",locked"
@@ -161,7 +161,7 @@ func fobList(c *cli.Context, s *session) error {
 		note(c, "no fobs match")
 	}
 	if filter == (inventory.FobFilter{}) && n > 0 {
-		counts, err := s.store.FobCounts(c.Context)
+		counts, err := s.desk.FobCounts(c.Context)
 		if err != nil {
 			return err
 		}
@@ -171,25 +171,15 @@ func fobList(c *cli.Context, s *session) error {
 	return nil
 }
 
-func printJSONLine(c *cli.Context, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	_, err = c.App.Writer.Write(append(b, '\n'))
-	return err
-}
-
 func fobShow(c *cli.Context, s *session) error {
 	a, err := args(c, "SERIAL")
 	if err != nil {
 		return err
 	}
-	f, err := s.store.Fob(c.Context, a[0])
+	v, err := s.desk.Fob(c.Context, a[0])
 	if err != nil {
 		return err
 	}
-	v := desk.ViewFob(&f)
 	if wantJSON(c) {
 		return printJSON(c, v)
 	}
@@ -214,13 +204,6 @@ func fobShow(c *cli.Context, s *session) error {
 	return nil
 }
 
-func or(s, alt string) string {
-	if s == "" {
-		return alt
-	}
-	return s
-}
-
 func fobAssign(c *cli.Context, s *session) error {
 	a, err := args(c, "SERIAL", "USER")
 	if err != nil {
@@ -229,7 +212,7 @@ func fobAssign(c *cli.Context, s *session) error {
 	if err := s.desk.AssignFob(c.Context, a[0], a[1]); err != nil {
 		return err
 	}
-	return done(c, fmt.Sprintf("fob %s assigned to %s", a[0], a[1]))
+	return done(c, fmt.Sprintf("fob %s assigned to %s", a[0], a[1]), "serial", a[0], "user", a[1])
 }
 
 func fobResync(c *cli.Context, s *session) error {
@@ -237,13 +220,14 @@ func fobResync(c *cli.Context, s *session) error {
 	if err != nil {
 		return err
 	}
-	d, err := s.ver.Resync(c.Context, a[0], a[1], a[2], actor())
+	res, err := s.desk.Resync(c.Context, a[0], a[1], a[2])
 	if err != nil {
 		return err
 	}
-	if wantJSON(c) {
-		return printJSON(c, map[string]any{"serial": d.Serial, "resynced": true, "drift": d.Drift})
-	}
-	say(c, "fob %s resynced", a[0])
-	return nil
+	return answer(c, res, func() {
+		say(c, "fob %s resynced: %s", a[0], res)
+		if res.Unlocked {
+			say(c, "its failures are cleared")
+		}
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -15,7 +16,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/keydesk/keydesk/desk"
-	"github.com/keydesk/keydesk/fob"
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/seedfile"
 )
@@ -263,51 +263,59 @@ func exportAction(c *cli.Context, s *session) error {
 	case !encrypted && !c.Bool("plain"):
 		return usagef("an export holds every seed: encrypt it (--psk-file or --password-file), or say --plain to write them in the clear")
 	}
-	var w io.Writer = c.App.Writer
+	req := desk.ExportRequest{Filter: inventory.FobFilter{Batch: c.String("batch")}, Format: seedfile.Format(format), Options: o, To: "standard output"}
+	var res desk.Exported
 	if p := c.String("output"); p != "" {
-		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
+		req.To = p
+		err = writeFileAtomic(p, func(w io.Writer) error {
+			res, err = s.desk.Export(c.Context, w, req)
 			return err
-		}
-		defer f.Close()
-		w = f
-	}
-	filter := inventory.FobFilter{Batch: c.String("batch")}
-	n := 0
-	toks := func(yield func(fob.Token, error) bool) {
-		err := s.store.ExportFobs(c.Context, filter, func(t fob.Token) error {
-			n++
-			if !yield(t, nil) {
-				return errStop
-			}
-			return nil
 		})
-		if err != nil && !errors.Is(err, errStop) {
-			yield(fob.Token{}, err)
-		}
-	}
-	if format == "pskc" {
-		err = seedfile.WritePSKC(w, toks, o)
 	} else {
-		err = seedfile.WriteOATHCSV(w, toks)
+		res, err = s.desk.Export(c.Context, c.App.Writer, req)
 	}
 	if err != nil {
 		return err
 	}
-	what := fmt.Sprintf("%d fobs as %s", n, format)
-	if filter.Batch != "" {
-		what += " from batch " + filter.Batch
-	}
-	if !encrypted {
-		what += ", unencrypted"
-	}
-	if err := s.store.Update(c.Context, func(tx *inventory.Tx) error {
-		return tx.Audit(actor(), "export", "inventory", what)
-	}); err != nil {
-		return err
-	}
-	note(c, "exported %s", what)
+	note(c, "exported %s", res)
 	return nil
 }
 
-var errStop = errors.New("stop")
+// writeFileAtomic writes a new file at path, mode 0600, as write fills it:
+// into a temporary file beside it, closed and checked, then renamed into
+// place. On any error the temporary file is removed, so a failed export
+// never leaves a partial seed file, and a file already at path is left
+// alone.
+func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("%s exists; keydesk does not overwrite a file with seeds in it", path)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err = f.Chmod(0o600); err != nil {
+		return err
+	}
+	if err = write(f); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	// Link, not rename: link refuses a file that appeared at path since
+	// the check above, where rename would replace it.
+	if err = os.Link(f.Name(), path); err != nil {
+		return err
+	}
+	return os.Remove(f.Name())
+}

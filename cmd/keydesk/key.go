@@ -1,17 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
 	"github.com/keydesk/keydesk/hid"
 	"github.com/keydesk/keydesk/usb"
@@ -35,7 +32,7 @@ func keyCommand() *cli.Command {
 				Flags:  []cli.Flag{&cli.BoolFlag{Name: "no-probe", Usage: "do not ask each key for its capabilities"}, jsonFlag},
 				Action: keyList,
 			},
-			{Name: "wink", Usage: "make a key blink, to tell which one it is", Flags: []cli.Flag{deviceFlag}, Action: keyWink},
+			{Name: "wink", Usage: "make a key blink, to tell which one it is", Flags: []cli.Flag{deviceFlag, jsonFlag}, Action: keyWink},
 			{
 				Name: "register", Usage: "register the key plugged in to a user (the user touches it)", ArgsUsage: "USER",
 				Flags: []cli.Flag{
@@ -139,13 +136,12 @@ func pickKey(c *cli.Context) (string, error) {
 	for i, n := range nodes {
 		names = append(names, fmt.Sprintf("%d) %s %s", i+1, n.Path, n.Name))
 	}
-	in, ok := c.App.Reader.(*os.File)
-	if !ok || !term.IsTerminal(int(in.Fd())) {
+	if _, ok := terminal(c); !ok {
 		return "", fmt.Errorf("%d security keys are plugged in; choose one with --device:\n  %s", len(nodes), strings.Join(names, "\n  "))
 	}
-	fmt.Fprintf(c.App.ErrWriter, "%d security keys are plugged in:\n  %s\nWhich one? ", len(nodes), strings.Join(names, "\n  "))
-	line, _ := bufio.NewReader(in).ReadString('\n')
-	i, err := strconv.Atoi(strings.TrimSpace(line))
+	fmt.Fprintf(c.App.ErrWriter, "%d security keys are plugged in:\n  %s\n", len(nodes), strings.Join(names, "\n  "))
+	line, _ := promptLine(c, "Which one? ")
+	i, err := strconv.Atoi(line)
 	if err != nil || i < 1 || i > len(nodes) {
 		return "", usagef("no key numbered %q", strings.TrimSpace(line))
 	}
@@ -164,8 +160,7 @@ func keyWink(c *cli.Context) error {
 	if err := cl.Wink(c.Context); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	say(c, "key at %s winked", path)
-	return nil
+	return done(c, fmt.Sprintf("key at %s winked", path), "device", path)
 }
 
 func keyPolicy(c *cli.Context) (verify.KeyPolicy, error) {
@@ -219,22 +214,20 @@ func keyRegister(c *cli.Context, s *session) error {
 	defer cl.Close()
 	v := keyView{Device: path}
 	describeKey(c, cl, &v)
-	reg, err := s.ver.RegisterKey(c.Context, cl, a[0], c.String("name"), p, actor())
+	reg, err := s.desk.RegisterKey(c.Context, cl, a[0], c.String("name"), p)
 	if err != nil {
 		return err
 	}
 	v.User, v.ID, v.Name, v.Model = reg.Key.User, reg.Key.ID, reg.Key.Name, reg.Attestation.Model
 	v.Attestation, v.Issuer, v.Warning, v.Counter = reg.Attestation.Result, reg.Attestation.Issuer, reg.Attestation.Warning, reg.Key.Counter
-	if wantJSON(c) {
-		return printJSON(c, v)
-	}
-	say(c, "registered key #%d %q to %s", v.ID, v.Name, v.User)
-	say(c, "model:       %s", or(v.Model, "unknown"))
-	say(c, "attestation: %s (issuer %s)", v.Attestation, v.Issuer)
 	if v.Warning != "" {
 		note(c, "warning: %s", v.Warning)
 	}
-	return nil
+	return answer(c, v, func() {
+		say(c, "registered key #%d %q to %s", v.ID, v.Name, v.User)
+		say(c, "model:       %s", or(v.Model, "unknown"))
+		say(c, "attestation: %s (issuer %s)", v.Attestation, v.Issuer)
+	})
 }
 
 // describeKey reads what a CTAP2 key says of itself; U2F-only keys have
@@ -253,9 +246,7 @@ func describeKey(c *cli.Context, cl *hid.Client, v *keyView) {
 		return
 	}
 	v.AAGUID, v.Versions = gi.AAGUID.String(), strings.Join(gi.Versions, ",")
-	if !wantJSON(c) {
-		say(c, "key:         CTAP2 %s, AAGUID %s, firmware %s", v.Versions, v.AAGUID, v.Firmware)
-	}
+	say(c, "key:         CTAP2 %s, AAGUID %s, firmware %s", v.Versions, v.AAGUID, v.Firmware)
 }
 
 func keyTest(c *cli.Context, s *session) error {
@@ -263,22 +254,20 @@ func keyTest(c *cli.Context, s *session) error {
 	if err != nil {
 		return err
 	}
-	p, cl, path, err := keyAtDesk(c)
+	p, cl, _, err := keyAtDesk(c)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	res, err := s.ver.TestKey(c.Context, cl, a[0], p, actor())
+	d, err := s.desk.TestKey(c.Context, cl, a[0], p)
 	if err != nil {
-		return err
+		return fmt.Errorf("no decision: %w", err)
 	}
-	v := keyView{User: a[0], ID: res.Key.ID, Name: res.Key.Name, Model: res.Key.Model, Attestation: res.Key.Attestation,
-		Counter: res.Counter, Device: path}
-	if wantJSON(c) {
-		return printJSON(c, v)
+	if d.Allow && !wantJSON(c) {
+		say(c, "key #%d %q of %s works: %s, counter %d", d.KeyID, d.KeyName, a[0], or(d.KeyModel, "unknown model"), d.Counter)
+		return nil
 	}
-	say(c, "key #%d %q of %s works: %s, counter %d", v.ID, v.Name, v.User, or(v.Model, "unknown model"), v.Counter)
-	return nil
+	return printDecision(c, d)
 }
 
 func keyRemove(c *cli.Context, s *session) error {
@@ -289,5 +278,5 @@ func keyRemove(c *cli.Context, s *session) error {
 	if err := s.desk.RemoveKey(c.Context, a[0], a[1]); err != nil {
 		return err
 	}
-	return done(c, fmt.Sprintf("key %s of %s removed", a[1], a[0]))
+	return done(c, fmt.Sprintf("key %s of %s removed", a[1], a[0]), "user", a[0], "key", a[1])
 }

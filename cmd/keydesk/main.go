@@ -1,14 +1,16 @@
 // Command keydesk is the help desk's tool for second factors: OTP fobs
-// imported from vendor seed files, U2F security keys, and the verifier.
+// imported from vendor seed files, U2F/FIDO2 security keys, phone apps,
+// bypass codes, and the server that checks them.
 package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -21,6 +23,10 @@ const (
 	exitUsage = 2
 )
 
+// version is set at build time (make build: -ldflags "-X main.version=...");
+// a plain go build reports the module's version, or "devel".
+var version = ""
+
 func main() {
 	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
 }
@@ -30,83 +36,107 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	app := newApp(stdin, stdout, stderr)
-	err := app.RunContext(ctx, interspersed(app, args))
-	return exitCode(err, stderr)
+	args = interspersed(app, args)
+	err := app.RunContext(ctx, args)
+	return exitCode(err, jsonAsked(args), stdout, stderr)
+}
+
+// jsonAsked reports --json among the flags, for errors that come before
+// any command has parsed them.
+func jsonAsked(args []string) bool {
+	for _, a := range args[1:] {
+		switch a {
+		case "--":
+			return false
+		case "--json", "-json", "--json=true", "-json=true":
+			return true
+		}
+	}
+	return false
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
-		Name:      "keydesk",
-		Usage:     "hand out and check second factors at the help desk",
+		Name:    "keydesk",
+		Usage:   "hand out and check second factors at the help desk",
+		Version: buildVersion(),
+		Description: "keydesk keeps an inventory of OTP fobs, security keys and phone apps, hands them to\n" +
+			"users, checks their codes, and serves applications and VPNs (keydesk serve).\n" +
+			"Start with keydesk init. Exit status: 0 success or allow, 1 refused or failed, 2 usage error.",
 		Reader:    stdin,
 		Writer:    stdout,
 		ErrWriter: stderr,
 		Flags:     globalFlags(),
 		Commands: []*cli.Command{
-			importCommand(), exportCommand(), batchCommand(), userCommand(), fobCommand(), verifyCommand(), bypassCommand(), auditCommand(), rekeyCommand(),
-			keyCommand(), softkeyCommand(), serveCommand(), adminCommand(), appCommand(),
+			initCommand(), importCommand(), exportCommand(), batchCommand(), userCommand(), fobCommand(), verifyCommand(), bypassCommand(),
+			keyCommand(), softkeyCommand(), auditCommand(), rekeyCommand(), serveCommand(), adminCommand(), appCommand(),
+			completionCommand(), manCommand(),
 		},
-		HideHelpCommand:      true,
-		EnableBashCompletion: false,
+		EnableBashCompletion: true,
 		// Errors are printed once, by exitCode, with their exit status.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
 	for _, c := range app.Commands {
-		setUsageErrors(c)
+		setUsageErrors(c, "keydesk")
 	}
 	app.OnUsageError = onUsageError
 	app.Action = func(c *cli.Context) error {
 		if c.Args().Present() {
-			return usagef("no command %q; see keydesk --help", c.Args().First())
+			return usagef("no command %q; see keydesk help", c.Args().First())
 		}
-		return usagef("a command is needed; see keydesk --help")
+		cli.ShowAppHelp(c)
+		return usageError{fmt.Errorf("a command is needed")}
 	}
 	return app
 }
 
-// usageError is an error in how keydesk was called: exit status 2.
-type usageError struct{ error }
-
-func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
-
 func onUsageError(_ *cli.Context, err error, _ bool) error { return usageError{err} }
 
 // setUsageErrors makes every command report flag errors as usage errors,
-// and makes a group of commands refuse a subcommand it does not have.
-func setUsageErrors(c *cli.Command) {
+// and makes a group of commands refuse a subcommand it does not have,
+// naming the command's whole path in the hint.
+func setUsageErrors(c *cli.Command, parent string) {
+	path := parent + " " + c.Name
 	c.OnUsageError = onUsageError
 	if len(c.Subcommands) > 0 && c.Action == nil {
 		c.Action = func(ctx *cli.Context) error {
 			if ctx.Args().Present() {
-				return usagef("%s has no subcommand %q; see keydesk %s --help", c.Name, ctx.Args().First(), c.Name)
+				return usagef("%s has no subcommand %q; see %s --help", path, ctx.Args().First(), path)
 			}
-			return usagef("%s needs a subcommand; see keydesk %s --help", c.Name, c.Name)
+			cli.ShowSubcommandHelp(ctx)
+			return usagef("%s needs a subcommand", path)
 		}
 	}
 	for _, s := range c.Subcommands {
-		setUsageErrors(s)
+		setUsageErrors(s, path)
 	}
 }
 
-// exitCode prints err, if any, and maps it to the contract's status.
-func exitCode(err error, stderr io.Writer) (code int) {
-	if err == nil {
-		return exitOK
+// commandPath is "keydesk user add" for the command c runs.
+func commandPath(c *cli.Context) string {
+	var names []string
+	lineage := c.Lineage()
+	// The last context is the root's, whose command is the app itself.
+	for _, ctx := range lineage[:len(lineage)-1] {
+		if ctx.Command == nil || ctx.Command.Name == "" || ctx.Command.Name == c.App.Name {
+			continue
+		}
+		if n := len(names); n == 0 || names[n-1] != ctx.Command.Name {
+			names = append(names, ctx.Command.Name)
+		}
 	}
-	var silent silentFail
-	if errors.As(err, &silent) {
-		return exitFail
+	for i, j := 0, len(names)-1; i < j; i, j = i+1, j-1 {
+		names[i], names[j] = names[j], names[i]
 	}
-	fmt.Fprintf(stderr, "keydesk: %v\n", err)
-	var ue usageError
-	if errors.As(err, &ue) {
-		return exitUsage
-	}
-	return exitFail
+	return strings.Join(append([]string{"keydesk"}, names...), " ")
 }
-
-// silentFail is a failure already explained on stdout (a denial): exit 1
-// with nothing more on stderr.
-type silentFail struct{}
-
-func (silentFail) Error() string { return "denied" }

@@ -36,7 +36,11 @@ func TestImportAtATerminal(t *testing.T) {
 	}
 	f.Close()
 
-	cmd := exec.Command(bin, "--db", filepath.Join(dir, "k.db"), "--master-key", filepath.Join(dir, "k.key"), "import", file)
+	inv := []string{"--db", filepath.Join(dir, "k.db"), "--master-key", filepath.Join(dir, "k.key")}
+	if out, err := exec.Command(bin, append(inv, "init")...).CombinedOutput(); err != nil {
+		t.Fatalf("init: %v: %s", err, out)
+	}
+	cmd := exec.Command(bin, append(inv, "import", file)...)
 	term, err := pty.Start(cmd)
 	if err != nil {
 		t.Fatal(err)

@@ -43,33 +43,20 @@ func userAdd(c *cli.Context, s *session) error {
 	if err != nil {
 		return err
 	}
-	if wantJSON(c) {
-		return printJSON(c, u)
-	}
-	say(c, "added user %s", u.Name)
-	return nil
+	return answer(c, u, func() { say(c, "added user %s", u.Name) })
 }
 
 func userList(c *cli.Context, s *session) error {
 	if _, err := args(c); err != nil {
 		return err
 	}
-	users, err := s.store.Users(c.Context, "")
+	users, err := s.desk.Users(c.Context, "")
 	if err != nil {
 		return err
 	}
-	if wantJSON(c) {
-		if users == nil {
-			users = []inventory.User{}
-		}
-		return printJSON(c, users)
-	}
-	t := newTable(c.App.Writer, "USER", "FULL NAME", "EMAIL", "STATUS")
-	for _, u := range users {
-		t.row(u.Name, u.FullName, u.Email, userStatus(&u))
-	}
-	t.flush()
-	return nil
+	return printList(c, users, []string{"USER", "FULL NAME", "EMAIL", "STATUS"}, func(u inventory.User) []string {
+		return []string{u.Name, u.FullName, u.Email, userStatus(&u)}
+	})
 }
 
 func userStatus(u *inventory.User) string {
@@ -91,10 +78,10 @@ func userShow(c *cli.Context, s *session) error {
 	if err != nil {
 		return err
 	}
-	u := v.User
 	if wantJSON(c) {
 		return printJSON(c, v)
 	}
+	u := v.User
 	say(c, "user:       %s", u.Name)
 	if u.FullName != "" {
 		say(c, "full name:  %s", u.FullName)
@@ -114,7 +101,7 @@ func userShow(c *cli.Context, s *session) error {
 	}
 	say(c, "bypass codes live: %d", len(v.Bypass))
 	for _, b := range v.Bypass {
-		say(c, "  #%d  %d use(s) left, expires %s, issued by %s", b.ID, b.UsesLeft, when(b.ExpiresAt), b.CreatedBy)
+		say(c, "  #%d  %s left, expires %s, issued by %s", b.ID, plural(b.UsesLeft, "use", "uses"), when(b.ExpiresAt), b.CreatedBy)
 	}
 	return nil
 }
@@ -128,7 +115,7 @@ func userDisable(disabled bool) func(c *cli.Context, s *session) error {
 		if err := s.desk.SetUserDisabled(c.Context, a[0], disabled); err != nil {
 			return err
 		}
-		return done(c, fmt.Sprintf("user %s %s", a[0], map[bool]string{true: "disabled", false: "enabled"}[disabled]))
+		return done(c, fmt.Sprintf("user %s %s", a[0], map[bool]string{true: "disabled", false: "enabled"}[disabled]), "user", a[0], "disabled", disabled)
 	}
 }
 
@@ -140,5 +127,5 @@ func userUnlock(c *cli.Context, s *session) error {
 	if err := s.desk.UnlockUser(c.Context, a[0]); err != nil {
 		return err
 	}
-	return done(c, fmt.Sprintf("user %s unlocked", a[0]))
+	return done(c, fmt.Sprintf("user %s unlocked", a[0]), "user", a[0])
 }

@@ -127,6 +127,8 @@ keydesk_checks() {
 	echo "keydesk in the guest: $(ls -l /usr/bin/keydesk)"
 	# The inventory side needs no key: it shows keydesk, sqlite and the
 	# master key work in the guest even before the key commands exist.
+	run "$T" keydesk init
+	expect_ok "init makes the inventory and its master key" "new inventory"
 	run "$T" keydesk user add alice
 	expect_ok "user add alice" "alice"
 	keydesk_ready || return
