@@ -14,11 +14,14 @@ import (
 // at the first positional argument, and a clerk types
 // "keydesk user add alice --email a@x" as often as the other way round.
 // "--" still ends the flags.
+//
+// Global flags (--db, --master-key, --json) may stand anywhere: they are
+// moved in front of the command, where urfave/cli reads them.
 func interspersed(app *cli.App, args []string) []string {
-	out := []string{args[0]}
+	global, rest := hoistGlobal(app.Flags, args[1:])
+	out := append([]string{args[0]}, global...)
 	flags := app.Flags
 	cmds := app.Commands
-	rest := args[1:]
 	for {
 		// Global or group flags stay where they are, up to the next word.
 		i := 0
@@ -44,6 +47,38 @@ func interspersed(app *cli.App, args []string) []string {
 		}
 		return append(out, reorder(cmd.Flags, rest)...)
 	}
+}
+
+// hoistGlobal takes the global flags, with their values, out of args.
+func hoistGlobal(flags []cli.Flag, args []string) (global, rest []string) {
+	for i := 0; i < len(args); {
+		a := args[i]
+		if a == "--" {
+			return global, append(rest, args[i:]...)
+		}
+		if strings.HasPrefix(a, "-") && isFlag(flags, a) {
+			w := flagWidth(flags, a, args[i+1:])
+			global = append(global, args[i:min(i+w, len(args))]...)
+			i += w
+			continue
+		}
+		rest = append(rest, a)
+		i++
+	}
+	return global, rest
+}
+
+// isFlag reports whether arg names one of flags ("--db", "-db=x").
+func isFlag(flags []cli.Flag, arg string) bool {
+	name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func firstWord(flags []cli.Flag, args []string) int {

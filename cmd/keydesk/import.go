@@ -229,6 +229,7 @@ func exportCommand() *cli.Command {
 			&cli.BoolFlag{Name: "legacy", Usage: "AES-128-CBC with HMAC-SHA1, for older PSKC readers (default AES-256-CBC, HMAC-SHA256)"},
 			&cli.BoolFlag{Name: "plain", Usage: "write the seeds unencrypted (oath-csv always is)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` (created with mode 0600) instead of standard output"},
+			jsonFlag,
 		},
 		Action: withSession(exportAction),
 	}
@@ -272,10 +273,16 @@ func exportAction(c *cli.Context, s *session) error {
 			return err
 		})
 	} else {
+		if wantJSON(c) {
+			return usagef("export --json needs --output FILE: without it the seed file itself is what goes to standard output")
+		}
 		res, err = s.desk.Export(c.Context, c.App.Writer, req)
 	}
 	if err != nil {
 		return err
+	}
+	if wantJSON(c) {
+		return printJSON(c, res)
 	}
 	note(c, "exported %s", res)
 	return nil

@@ -2,9 +2,14 @@ package main
 
 import (
 	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -39,6 +44,7 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"yubiotp": yubiOTPCmd,
+			"jsondoc": jsonDocCmd,
 		},
 		RequireExplicitExec: true,
 	})
@@ -63,4 +69,28 @@ func yubiOTPCmd(ts *testscript.TestScript, neg bool, args []string) {
 	otp, err := fob.SealYubicoOTP(key, args[1], f)
 	ts.Check(err)
 	ts.Stdout().Write([]byte(otp + "\n"))
+}
+
+// jsonDocCmd checks that the last command's stdout is exactly one JSON
+// document (--json's promise), and with an argument that the document has
+// that top-level key: jsondoc [KEY]
+func jsonDocCmd(ts *testscript.TestScript, neg bool, args []string) {
+	out := ts.ReadFile("stdout")
+	dec := json.NewDecoder(strings.NewReader(out))
+	var doc any
+	err := dec.Decode(&doc)
+	if err == nil {
+		var extra any
+		if dec.Decode(&extra) != io.EOF {
+			err = errors.New("more than one JSON document")
+		}
+	}
+	if err == nil && len(args) == 1 {
+		if m, ok := doc.(map[string]any); !ok || m[args[0]] == nil {
+			err = fmt.Errorf("no key %q in the document", args[0])
+		}
+	}
+	if neg != (err != nil) {
+		ts.Fatalf("stdout %q: want one JSON document: %v", out, err)
+	}
 }
