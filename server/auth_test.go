@@ -2,6 +2,9 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -9,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keydesk/keydesk/inventory"
+	"github.com/keydesk/keydesk/verify"
 )
 
 func TestAuthDecides(t *testing.T) {
@@ -240,5 +244,37 @@ func TestHealthz(t *testing.T) {
 	fx.store.Close()
 	if status, m := fx.do(t, "GET", "/healthz", "", nil); status < 500 {
 		t.Errorf("with the inventory closed: %d %v", status, m)
+	}
+}
+
+// failingDecider cannot decide: its inventory is gone.
+type failingDecider struct{}
+
+func (failingDecider) VerifyUser(context.Context, string, string) (verify.Decision, error) {
+	return verify.Decision{Allow: true}, errors.New("disk I/O error")
+}
+
+// No decision is never an allow: an error from the verifier answers 503
+// "no_decision", whatever the decision it came with says, and the
+// server's log has the cause while the application does not.
+func TestAuthWithoutADecision(t *testing.T) {
+	fx := newFixture(t, Config{})
+	deps := NewDeps(fx.store, fx.ver)
+	deps.Decider = failingDecider{}
+	var logged strings.Builder
+	srv, err := New(Config{Now: fx.clock.Now, Log: slog.New(slog.NewTextHandler(&logged, nil))}, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.srv = srv
+	status, m := fx.auth(t, "alice", "123456")
+	if status != http.StatusServiceUnavailable || errorCode(m) != "no_decision" || m["result"] != nil {
+		t.Fatalf("got %d %v; want 503 no_decision", status, m)
+	}
+	if strings.Contains(fmt.Sprint(m), "disk I/O") {
+		t.Errorf("the cause reached the application: %v", m)
+	}
+	if !strings.Contains(logged.String(), "disk I/O error") {
+		t.Errorf("the server's log does not have the cause: %q", logged.String())
 	}
 }
