@@ -65,7 +65,8 @@ func (f YubicoFields) Counter() uint64 {
 // Errors of [SplitYubicoOTP] and [OpenYubicoOTP].
 var (
 	ErrNotYubicoOTP = errors.New("not a Yubico OTP")
-	ErrYubicoCRC    = errors.New("Yubico OTP does not decrypt with this fob's key (CRC mismatch)")
+	//lint:ignore ST1005 Yubico is a name
+	ErrYubicoCRC = errors.New("Yubico OTP does not decrypt with this fob's key (CRC mismatch)")
 )
 
 // SplitYubicoOTP splits an OTP as typed by a YubiKey into its public id and

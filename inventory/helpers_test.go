@@ -136,7 +136,6 @@ func makeReadOnly(t *testing.T, path string) {
 
 // The fobs of these tests, each with its own seed.
 var (
-	seed        = testfob.Seed
 	hotpToken   = testfob.HOTP
 	yubicoToken = testfob.Yubico
 )

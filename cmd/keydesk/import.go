@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -138,14 +137,7 @@ func seedKeys(c *cli.Context) (seedfile.Keys, error) {
 		return k, nil
 	}
 	k.Password = func() ([]byte, error) {
-		in, ok := c.App.Reader.(*os.File)
-		if !ok || !term.IsTerminal(int(in.Fd())) {
-			return nil, errors.New("the file is encrypted with a password: give it with --password-file (standard input is not a terminal to ask on)")
-		}
-		fmt.Fprint(c.App.ErrWriter, "Password of the seed file: ")
-		pw, err := term.ReadPassword(int(in.Fd()))
-		fmt.Fprintln(c.App.ErrWriter)
-		return pw, err
+		return promptSecret(c, "Password of the seed file: ", "the file is encrypted with a password: give it with --password-file")
 	}
 	return k, nil
 }
