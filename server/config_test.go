@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,10 +116,45 @@ func TestLimiterBounded(t *testing.T) {
 		l.allow(string(rune(i))+"x", now)
 	}
 	l.mu.Lock()
-	n := len(l.cur) + len(l.old)
+	n := len(l.keys)
 	l.mu.Unlock()
-	if n > 2*maxLimited {
-		t.Errorf("%d keys remembered, bound is %d", n, 2*maxLimited)
+	if n > maxLimited {
+		t.Errorf("%d keys remembered, bound is %d", n, maxLimited)
+	}
+}
+
+// A user being guessed at keeps an empty bucket however many made-up
+// names come after: a flood cannot hand the attacker a fresh one. Once
+// the table is full of spent buckets, new names share one overflow
+// bucket; a bucket that refilled is forgotten to make room.
+func TestLimiterFloodKeepsASpentBucket(t *testing.T) {
+	l := newLimiter(0.1, 3) // a token every 10 s
+	now := time.Unix(1000, 0)
+	for range 3 {
+		if ok, _ := l.allow("alice", now); !ok {
+			t.Fatal("alice's first three attempts refused")
+		}
+	}
+	if ok, _ := l.allow("alice", now); ok {
+		t.Fatal("alice's fourth attempt at once allowed")
+	}
+	for i := range 2 * maxLimited {
+		l.allow(fmt.Sprintf("made-up-%d", i), now.Add(time.Duration(i)*time.Microsecond))
+	}
+	if ok, _ := l.allow("alice", now.Add(time.Second)); ok {
+		t.Fatal("after a flood of 100,000 names, alice has a fresh bucket")
+	}
+	// Much later every bucket has refilled: the flood's names are forgotten
+	// and new names get buckets of their own again.
+	later := now.Add(time.Hour)
+	if ok, _ := l.allow("bob", later); !ok {
+		t.Fatal("a new name refused an hour later")
+	}
+	l.mu.Lock()
+	n := len(l.keys)
+	l.mu.Unlock()
+	if n > 2 {
+		t.Errorf("%d keys remembered after the sweep, want alice and bob at most", n)
 	}
 }
 

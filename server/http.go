@@ -38,7 +38,7 @@ func (s *Server) routes() http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				s.log.Error("handler panicked", "method", r.Method, "path", r.URL.Path, "panic", p)
+				s.recovered("http", fmt.Sprintf("%s %s: %v", r.Method, r.URL.Path, p))
 				if sw.status == 0 {
 					s.writeError(sw, r, errorf(http.StatusInternalServerError, "internal", "internal error; the server log has the details"))
 				}

@@ -7,27 +7,33 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// maxLimited bounds the keys one limiter remembers per generation, so that
-// a flood of made-up user names or source addresses cannot fill memory.
+// maxLimited bounds the keys one limiter remembers, so that a flood of
+// made-up user names or source addresses cannot fill memory.
 const maxLimited = 50_000
 
+// sweepEvery is how often a full limiter looks for keys it may forget.
+const sweepEvery = time.Second
+
 // limiter is a token bucket per key (a user name, a source address) on the
-// server's clock. Keys live in two generations: when the newer fills up it
-// becomes the older and the older is dropped. A dropped key starts again
-// with a full bucket, so a flood of keys can refresh one key's bucket; the
-// verifier's lockout, which lives in the inventory, still holds then.
+// server's clock. Only a key whose bucket has refilled may be forgotten:
+// a key that has been spending (a user being guessed at) stays, however
+// many other keys come, so that a flood of made-up names cannot hand an
+// attacker a fresh bucket. When the table is full of such keys, new keys
+// share one overflow bucket until some refill.
 type limiter struct {
 	every rate.Limit
 	burst int
 	off   bool
 
-	mu       sync.Mutex
-	cur, old map[string]*rate.Limiter
+	mu        sync.Mutex
+	keys      map[string]*rate.Limiter
+	overflow  *rate.Limiter
+	lastSweep time.Time
 }
 
 func newLimiter(perSecond float64, burst int) *limiter {
 	return &limiter{every: rate.Limit(perSecond), burst: burst, off: perSecond < 0,
-		cur: map[string]*rate.Limiter{}, old: map[string]*rate.Limiter{}}
+		keys: map[string]*rate.Limiter{}, overflow: rate.NewLimiter(rate.Limit(perSecond), burst)}
 }
 
 // allow takes a token for key at now, or says how long until one is there.
@@ -37,16 +43,7 @@ func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	lim := l.cur[key]
-	if lim == nil {
-		if lim = l.old[key]; lim == nil {
-			lim = rate.NewLimiter(l.every, l.burst)
-		}
-		if len(l.cur) >= maxLimited {
-			l.old, l.cur = l.cur, make(map[string]*rate.Limiter, len(l.cur))
-		}
-		l.cur[key] = lim
-	}
+	lim := l.bucket(key, now)
 	r := lim.ReserveN(now, 1)
 	if !r.OK() {
 		return false, time.Second
@@ -56,4 +53,30 @@ func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
 		return false, d
 	}
 	return true, 0
+}
+
+func (l *limiter) bucket(key string, now time.Time) *rate.Limiter {
+	if lim := l.keys[key]; lim != nil {
+		return lim
+	}
+	if len(l.keys) >= maxLimited && now.Sub(l.lastSweep) >= sweepEvery {
+		l.sweep(now)
+	}
+	if len(l.keys) >= maxLimited {
+		return l.overflow
+	}
+	lim := rate.NewLimiter(l.every, l.burst)
+	l.keys[key] = lim
+	return lim
+}
+
+// sweep forgets the keys whose buckets are full again: forgetting them
+// changes nothing, as a new bucket starts full.
+func (l *limiter) sweep(now time.Time) {
+	l.lastSweep = now
+	for k, lim := range l.keys {
+		if lim.TokensAt(now) >= float64(l.burst) {
+			delete(l.keys, k)
+		}
+	}
 }

@@ -20,6 +20,7 @@ type metrics struct {
 	dropped   *prometheus.CounterVec
 	requests  *prometheus.CounterVec
 	refused   prometheus.Counter
+	panics    *prometheus.CounterVec
 
 	imports      *prometheus.CounterVec
 	importedFobs prometheus.Counter
@@ -57,6 +58,10 @@ func newMetrics() *metrics {
 			Name: "keydesk_admin_refused_total",
 			Help: "Admin API requests refused because the administrator's role may not act.",
 		}),
+		panics: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keydesk_panics_total",
+			Help: "Panics recovered, by where (http, radius, background): each one is a bug, logged with its stack; the server went on.",
+		}, []string{"where"}),
 		imports: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keydesk_imports_total",
 			Help: "Seed files uploaded to the admin API, by result (imported, dry_run, refused).",
@@ -66,7 +71,7 @@ func newMetrics() *metrics {
 			Help: "Fobs stored by seed files uploaded to the admin API.",
 		}),
 	}
-	m.reg.MustRegister(m.decisions, m.latency, m.lockouts, m.limited, m.dropped, m.requests, m.refused, m.imports, m.importedFobs,
+	m.reg.MustRegister(m.decisions, m.latency, m.lockouts, m.limited, m.dropped, m.requests, m.refused, m.panics, m.imports, m.importedFobs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

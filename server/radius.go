@@ -56,6 +56,8 @@ const (
 	dropNoDecision             = "no_decision"
 	dropBusy                   = "busy"
 	dropRateLimited            = "rate_limited"
+	dropAnswerTooLarge         = "answer_too_large"
+	dropPanic                  = "panic"
 )
 
 // radiusRequest is an Access-Request that passed its checks.
@@ -66,14 +68,20 @@ type radiusRequest struct {
 }
 
 // handle decides on one datagram from src and returns the answer to send,
-// or nil when the datagram is dropped; why names the drop.
+// or nil when the datagram is dropped; why names the drop. The socket
+// loop does the same in two steps: authenticate as it reads, and process
+// in a worker.
 func (rs *radiusServer) handle(ctx context.Context, b []byte, src netip.AddrPort) (answer []byte, why string) {
-	s := rs.s
-	start := time.Now()
 	req, why := rs.authenticate(ctx, b, src)
 	if why != "" {
 		return nil, why
 	}
+	return rs.process(ctx, req, src, time.Now())
+}
+
+// process decides on an authentic request and returns the answer.
+func (rs *radiusServer) process(ctx context.Context, req radiusRequest, src netip.AddrPort, start time.Time) (answer []byte, why string) {
+	s := rs.s
 	// RFC 5080 §2.2.2: a retransmission (same source, Identifier and
 	// Request Authenticator) gets the answer already given. Deciding
 	// again would deny the passcode as a replay.
@@ -85,14 +93,24 @@ func (rs *radiusServer) handle(ctx context.Context, b []byte, src netip.AddrPort
 	case !fresh:
 		return nil, dropDuplicate
 	}
+	done := false
+	defer func() {
+		if !done {
+			rs.dups.forget(key)
+		}
+	}()
 	accept, msg, err := rs.decide(ctx, req, start)
 	if err != nil {
-		rs.dups.forget(key)
 		s.log.Error("no decision", "transport", radiusTransport, "client", req.client.name, "err", err)
 		return nil, dropNoDecision
 	}
-	answer = encodeAnswer(req, accept, msg)
+	answer, err = encodeAnswer(req, accept, msg)
+	if err != nil {
+		s.log.Warn("radius answer too large to send; request dropped", "client", req.client.name, "err", err)
+		return nil, dropAnswerTooLarge
+	}
 	rs.dups.finish(key, answer)
+	done = true
 	s.log.Debug("decision", "transport", radiusTransport, "client", req.client.name, "accept", accept, "took", time.Since(start))
 	return answer, ""
 }
@@ -231,31 +249,48 @@ func attrValues(attrs radius.Attributes, t radius.Type) []radius.Attribute {
 	return out
 }
 
+// errAnswerTooLarge is an answer that cannot be made to fit a RADIUS
+// packet even without its Reply-Message.
+var errAnswerTooLarge = errors.New("the Proxy-State attributes to copy back leave no room for an answer within 4096 octets")
+
 // encodeAnswer builds the Access-Accept or Access-Reject for req. The
 // Message-Authenticator comes first (the Blast-RADIUS advice: a forger
 // cannot then shape the attributes before it) and is computed with the
 // request's authenticator in the header (RFC 3579 §3.2); then the
-// Response Authenticator covers it all (RFC 2865 §3).
-func encodeAnswer(req radiusRequest, accept bool, msg string) []byte {
+// Response Authenticator covers it all (RFC 2865 §3). Proxy-State is
+// copied back whole and in order, as RFC 2865 §5.33 asks; when that and
+// the message would pass the 4096 octets a packet may hold (§3), the
+// message is shortened, then dropped, and if even that is not enough the
+// answer is not made at all.
+func encodeAnswer(req radiusRequest, accept bool, msg string) ([]byte, error) {
 	code := radius.CodeAccessReject
 	if accept {
 		code = radius.CodeAccessAccept
+	}
+	proxy := attrValues(req.attrs, attrProxyState)
+	room := maxRADIUSPacket - headerLen - (2 + messageAuthLen)
+	for _, ps := range proxy {
+		room -= 2 + len(ps)
+	}
+	if room < 0 {
+		return nil, errAnswerTooLarge
 	}
 	p := &radius.Packet{Code: code, Identifier: req.raw[1], Secret: req.client.secret}
 	copy(p.Authenticator[:], req.raw[4:headerLen])
 	p.Add(attrMessageAuth, make(radius.Attribute, messageAuthLen))
 	for _, part := range splitMessage(msg) {
+		if room < 2+len(part) {
+			break
+		}
+		room -= 2 + len(part)
 		p.Add(attrReplyMessage, radius.Attribute(part))
 	}
-	// RFC 2865 §5.33: Proxy-State is copied into the answer unchanged.
-	for _, ps := range attrValues(req.attrs, attrProxyState) {
+	for _, ps := range proxy {
 		p.Add(attrProxyState, ps)
 	}
 	raw, err := p.MarshalBinary()
 	if err != nil {
-		// Only an answer over 4096 octets fails, and the message is
-		// bounded far below that.
-		panic(err)
+		return nil, err
 	}
 	m := hmac.New(md5.New, req.client.secret)
 	m.Write(raw)
@@ -264,7 +299,7 @@ func encodeAnswer(req radiusRequest, accept bool, msg string) []byte {
 	h.Write(raw)
 	h.Write(req.client.secret)
 	copy(raw[4:headerLen], h.Sum(nil))
-	return raw
+	return raw, nil
 }
 
 // splitMessage cuts a Reply-Message into attribute-sized parts at

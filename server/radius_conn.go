@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -25,10 +26,12 @@ type radiusServer struct {
 	done     chan struct{} // closed when serve has returned
 }
 
+// datagram is an authentic request waiting for a worker.
 type datagram struct {
-	b    []byte
-	src  netip.AddrPort
-	addr net.Addr
+	req   radiusRequest
+	src   netip.AddrPort
+	addr  net.Addr
+	start time.Time
 }
 
 func (s *Server) newRADIUSServer(pc net.PacketConn) *radiusServer {
@@ -74,17 +77,17 @@ func (rs *radiusServer) serve() error {
 			continue
 		}
 		src := ua.AddrPort()
-		if ok, _ := rs.s.clients.allow(src.Addr().Unmap().String(), rs.s.now()); !ok {
-			rs.s.m.limited.WithLabelValues(radiusTransport, "client").Inc()
-			rs.s.m.dropped.WithLabelValues(dropRateLimited).Inc()
-			continue
-		}
 		if n > maxRADIUSPacket {
 			rs.s.m.dropped.WithLabelValues(dropMalformed).Inc()
 			continue
 		}
+		d, why := rs.admit(append([]byte(nil), buf[:n]...), src, addr)
+		if why != "" {
+			rs.s.m.dropped.WithLabelValues(why).Inc()
+			continue
+		}
 		select {
-		case rs.work <- datagram{b: append([]byte(nil), buf[:n]...), src: src, addr: addr}:
+		case rs.work <- d:
 		default:
 			// Every worker busy and the queue full: drop, and let the
 			// client retransmit, rather than queue without bound.
@@ -93,10 +96,41 @@ func (rs *radiusServer) serve() error {
 	}
 }
 
+// admit authenticates a datagram as it is read, before it costs anything
+// else: a packet that is not from a client, or fails its
+// Message-Authenticator, is dropped here, in the one reading goroutine,
+// and is charged to no one's rate limit (a forger could otherwise spend a
+// NAS's budget from the NAS's address). What is left is charged to its
+// source and queued for a worker.
+func (rs *radiusServer) admit(b []byte, src netip.AddrPort, addr net.Addr) (d datagram, why string) {
+	defer func() {
+		if p := recover(); p != nil {
+			rs.s.recovered("radius", fmt.Sprintf("reading a packet from %s: %v", src, p))
+			d, why = datagram{}, dropPanic
+		}
+	}()
+	start := time.Now()
+	req, why := rs.authenticate(context.Background(), b, src)
+	if why != "" {
+		return datagram{}, why
+	}
+	if ok, _ := rs.s.nases.allow(src.Addr().Unmap().String(), rs.s.now()); !ok {
+		rs.s.m.limited.WithLabelValues(radiusTransport, "client").Inc()
+		return datagram{}, dropRateLimited
+	}
+	return datagram{req: req, src: src, addr: addr, start: start}, ""
+}
+
 func (rs *radiusServer) answer(d datagram) {
+	defer func() {
+		if p := recover(); p != nil {
+			rs.s.recovered("radius", fmt.Sprintf("answering %s: %v", d.src, p))
+			rs.s.m.dropped.WithLabelValues(dropPanic).Inc()
+		}
+	}()
 	// In-flight decisions finish during a shutdown, so they run on a
 	// context that the shutdown does not cancel.
-	out, why := rs.handle(context.Background(), d.b, d.src)
+	out, why := rs.process(context.Background(), d.req, d.src, d.start)
 	if why != "" {
 		rs.s.m.dropped.WithLabelValues(why).Inc()
 		rs.s.log.Debug("radius packet dropped", "from", d.src, "why", why)

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -24,7 +25,8 @@ type Server struct {
 	deps    Deps
 	m       *metrics
 	users   *limiter // passcode attempts per user name
-	clients *limiter // requests per source address
+	clients *limiter // HTTP requests per source address
+	nases   *limiter // authentic RADIUS requests per source address
 	apps    *appCache
 	radius  *radiusTable
 	tls     *tls.Config
@@ -44,6 +46,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		cfg: cfg, log: cfg.Log, now: cfg.Now, deps: d, m: newMetrics(),
 		users:   newLimiter(cfg.UserRate, cfg.UserBurst),
 		clients: newLimiter(cfg.ClientRate, cfg.ClientBurst),
+		nases:   newLimiter(cfg.ClientRate, cfg.ClientBurst),
 	}
 	s.apps = newAppCache(time.Duration(cfg.CacheTTL), cfg.Now)
 	s.radius = newRADIUSTable(time.Duration(cfg.CacheTTL), cfg.Now)
@@ -128,4 +131,27 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, pc net.PacketConn) 
 	}
 	wg.Wait()
 	return errors.Join(append([]error{failed}, errs...)...)
+}
+
+// recovered logs and counts a panic recovered in where (p is what
+// recover returned), so that one request, packet or job cannot take the
+// server down: the bug is in the log with its stack, and /metrics counts
+// it.
+func (s *Server) recovered(where string, p any) {
+	s.m.panics.WithLabelValues(where).Inc()
+	s.log.Error("panic recovered; the server goes on", "where", where, "panic", p, "stack", string(debug.Stack()))
+}
+
+// background runs fn in a goroutine that a panic does not take the process
+// down with: the panic is recovered, logged and counted, and fn is not
+// run again.
+func (s *Server) background(name string, fn func()) {
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				s.recovered("background", fmt.Sprintf("%s: %v", name, p))
+			}
+		}()
+		fn()
+	}()
 }
