@@ -266,3 +266,18 @@ func guidBytes(t *testing.T, s string) []byte {
 	b[6], b[7] = b[7], b[6]
 	return b
 }
+
+func TestTextID(t *testing.T) {
+	c := Config{Kind: OpenLDAP, Attributes: Attributes{ID: "employeeNumber", IDFormat: Text}}
+	c.Default()
+	r := newReader(&c)
+	e, err := r.decode("uid=a", attrs(t, "uid: a\nemployeeNumber: E-1042\n"))
+	if err != nil || e.ID != "E-1042" {
+		t.Errorf("got %+v, %v", e, err)
+	}
+	for _, ldif := range []string{"uid: a\n", "uid: a\nemployeeNumber: \n", "uid: a\nemployeeNumber: " + strings.Repeat("9", maxTextID+1) + "\n"} {
+		if e, err := r.decode("uid=a", attrs(t, ldif)); err == nil {
+			t.Errorf("%q: took id %q", ldif, e.ID)
+		}
+	}
+}

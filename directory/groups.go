@@ -114,12 +114,9 @@ func (c *Client) Members(ctx context.Context) ([]Entry, error) {
 	if scope == "" {
 		return nil, errors.New("directory: members: no scope_group configured")
 	}
-	members, found, err := c.readGroup(ctx, scope)
+	members, err := c.scopeGroup(ctx, scope)
 	if err != nil {
 		return nil, err
-	}
-	if !found {
-		return nil, fmt.Errorf("directory: scope group %s not found (or not a group under %s)", scope, c.cfg.BaseDN)
 	}
 	var entries []Entry
 	switch c.cfg.Nesting {
@@ -137,6 +134,29 @@ func (c *Client) Members(ctx context.Context) ([]Entry, error) {
 	}
 	slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(a.Username, b.Username) })
 	return entries, nil
+}
+
+// scopeGroup checks that the scope group is there: one that is gone (a
+// typo, a deletion) is an error, not a group of no one. For the walk it
+// returns the members; the other nestings do not read them, as Active
+// Directory sends a large member attribute in ranges.
+func (c *Client) scopeGroup(ctx context.Context, scope string) ([]string, error) {
+	var (
+		members []string
+		found   bool
+		err     error
+	)
+	if c.cfg.Nesting == Walk {
+		members, found, err = c.readGroup(ctx, scope)
+	} else {
+		var r *ldap.Entry
+		r, err = c.readEntry(ctx, scope, c.cfg.GroupFilter, noAttributes)
+		found = r != nil
+	}
+	if err == nil && !found {
+		err = fmt.Errorf("directory: scope group %s not found (or not a group)", scope)
+	}
+	return members, err
 }
 
 // users returns the users filter finds, in pages.

@@ -126,13 +126,17 @@ func TestGroupCycle(t *testing.T) {
 
 func TestMembersNeedsTheScopeGroup(t *testing.T) {
 	_, cfg := startDirectory(t, slapd.Options{})
-	cfg.ScopeGroup = "cn=vpn-userz,ou=groups," + slapd.Suffix
-	c := newClient(t, cfg)
-	if _, err := c.Members(ctx(t)); err == nil || !strings.Contains(err.Error(), "scope group cn=vpn-userz") {
-		t.Errorf("a missing scope group: %v", err)
+	for _, nesting := range []Nesting{Walk, MemberOf} {
+		for _, scope := range []string{"cn=vpn-userz,ou=groups," + slapd.Suffix, "uid=alice," + people} {
+			cfg.Nesting, cfg.ScopeGroup = nesting, scope
+			c := newClient(t, cfg)
+			if _, err := c.Members(ctx(t)); err == nil || !strings.Contains(err.Error(), "scope group "+scope+" not found") {
+				t.Errorf("%s, scope %s: %v", nesting, scope, err)
+			}
+		}
 	}
 	cfg.ScopeGroup = ""
-	c = newClient(t, cfg)
+	c := newClient(t, cfg)
 	if _, err := c.Members(ctx(t)); err == nil || !strings.Contains(err.Error(), "no scope_group") {
 		t.Errorf("no scope group: %v", err)
 	}

@@ -28,6 +28,8 @@ const Suffix = "dc=example,dc=edu"
 
 const (
 	binary     = "/usr/sbin/slapd"
+	slaptest   = "/usr/sbin/slaptest"
+	apparmor   = "/etc/apparmor.d/usr.sbin.slapd"
 	schemaDir  = "/etc/ldap/schema"
 	moduleDir  = "/usr/lib/ldap"
 	installMsg = "slapd not installed: apt-get install slapd ldap-utils"
@@ -74,7 +76,7 @@ type Server struct {
 // the LDAP tools are missing, and stops slapd in t.Cleanup.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
-	for _, tool := range []string{binary, "ldapadd", "ldapmodify", "ldapmodrdn"} {
+	for _, tool := range []string{binary, slaptest, "ldapadd", "ldapmodify", "ldapmodrdn"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skip(installMsg)
 		}
@@ -95,7 +97,7 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	conf := filepath.Join(s.dir, "slapd.conf")
 	must(t, os.WriteFile(conf, s.config(t, opts), 0o600))
-	if out, err := exec.Command("slaptest", "-u", "-f", conf).CombinedOutput(); err != nil {
+	if out, err := exec.Command(slaptest, "-u", "-f", conf).CombinedOutput(); err != nil {
 		t.Fatalf("slapd: the test config is refused: %v\n%s", err, out)
 	}
 
@@ -154,8 +156,12 @@ func (s *Server) waitReady(port int) error {
 	for time.Now().Before(deadline) {
 		select {
 		case <-s.exited:
-			return fmt.Errorf("slapd exited at start (%v); AppArmor or the port may be in the way:\n%s",
-				s.cmd.ProcessState, s.stderr)
+			hint := "the port may have been taken"
+			if _, err := os.Stat(apparmor); err == nil {
+				hint = "AppArmor's profile " + apparmor + " may keep slapd from reading " + s.dir +
+					" (aa-complain /usr/sbin/slapd lets it)"
+			}
+			return fmt.Errorf("slapd exited at start (%v); %s:\n%s", s.cmd.ProcessState, hint, s.stderr)
 		default:
 		}
 		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
