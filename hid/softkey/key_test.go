@@ -120,7 +120,7 @@ func verifies(t *testing.T, pub *ecdsa.PublicKey, data, sig []byte) bool {
 func TestRegisterAndAuthenticate(t *testing.T) {
 	r := newRig(t, Config{})
 	c := r.open()
-	if info := c.Info(); !info.U2F() || info.CTAP2() || !info.Capabilities.Has(hid.CapWink) || info.Version() != "1.0.0" {
+	if info := c.Info(); !info.U2F() || !info.CTAP2() || !info.Capabilities.Has(hid.CapWink) || info.Version() != "1.0.0" {
 		t.Errorf("INIT answer %+v", info)
 	}
 	if v, err := c.U2FVersion(context.Background()); err != nil || v != "U2F_V2" {

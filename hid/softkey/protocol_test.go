@@ -119,7 +119,7 @@ func TestChannels(t *testing.T) {
 
 func TestCommandsOtherThanU2F(t *testing.T) {
 	w := newWire(t)
-	for _, cmd := range []hid.Command{hid.CmdLock, hid.CmdCBOR, 0x42} {
+	for _, cmd := range []hid.Command{hid.CmdLock, 0x42} {
 		w.send(hid.Message{Channel: w.cid, Command: cmd, Data: []byte{1}})
 		w.expectError(w.cid, hid.ErrInvalidCmd)
 	}

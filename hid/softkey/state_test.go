@@ -61,7 +61,7 @@ func TestStateErrors(t *testing.T) {
 		{"type", []byte(`{"version": "one"}`), "field version: json: cannot unmarshal string"},
 		{"unknown field", edit(func(m map[string]any) { m["pin"] = "1234" }), `unknown field "pin"`},
 		{"trailing", append(append([]byte(nil), good...), []byte(" {}")...), "data after the JSON object"},
-		{"version", edit(func(m map[string]any) { m["version"] = 2 }), "field version: 2, want 1"},
+		{"version", edit(func(m map[string]any) { m["version"] = 3 }), "field version: 3, want 1 or 2"},
 		{"secret", edit(func(m map[string]any) { m["device_secret"] = "AAAA" }), "field device_secret: 3 bytes, want 32"},
 		{"key", edit(func(m map[string]any) { m["attestation_key"] = "AAAA" }), "field attestation_key:"},
 		{"cert", edit(func(m map[string]any) { m["attestation_cert"] = "AAAA" }), "field attestation_cert:"},
