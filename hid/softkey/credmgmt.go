@@ -53,7 +53,9 @@ func (k *Key) credentialManagement(cmd byte, params []byte) answer {
 	return statusOnly(u2f.ErrInvalidSubcommand)
 }
 
-func (k *Key) credAnswer(r *u2f.CredentialManagementResponse) answer { return now(k.reply(r.Marshal())) }
+func (k *Key) credAnswer(r *u2f.CredentialManagementResponse) answer {
+	return now(k.reply(r.Marshal()))
+}
 
 func (k *Key) rpIDOf(hash []byte) string {
 	for _, c := range k.st.creds {
