@@ -332,3 +332,5 @@ func TestCancel(t *testing.T) {
 		t.Errorf("CANCEL sent %v, KEEPALIVE_CANCEL answered %v", sawCancel, sawAnswer)
 	}
 }
+
+func sha256Sum(s string) [32]byte { return sha256.Sum256([]byte(s)) }
