@@ -12,6 +12,7 @@ import (
 	"strconv"
 
 	"filippo.io/edwards25519"
+	"github.com/fxamacker/cbor/v2"
 )
 
 // COSEAlgorithm is a COSE algorithm identifier (IANA COSE Algorithms
@@ -78,6 +79,22 @@ var ErrUnsupportedKey = errors.New("unsupported COSE key")
 // OKP Ed25519 with EdDSA. A point off its curve is refused. On error it
 // returns nil.
 func ParseCOSEKey(b []byte) (*COSEKey, error) {
+	// The key type decides what the other parameters are (RFC 9053 §7:
+	// for RSA, -1 is the modulus), so it is read first.
+	var m map[int64]cbor.RawMessage
+	if err := decode("COSE key", b, &m); err != nil {
+		return nil, err
+	}
+	var kty, alg int64
+	if err := strict.Unmarshal(m[1], &kty); err != nil {
+		return nil, fmt.Errorf("COSE key: key 1 (kty): %v", err)
+	}
+	if err := strict.Unmarshal(m[3], &alg); err != nil {
+		return nil, fmt.Errorf("COSE key: key 3 (alg): %v", err)
+	}
+	if !(kty == ktyEC2 && alg == int64(ES256)) && !(kty == ktyOKP && alg == int64(EdDSA)) {
+		return nil, fmt.Errorf("COSE key: key type %d with algorithm %v: %w", kty, COSEAlgorithm(alg), ErrUnsupportedKey)
+	}
 	var w coseKeyWire
 	if err := decode("COSE key", b, &w); err != nil {
 		return nil, err
