@@ -6,7 +6,7 @@ BIN     := bin/keydesk
 PREFIX  ?= /usr/local
 # Debian packages the build and the tests need: cgo for SQLite and libusb,
 # and the reference tools the tests check keydesk against.
-DEB_DEPS := gcc libc6-dev pkg-config libusb-1.0-0-dev oathtool sqlite3 freeradius-utils time
+DEB_DEPS := gcc libc6-dev pkg-config libusb-1.0-0-dev oathtool sqlite3 freeradius-utils time python3-fido2
 FUZZTIME ?= 10s
 
 .PHONY: all build deps demo test test-short bench fuzz install clean
