@@ -10,7 +10,7 @@ import (
 
 // credentialManagement follows CTAP 2.1 §6.8, for both command bytes
 // (0x0A and the prototype 0x41).
-func (k *Key) credentialManagement(cmd byte, params []byte) answer {
+func (k *Key) credentialManagement(params []byte) answer {
 	r, err := u2f.ParseCredentialManagementRequest(params)
 	if err != nil {
 		k.next = nil

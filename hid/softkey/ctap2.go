@@ -2,6 +2,7 @@ package softkey
 
 import (
 	"errors"
+	"io"
 	"time"
 
 	"github.com/keydesk/keydesk/hid"
@@ -150,7 +151,7 @@ func (k *Key) ctap2(req []byte) answer {
 	case u2f.CmdReset:
 		return k.reset()
 	case u2f.CmdCredentialManagement, u2f.CmdCredentialManagementPreview:
-		return k.credentialManagement(cmd, params)
+		return k.credentialManagement(params)
 	case u2f.CmdSelection:
 		return answer{touch: func() []byte { return []byte{0} }}
 	case u2f.CmdConfig:
@@ -202,7 +203,7 @@ func (k *Key) reset() answer {
 	}
 	return answer{touch: func() []byte {
 		secret := make([]byte, 32)
-		if _, err := k.cfg.Rand.Read(secret); err != nil {
+		if _, err := io.ReadFull(k.cfg.Rand, secret); err != nil {
 			return []byte{byte(k.codeOf(err))}
 		}
 		old := *k.st

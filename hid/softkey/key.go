@@ -43,7 +43,8 @@ type Config struct {
 	// TouchDelay is how long after the first request that needs a touch
 	// the user "touches" the key; until then REGISTER and AUTHENTICATE
 	// answer "user presence required" (0x6985), as a real key does while
-	// it blinks. Default 1 s; negative: at once.
+	// it blinks, and a CTAP2 request that needs a touch sends KEEPALIVE
+	// "user needed" every 100 ms. Default 1 s; negative: at once.
 	TouchDelay time.Duration
 	// MessageTimeout is how long the key waits for the rest of a message
 	// before answering ERR_MSG_TIMEOUT (default 3 s).

@@ -204,6 +204,12 @@ func FuzzServe(f *testing.F) {
 	f.Add(init[0])
 	reg, _ := hid.Message{Channel: hid.BroadcastChannel, Command: hid.CmdMsg, Data: u2f.APDU{Ins: u2f.InsRegister, Data: make([]byte, 64)}.Encode()}.Reports()
 	f.Add(bytes.Join(reg, nil))
+	info, _ := hid.Message{Channel: hid.BroadcastChannel, Command: hid.CmdCBOR, Data: []byte{u2f.CmdGetInfo}}.Reports()
+	f.Add(bytes.Join(info, nil))
+	mc, _ := (&u2f.MakeCredentialRequest{ClientDataHash: make([]byte, 32), RP: u2f.RelyingParty{ID: "a"}, User: u2f.User{ID: []byte{1}},
+		PubKeyCredParams: []u2f.CredentialParameter{{Type: u2f.CredentialType, Alg: u2f.ES256}}}).Marshal()
+	mcReports, _ := hid.Message{Channel: hid.BroadcastChannel, Command: hid.CmdCBOR, Data: append([]byte{u2f.CmdMakeCredential}, mc...)}.Reports()
+	f.Add(bytes.Join(mcReports, nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if len(b) > 20*hid.ReportSize {
 			return
