@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/x509"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -127,3 +128,34 @@ func hexString(b []byte) string {
 	}
 	return s.String()
 }
+
+// TestRequestErrorsCarryStatus: the authenticator's parsers say which
+// status code to answer (CTAP 2.1 §8.2).
+func TestRequestErrorsCarryStatus(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		parse func([]byte) error
+		in    string
+		want  CTAP2Error
+	}{
+		{"makeCredential, not CBOR", mcParse, "ff", ErrInvalidCBOR},
+		{"makeCredential, rp a number", mcParse, "a1" + "0201", ErrCBORUnexpectedType},
+		{"makeCredential, empty", mcParse, "a0", ErrMissingParameter},
+		{"getAssertion, no clientDataHash", gaParse, "a10161" + "61", ErrMissingParameter},
+		{"getAssertion, short clientDataHash", gaParse, "a2016161024101", ErrInvalidLength},
+		{"clientPIN, no subCommand", func(b []byte) error { _, err := ParseClientPINRequest(b); return err }, "a10102", ErrMissingParameter},
+		{"clientPIN, key off the curve", func(b []byte) error { _, err := ParseClientPINRequest(b); return err },
+			"a30102020203a5010203381820012158200000000000000000000000000000000000000000000000000000000000000001225820" + strings.Repeat("00", 32), ErrInvalidParameter},
+		{"credentialManagement, params not a map", func(b []byte) error { _, err := ParseCredentialManagementRequest(b); return err }, "a201040201", ErrCBORUnexpectedType},
+		{"config, duplicate key", func(b []byte) error { _, err := ParseConfigRequest(b); return err }, "a201020102", ErrInvalidCBOR},
+	} {
+		err := tt.parse(unhex(t, tt.in))
+		var code CTAP2Error
+		if !errors.As(err, &code) || code != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, err, tt.want)
+		}
+	}
+}
+
+func mcParse(b []byte) error { _, err := ParseMakeCredentialRequest(b); return err }
+func gaParse(b []byte) error { _, err := ParseGetAssertionRequest(b); return err }

@@ -240,3 +240,25 @@ func FuzzServe(f *testing.F) {
 		w.expectPing()
 	})
 }
+
+func TestCBORStatusCodes(t *testing.T) {
+	w := newWire(t)
+	for _, tt := range []struct {
+		name string
+		req  []byte
+		want u2f.CTAP2Error
+	}{
+		{"empty", nil, u2f.ErrInvalidLength},
+		{"unknown command", []byte{0x42}, u2f.ErrInvalidCommand},
+		{"makeCredential, not CBOR", []byte{u2f.CmdMakeCredential, 0xff}, u2f.ErrInvalidCBOR},
+		{"makeCredential, empty map", []byte{u2f.CmdMakeCredential, 0xa0}, u2f.ErrMissingParameter},
+		{"getNextAssertion, nothing to continue", []byte{u2f.CmdGetNextAssertion}, u2f.ErrNotAllowed},
+		{"clientPIN, UV retries (no built-in UV)", []byte{u2f.CmdClientPIN, 0xa1, 0x02, 0x07}, u2f.ErrInvalidSubcommand},
+		{"credentialManagement without a token", []byte{u2f.CmdCredentialManagement, 0xa1, 0x01, 0x01}, u2f.ErrPUATRequired},
+	} {
+		m := w.roundTrip(hid.Message{Channel: w.cid, Command: hid.CmdCBOR, Data: tt.req})
+		if m.Command != hid.CmdCBOR || len(m.Data) != 1 || u2f.CTAP2Error(m.Data[0]) != tt.want {
+			t.Errorf("%s: %v %x, want %v", tt.name, m.Command, m.Data, tt.want)
+		}
+	}
+}
