@@ -19,7 +19,9 @@ type Options struct {
 	// (default 3 s). Each KEEPALIVE restarts it: the key is alive, and
 	// waiting for a person is bounded by TouchTimeout and the context.
 	Timeout time.Duration
-	// TouchTimeout bounds the wait for a touch (default 30 s).
+	// TouchTimeout bounds the wait for a touch (default 30 s): U2F
+	// requests stop polling, and a CTAP2 request whose key keeps saying
+	// KEEPALIVE "user needed" is cancelled with CANCEL.
 	TouchTimeout time.Duration
 	// PollInterval is the pause between U2F requests while the key asks
 	// for a touch (default 200 ms).

@@ -15,6 +15,16 @@
 //	reg, err := c.Register(ctx, challengeParam, appParam) // polls until touched
 //	auth, err := c.Authenticate(ctx, challengeParam, appParam, reg.KeyHandle)
 //
+// CTAP2 keys (CTAP 2.1) are asked over CBOR: [Client.GetInfo],
+// [Client.MakeCredential] and [Client.GetAssertion] (with a PIN token from
+// [Client.PINTokenWithPermissions] when the key wants its PIN), the PIN
+// itself ([Client.SetPIN], [Client.ChangePIN], [Client.PINRetries]),
+// [Client.Reset], the discoverable credentials ([Client.ResidentRPs],
+// [Client.ResidentCredentials], [Client.DeleteCredential]),
+// [Client.Selection] and the key's settings ([Client.ToggleAlwaysUV],
+// [Client.SetMinPINLength]). A key's refusal comes back wrapping its
+// [u2f.CTAP2Error]: errors.Is(err, u2f.ErrPINInvalid).
+//
 // The client retries a busy device, follows KEEPALIVE, turns CTAPHID
 // errors into [ErrorCode] values, times out every exchange (by
 // [Options.Clock], so tests move time by hand), and sends CANCEL when its

@@ -40,6 +40,6 @@ func Example() {
 	}
 	fmt.Println("key handle:", len(reg.KeyHandle), "bytes; present:", auth.UserPresent(), "counter:", auth.Counter)
 	// Output:
-	// U2F: true CTAP2: false
+	// U2F: true CTAP2: true
 	// key handle: 61 bytes; present: true counter: 1
 }

@@ -106,10 +106,11 @@ func (c *Client) drain() {
 
 // receiving is the state of one receive.
 type receiving struct {
-	asm     *Assembly
-	skip    bool // asm is an answer to another command, to be dropped
-	ignored int
-	note    string
+	asm        *Assembly
+	skip       bool // asm is an answer to another command, to be dropped
+	ignored    int
+	note       string
+	userNeeded bool // a KEEPALIVE said the key waits for a touch
 }
 
 // receive reassembles the answer to r on its channel (§11.2.4): packets
@@ -119,6 +120,16 @@ type receiving struct {
 func (c *Client) receive(ctx context.Context, r request) ([]byte, error) {
 	timer := c.opt.Clock.NewTimer(c.opt.Timeout)
 	defer func() { timer.Stop() }()
+	// A CTAP2 key waits for a touch inside one exchange, saying so in
+	// KEEPALIVEs (§11.2.9.1.7); TouchTimeout bounds that wait from the
+	// first of them, and CANCEL tells the key to give up.
+	var touch Timer
+	var touchC <-chan time.Time
+	defer func() {
+		if touch != nil {
+			touch.Stop()
+		}
+	}()
 	var st receiving
 	expired := false // the timer fired: only reports already read count
 	for {
@@ -135,6 +146,9 @@ func (c *Client) receive(ctx context.Context, r request) ([]byte, error) {
 			case <-timer.C():
 				expired = true
 				continue
+			case <-touchC:
+				c.cancel(r.cid)
+				return nil, fmt.Errorf("hid: %v: %w (waited %v)", r.cmd, ErrTouchTimeout, c.opt.TouchTimeout)
 			case <-ctx.Done():
 				if r.cid != BroadcastChannel {
 					c.cancel(r.cid)
@@ -154,6 +168,10 @@ func (c *Client) receive(ctx context.Context, r request) ([]byte, error) {
 			timer.Stop()
 			timer = c.opt.Clock.NewTimer(c.opt.Timeout)
 			expired = false
+			if st.userNeeded && touch == nil {
+				touch = c.opt.Clock.NewTimer(c.opt.TouchTimeout)
+				touchC = touch.C()
+			}
 		}
 	}
 }
@@ -177,7 +195,9 @@ func (c *Client) take(r request, st *receiving, report []byte) (data []byte, don
 		}
 		switch p.Command {
 		case CmdKeepalive:
-			c.keepalive(p)
+			if c.keepalive(p) == KeepaliveUserNeeded {
+				st.userNeeded = true
+			}
 			return nil, false, true, nil
 		case CmdError:
 			code := ErrOther
@@ -217,7 +237,7 @@ func (c *Client) take(r request, st *receiving, report []byte) (data []byte, don
 	return nil, false, false, nil
 }
 
-func (c *Client) keepalive(p Packet) {
+func (c *Client) keepalive(p Packet) KeepaliveStatus {
 	status := KeepaliveProcessing
 	if p.Length >= 1 {
 		status = KeepaliveStatus(p.Data[0])
@@ -228,6 +248,7 @@ func (c *Client) keepalive(p Packet) {
 	if status == KeepaliveUserNeeded {
 		c.touch()
 	}
+	return status
 }
 
 func (c *Client) touch() {

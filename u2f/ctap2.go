@@ -1,21 +1,28 @@
 package u2f
 
-import (
-	"encoding/hex"
-	"fmt"
+import "encoding/hex"
 
-	"github.com/fxamacker/cbor/v2"
+// CTAP2 command bytes (CTAP 2.1 §6), the first byte of a CTAPHID_CBOR
+// request.
+const (
+	CmdMakeCredential       = 0x01
+	CmdGetAssertion         = 0x02
+	CmdGetInfo              = 0x04
+	CmdClientPIN            = 0x06
+	CmdReset                = 0x07
+	CmdGetNextAssertion     = 0x08
+	CmdCredentialManagement = 0x0a
+	CmdSelection            = 0x0b
+	CmdConfig               = 0x0d
+	// CmdCredentialManagementPreview is the prototype of credential
+	// management that keys announcing FIDO_2_1_PRE (and not FIDO_2_1)
+	// answer (CTAP 2.1 §6.8, "authenticatorCredentialManagement ...
+	// prototype").
+	CmdCredentialManagementPreview = 0x41
 )
 
-// CmdGetInfo is the authenticatorGetInfo command byte (CTAP 2.1 §6.4).
-const CmdGetInfo = 0x04
-
-// CTAP2Error is a non-zero CTAP2 status code (CTAP 2.1 §8.2).
-type CTAP2Error byte
-
-func (e CTAP2Error) Error() string {
-	return fmt.Sprintf("ctap2: authenticator status 0x%02x", byte(e))
-}
+// CredentialType is the only credential type WebAuthn defines.
+const CredentialType = "public-key"
 
 // AAGUID identifies an authenticator model.
 type AAGUID [16]byte
@@ -29,72 +36,48 @@ func (a AAGUID) String() string {
 // MarshalText makes JSON carry the UUID form.
 func (a AAGUID) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
 
-// AuthenticatorInfo is the answer to authenticatorGetInfo (CTAP 2.1 §6.4),
-// the fields a help desk shows.
-type AuthenticatorInfo struct {
-	Versions           []string        `json:"versions"`
-	Extensions         []string        `json:"extensions,omitempty"`
-	AAGUID             AAGUID          `json:"aaguid"`
-	Options            map[string]bool `json:"options,omitempty"`
-	MaxMsgSize         uint64          `json:"max_msg_size,omitempty"`
-	PinUVAuthProtocols []uint64        `json:"pin_uv_auth_protocols,omitempty"`
-	Transports         []string        `json:"transports,omitempty"`
-	FirmwareVersion    uint64          `json:"firmware_version,omitempty"`
+// RelyingParty is a PublicKeyCredentialRpEntity (WebAuthn §5.4.2).
+type RelyingParty struct {
+	ID   string `cbor:"id" json:"id"`
+	Name string `cbor:"name,omitempty" json:"name,omitempty"`
 }
 
-// getInfoWire is the CBOR map with its integer keys; keys not listed are
-// ignored, as §6.4 asks of platforms.
-type getInfoWire struct {
-	Versions           []string        `cbor:"1,keyasint"`
-	Extensions         []string        `cbor:"2,keyasint"`
-	AAGUID             []byte          `cbor:"3,keyasint"`
-	Options            map[string]bool `cbor:"4,keyasint"`
-	MaxMsgSize         uint64          `cbor:"5,keyasint"`
-	PinUVAuthProtocols []uint64        `cbor:"6,keyasint"`
-	Transports         []string        `cbor:"9,keyasint"`
-	FirmwareVersion    uint64          `cbor:"14,keyasint"`
+// User is a PublicKeyCredentialUserEntity (WebAuthn §5.4.3).
+type User struct {
+	ID          []byte `cbor:"id" json:"id"`
+	Name        string `cbor:"name,omitempty" json:"name,omitempty"`
+	DisplayName string `cbor:"displayName,omitempty" json:"display_name,omitempty"`
 }
 
-// getInfoMode decodes with bounds: the answer comes from a device.
-var getInfoMode = func() cbor.DecMode {
-	m, err := cbor.DecOptions{
-		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
-		MaxNestedLevels:  8,
-		MaxArrayElements: 256,
-		MaxMapPairs:      256,
-		IndefLength:      cbor.IndefLengthForbidden,
-	}.DecMode()
-	if err != nil {
-		panic(err)
-	}
-	return m
-}()
-
-// ParseGetInfo decodes the CBOR map of a getInfo answer (status byte
-// removed). On error it returns nil.
-func ParseGetInfo(b []byte) (*AuthenticatorInfo, error) {
-	if len(b) > MaxMessage {
-		return nil, fmt.Errorf("ctap2 getInfo: answer of %d bytes exceeds %d", len(b), MaxMessage)
-	}
-	var w getInfoWire
-	if err := getInfoMode.Unmarshal(b, &w); err != nil {
-		return nil, fmt.Errorf("ctap2 getInfo: %w", err)
-	}
-	if len(w.Versions) == 0 {
-		return nil, fmt.Errorf("ctap2 getInfo: key 0x01 (versions) missing or empty")
-	}
-	if len(w.AAGUID) != len(AAGUID{}) {
-		return nil, fmt.Errorf("ctap2 getInfo: key 0x03 (aaguid) has %d bytes, want 16", len(w.AAGUID))
-	}
-	info := &AuthenticatorInfo{
-		Versions:           w.Versions,
-		Extensions:         w.Extensions,
-		Options:            w.Options,
-		MaxMsgSize:         w.MaxMsgSize,
-		PinUVAuthProtocols: w.PinUVAuthProtocols,
-		Transports:         w.Transports,
-		FirmwareVersion:    w.FirmwareVersion,
-	}
-	copy(info.AAGUID[:], w.AAGUID)
-	return info, nil
+// CredentialDescriptor names a credential (WebAuthn §5.8.3).
+type CredentialDescriptor struct {
+	Type       string   `cbor:"type" json:"type"`
+	ID         []byte   `cbor:"id" json:"id"`
+	Transports []string `cbor:"transports,omitempty" json:"transports,omitempty"`
 }
+
+// CredentialParameter is a PublicKeyCredentialParameters (WebAuthn
+// §5.3): a credential type and a signature algorithm.
+type CredentialParameter struct {
+	Type string        `cbor:"type" json:"type"`
+	Alg  COSEAlgorithm `cbor:"alg" json:"alg"`
+}
+
+// CredProtect is a credProtect policy (CTAP 2.1 §12.1).
+type CredProtect uint8
+
+const (
+	// CredProtectUVOptional: the credential is used like any other.
+	CredProtectUVOptional CredProtect = 1
+	// CredProtectUVOptionalWithList: without user verification, a
+	// discoverable credential is used only when the site names it.
+	CredProtectUVOptionalWithList CredProtect = 2
+	// CredProtectUVRequired: never used without user verification.
+	CredProtectUVRequired CredProtect = 3
+)
+
+// Extension identifiers (CTAP 2.1 §12).
+const (
+	ExtCredProtect = "credProtect"
+	ExtHMACSecret  = "hmac-secret"
+)

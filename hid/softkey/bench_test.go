@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/keydesk/keydesk/hid"
+	"github.com/keydesk/keydesk/u2f"
 )
 
 // benchClient is a client and a key that touches at once, over a pipe.
@@ -56,6 +57,38 @@ func BenchmarkPingMax(b *testing.B) {
 	b.SetBytes(2 * hid.MaxMessage)
 	for b.Loop() {
 		if err := c.Ping(context.Background(), data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMakeCredential is one CTAP2 makeCredential through CTAPHID:
+// CBOR both ways, a new P-256 key sealed into its credential ID, and the
+// packed attestation signature.
+func BenchmarkMakeCredential(b *testing.B) {
+	c := benchClient(b)
+	req := mcRequest("alice", false)
+	req.PubKeyCredParams = []u2f.CredentialParameter{{Type: u2f.CredentialType, Alg: u2f.ES256}}
+	for b.Loop() {
+		if _, err := c.MakeCredential(context.Background(), req, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGetAssertion is one CTAP2 getAssertion with an allowList of
+// one: the credential ID opened, a counter saved (in memory), a signature.
+func BenchmarkGetAssertion(b *testing.B) {
+	c := benchClient(b)
+	req := mcRequest("alice", false)
+	req.PubKeyCredParams = []u2f.CredentialParameter{{Type: u2f.CredentialType, Alg: u2f.ES256}}
+	att, err := c.MakeCredential(context.Background(), req, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ga := gaRequest(att.AuthData.Credential.ID)
+	for b.Loop() {
+		if _, err := c.GetAssertion(context.Background(), ga, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,12 +1,20 @@
-// Package softkey is a virtual U2F security key: the device side of
-// CTAPHID, served on a Linux HID gadget (/dev/hidgN) or on an in-memory
-// [hid.Pipe]. It answers INIT, PING, WINK, CANCEL and U2F requests over
-// MSG, and can misbehave on purpose so that clients can be tested against
-// broken keys.
+// Package softkey is a virtual U2F and CTAP2 security key: the device
+// side of CTAPHID, served on a Linux HID gadget (/dev/hidgN) or on an
+// in-memory [hid.Pipe]. It answers INIT, PING, WINK, CANCEL, U2F requests
+// over MSG and CTAP 2.1 requests over CBOR, and can misbehave on purpose
+// so that clients can be tested against broken keys.
 //
-// Like a real key it stores nothing per site: each credential's private
-// key travels inside its key handle, sealed with AES-256-GCM under the
-// device secret with the application parameter as additional data.
+// Like a real key it stores nothing per site for non-resident
+// credentials: each credential's private key travels inside its key
+// handle or credential ID, sealed with AES-256-GCM under the device
+// secret with the site as additional data. Resident (discoverable)
+// credentials, the PIN's hash and its retries live in the state file.
+//
+// Over CTAP2 the key answers getInfo as model [AAGUID] and attests new
+// credentials in the "packed" format with a certificate of its own (x5c
+// of one self-signed certificate with the AAGUID extension; see
+// [Key.PackedCertificate]). It has no built-in user verification: "uv"
+// comes from the PIN only.
 package softkey
 
 import (
@@ -22,6 +30,7 @@ import (
 	"time"
 
 	"github.com/keydesk/keydesk/hid"
+	"github.com/keydesk/keydesk/u2f"
 )
 
 // Config sets up a soft key. The zero value is a key that keeps its state
@@ -34,13 +43,25 @@ type Config struct {
 	// TouchDelay is how long after the first request that needs a touch
 	// the user "touches" the key; until then REGISTER and AUTHENTICATE
 	// answer "user presence required" (0x6985), as a real key does while
-	// it blinks. Default 1 s; negative: at once.
+	// it blinks, and a CTAP2 request that needs a touch sends KEEPALIVE
+	// "user needed" every 100 ms. Default 1 s; negative: at once.
 	TouchDelay time.Duration
 	// MessageTimeout is how long the key waits for the rest of a message
 	// before answering ERR_MSG_TIMEOUT (default 3 s).
 	MessageTimeout time.Duration
 	// Misbehave makes the key break the protocol on purpose.
 	Misbehave Misbehavior
+	// Protocols is what the key speaks: both U2F and CTAP2 (the zero
+	// value), U2F only (no CAPABILITY_CBOR), or CTAP2 only
+	// (CAPABILITY_NMSG, MSG refused).
+	Protocols Protocols
+	// ResetWindow is how long after New the key accepts
+	// authenticatorReset, as real keys do after they are plugged in
+	// (default 10 s).
+	ResetWindow time.Duration
+	// UserActionTimeout is how long a CTAP2 request waits for a touch
+	// before it answers USER_ACTION_TIMEOUT (default 30 s).
+	UserActionTimeout time.Duration
 	// Version is the device version the INIT answer reports.
 	Version [3]byte
 	Clock   hid.Clock // default hid.SystemClock
@@ -48,16 +69,32 @@ type Config struct {
 	Log     *slog.Logger
 }
 
+// Protocols chooses the protocols a soft key speaks.
+type Protocols int
+
+const (
+	U2FAndCTAP2 Protocols = iota
+	U2FOnly
+	CTAP2Only
+)
+
+// AAGUID is the soft key's model (2a38d610-c3ca-4864-8900-ae3475146b6f),
+// picked at random for keydesk; no other authenticator claims it.
+var AAGUID = u2f.AAGUID{0x2a, 0x38, 0xd6, 0x10, 0xc3, 0xca, 0x48, 0x64, 0x89, 0x00, 0xae, 0x34, 0x75, 0x14, 0x6b, 0x6f}
+
 // Key is a soft key.
 type Key struct {
-	cfg Config
-	log *slog.Logger
+	cfg   Config
+	log   *slog.Logger
+	start time.Time // "power-up": New
 
 	mu       sync.Mutex
 	st       *state
 	presence presence
 	channels []uint32 // allocated, oldest first
 	winks    int
+	pin      pinState   // CTAP2 PIN state that a power cycle resets
+	next     *iteration // what getNextAssertion or a GetNext subcommand continues
 }
 
 // presence is the pretend user in front of the key.
@@ -92,18 +129,27 @@ func New(cfg Config) (*Key, error) {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
 	}
+	if cfg.ResetWindow <= 0 {
+		cfg.ResetWindow = 10 * time.Second
+	}
+	if cfg.UserActionTimeout <= 0 {
+		cfg.UserActionTimeout = 30 * time.Second
+	}
 	if _, err := ParseMisbehavior(string(cfg.Misbehave)); err != nil {
 		return nil, err
 	}
-	k := &Key{cfg: cfg, log: cfg.Log}
+	k := &Key{cfg: cfg, log: cfg.Log, start: cfg.Clock.Now()}
 	if k.log == nil {
 		k.log = slog.New(slog.DiscardHandler)
+	}
+	if err := k.powerUp(); err != nil {
+		return nil, err
 	}
 	var err error
 	if cfg.StatePath != "" {
 		k.st, err = loadState(cfg.StatePath)
 		if err == nil {
-			return k, nil
+			return k, k.upgradeState()
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
@@ -119,6 +165,44 @@ func New(cfg Config) (*Key, error) {
 		k.log.Info("new soft key state", "file", cfg.StatePath)
 	}
 	return k, nil
+}
+
+// upgradeState gives a state file of a U2F-only key what CTAP2 needs.
+func (k *Key) upgradeState() error {
+	if k.st.packedCert != nil {
+		return nil
+	}
+	c, err := packedCertificate(k.cfg.Rand, k.st.attKey, k.cfg.Clock.Now())
+	if err != nil {
+		return err
+	}
+	k.st.packedCert = c
+	return k.save()
+}
+
+// save writes the state file, if there is one.
+func (k *Key) save() error {
+	if k.cfg.StatePath == "" {
+		return nil
+	}
+	return k.st.save(k.cfg.StatePath)
+}
+
+// PackedCertificate returns the certificate of the key's packed
+// attestations, DER: self-signed, Subject OU "Authenticator Attestation",
+// with the AAGUID extension (WebAuthn §8.2.1).
+func (k *Key) PackedCertificate() []byte {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]byte(nil), k.st.packedCert...)
+}
+
+// ResidentCredentials returns how many discoverable credentials the key
+// holds.
+func (k *Key) ResidentCredentials() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.st.creds)
 }
 
 // Counter returns the signature counter.
@@ -172,12 +256,18 @@ func (k *Key) Serve(ctx context.Context, dev hid.Device) error {
 		}
 	}()
 	s := &session{k: k, dev: dev}
+	defer s.abandon()
 	for {
-		var expired <-chan time.Time
+		var expired, tick <-chan time.Time
 		if s.asm != nil {
 			expired = s.timer.C()
 		}
+		if s.wait != nil {
+			tick = s.wait.timer.C()
+		}
 		select {
+		case <-tick:
+			s.tick()
 		case <-ctx.Done():
 			return nil
 		case rr := <-reports:
@@ -203,6 +293,7 @@ type session struct {
 	dev   hid.Device
 	asm   *hid.Assembly // message being received, if any
 	timer hid.Timer
+	wait  *touchWait // a CTAP2 request waiting for a touch, if any
 }
 
 func (s *session) report(r []byte) {
@@ -217,6 +308,9 @@ func (s *session) report(r []byte) {
 	}
 	if !p.Init {
 		return // §11.2.4: a spurious continuation packet is ignored
+	}
+	if s.wait != nil && !s.whileWaiting(p) {
+		return
 	}
 	if p.Channel == 0 || (p.Channel == hid.BroadcastChannel && p.Command != hid.CmdInit) || (p.Channel != hid.BroadcastChannel && !s.k.allocated(p.Channel)) {
 		s.fail(p.Channel, hid.ErrInvalidChannel)
@@ -279,7 +373,17 @@ func (s *session) dispatch(m hid.Message) {
 	case hid.CmdPing:
 		s.send(m)
 	case hid.CmdMsg:
+		if s.k.cfg.Protocols == CTAP2Only {
+			s.fail(m.Channel, hid.ErrInvalidCmd)
+			return
+		}
 		s.send(hid.Message{Channel: m.Channel, Command: hid.CmdMsg, Data: s.k.u2f(m.Data)})
+	case hid.CmdCBOR:
+		if s.k.cfg.Protocols == U2FOnly {
+			s.fail(m.Channel, hid.ErrInvalidCmd)
+			return
+		}
+		s.cbor(m)
 	case hid.CmdWink:
 		if len(m.Data) != 0 {
 			s.fail(m.Channel, hid.ErrInvalidLen)
@@ -291,8 +395,8 @@ func (s *session) dispatch(m hid.Message) {
 		s.k.log.Info("wink")
 		s.send(hid.Message{Channel: m.Channel, Command: hid.CmdWink})
 	case hid.CmdCancel:
-		// §11.2.9.2.5: no answer. The key answers every request before
-		// reading the next, so there is never anything to cancel.
+		// §11.2.9.2.5: no answer. A CBOR request waiting for a touch is
+		// cancelled in whileWaiting; otherwise there is nothing to cancel.
 	default:
 		s.fail(m.Channel, hid.ErrInvalidCmd)
 	}
@@ -315,7 +419,14 @@ func (s *session) init(m hid.Message) {
 		}
 	}
 	v := s.k.cfg.Version
-	data := append(append([]byte(nil), m.Data...), 0, 0, 0, 0, 2, v[0], v[1], v[2], byte(hid.CapWink))
+	caps := hid.CapWink
+	switch s.k.cfg.Protocols {
+	case U2FAndCTAP2:
+		caps |= hid.CapCBOR
+	case CTAP2Only:
+		caps |= hid.CapCBOR | hid.CapNMSG
+	}
+	data := append(append([]byte(nil), m.Data...), 0, 0, 0, 0, 2, v[0], v[1], v[2], byte(caps))
 	binary.BigEndian.PutUint32(data[8:], cid)
 	s.k.log.Debug("init", "channel", fmt.Sprintf("%08x", cid))
 	s.send(hid.Message{Channel: m.Channel, Command: hid.CmdInit, Data: data})

@@ -72,12 +72,23 @@ func (r *rig) open() *hid.Client {
 	return c
 }
 
-// touching runs f while moving the clock on at each poll for a touch.
+// touching runs f while moving the clock on at each poll for a touch
+// (U2F) or each KEEPALIVE (CTAP2).
 func (r *rig) touching(f func()) {
 	done := make(chan struct{})
 	go func() {
-		for r.clk.BlockUntil(done, fakeclock.Has(poll)) {
-			r.clk.Advance(poll)
+		var step time.Duration
+		waiting := func(ps []fakeclock.Pending) bool {
+			for _, p := range ps {
+				if p.Duration == poll || p.Duration == keepaliveEvery {
+					step = p.Duration
+					return true
+				}
+			}
+			return false
+		}
+		for r.clk.BlockUntil(done, waiting) {
+			r.clk.Advance(step)
 		}
 	}()
 	defer close(done)
@@ -120,7 +131,7 @@ func verifies(t *testing.T, pub *ecdsa.PublicKey, data, sig []byte) bool {
 func TestRegisterAndAuthenticate(t *testing.T) {
 	r := newRig(t, Config{})
 	c := r.open()
-	if info := c.Info(); !info.U2F() || info.CTAP2() || !info.Capabilities.Has(hid.CapWink) || info.Version() != "1.0.0" {
+	if info := c.Info(); !info.U2F() || !info.CTAP2() || !info.Capabilities.Has(hid.CapWink) || info.Version() != "1.0.0" {
 		t.Errorf("INIT answer %+v", info)
 	}
 	if v, err := c.U2FVersion(context.Background()); err != nil || v != "U2F_V2" {

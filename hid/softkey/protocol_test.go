@@ -119,7 +119,7 @@ func TestChannels(t *testing.T) {
 
 func TestCommandsOtherThanU2F(t *testing.T) {
 	w := newWire(t)
-	for _, cmd := range []hid.Command{hid.CmdLock, hid.CmdCBOR, 0x42} {
+	for _, cmd := range []hid.Command{hid.CmdLock, 0x42} {
 		w.send(hid.Message{Channel: w.cid, Command: cmd, Data: []byte{1}})
 		w.expectError(w.cid, hid.ErrInvalidCmd)
 	}
@@ -204,6 +204,12 @@ func FuzzServe(f *testing.F) {
 	f.Add(init[0])
 	reg, _ := hid.Message{Channel: hid.BroadcastChannel, Command: hid.CmdMsg, Data: u2f.APDU{Ins: u2f.InsRegister, Data: make([]byte, 64)}.Encode()}.Reports()
 	f.Add(bytes.Join(reg, nil))
+	info, _ := hid.Message{Channel: hid.BroadcastChannel, Command: hid.CmdCBOR, Data: []byte{u2f.CmdGetInfo}}.Reports()
+	f.Add(bytes.Join(info, nil))
+	mc, _ := (&u2f.MakeCredentialRequest{ClientDataHash: make([]byte, 32), RP: u2f.RelyingParty{ID: "a"}, User: u2f.User{ID: []byte{1}},
+		PubKeyCredParams: []u2f.CredentialParameter{{Type: u2f.CredentialType, Alg: u2f.ES256}}}).Marshal()
+	mcReports, _ := hid.Message{Channel: hid.BroadcastChannel, Command: hid.CmdCBOR, Data: append([]byte{u2f.CmdMakeCredential}, mc...)}.Reports()
+	f.Add(bytes.Join(mcReports, nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if len(b) > 20*hid.ReportSize {
 			return
@@ -233,4 +239,26 @@ func FuzzServe(f *testing.F) {
 		}
 		w.expectPing()
 	})
+}
+
+func TestCBORStatusCodes(t *testing.T) {
+	w := newWire(t)
+	for _, tt := range []struct {
+		name string
+		req  []byte
+		want u2f.CTAP2Error
+	}{
+		{"empty", nil, u2f.ErrInvalidLength},
+		{"unknown command", []byte{0x42}, u2f.ErrInvalidCommand},
+		{"makeCredential, not CBOR", []byte{u2f.CmdMakeCredential, 0xff}, u2f.ErrInvalidCBOR},
+		{"makeCredential, empty map", []byte{u2f.CmdMakeCredential, 0xa0}, u2f.ErrMissingParameter},
+		{"getNextAssertion, nothing to continue", []byte{u2f.CmdGetNextAssertion}, u2f.ErrNotAllowed},
+		{"clientPIN, UV retries (no built-in UV)", []byte{u2f.CmdClientPIN, 0xa1, 0x02, 0x07}, u2f.ErrInvalidSubcommand},
+		{"credentialManagement without a token", []byte{u2f.CmdCredentialManagement, 0xa1, 0x01, 0x01}, u2f.ErrPUATRequired},
+	} {
+		m := w.roundTrip(hid.Message{Channel: w.cid, Command: hid.CmdCBOR, Data: tt.req})
+		if m.Command != hid.CmdCBOR || len(m.Data) != 1 || u2f.CTAP2Error(m.Data[0]) != tt.want {
+			t.Errorf("%s: %v %x, want %v", tt.name, m.Command, m.Data, tt.want)
+		}
+	}
 }

@@ -42,7 +42,7 @@ func TestParseGetInfoErrors(t *testing.T) {
 	}{
 		{"no versions", "a10350f8a011f38c0a4d15800617111f9edc7d", "key 0x01 (versions) missing"},
 		{"short aaguid", "a20181665532465f56320343010203", "key 0x03 (aaguid) has 3 bytes, want 16"},
-		{"versions type", "a10101", "cannot unmarshal"},
+		{"versions type", "a10101", "key 0x01: positive integer is not a []string"},
 		{"duplicate key", "a2018166553246" + "5f5632" + "018166553246" + "5f5632", "duplicate map key"},
 		{"trailing", specGetInfo + "00", "extraneous data"},
 		{"cut", specGetInfo[:40], "unexpected EOF"},
