@@ -3,8 +3,6 @@ package inventory
 import (
 	"context"
 	"crypto/hmac"
-	"database/sql"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -25,53 +23,19 @@ type AuditEntry struct {
 // Audit appends an entry to the chain, in the same transaction as the
 // change it records, so that neither lands without the other.
 func (tx *Tx) Audit(actor, action, subject, detail string) error {
-	head, err := tx.auditHead()
+	head, _, err := readHead(tx.ctx, tx)
 	if err != nil {
-		return err
+		return fmt.Errorf("failed to write the audit log: %w", err)
 	}
+	k := tx.w.s.currentKeys()
 	e := AuditEntry{ID: head.id + 1, At: tx.now.UTC().Truncate(time.Second), Actor: actor, Action: action, Subject: subject, Detail: detail}
-	e.MAC = tx.w.s.currentKeys().auditMAC(head.mac, &e)
+	e.MAC = k.auditMAC(head.mac, &e)
 	if _, err := tx.exec(tx.ctx, `INSERT INTO audit(id, at, actor, action, subject, detail, mac) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.At.Unix(), e.Actor, e.Action, e.Subject, e.Detail, e.MAC); err != nil {
 		return fmt.Errorf("failed to write the audit log: %w", err)
 	}
-	_, err = tx.exec(tx.ctx, `INSERT INTO meta(name, value) VALUES ('audit_head', ?)
-		ON CONFLICT(name) DO UPDATE SET value = excluded.value`, encodeHead(auditHead{e.ID, e.MAC}))
-	return err
+	return tx.writeHead(k.newHead(e.ID, e.MAC))
 }
-
-// auditHead is the last entry's id and MAC, kept in meta so that removing
-// entries from the end of the log is seen too.
-type auditHead struct {
-	id  int64
-	mac []byte
-}
-
-func encodeHead(h auditHead) []byte {
-	return binary.BigEndian.AppendUint64(append([]byte(nil), h.mac...), uint64(h.id))
-}
-
-func decodeHead(b []byte) (auditHead, error) {
-	if len(b) < 8 {
-		return auditHead{}, errors.New("audit head is malformed")
-	}
-	n := len(b) - 8
-	return auditHead{id: int64(binary.BigEndian.Uint64(b[n:])), mac: b[:n]}, nil
-}
-
-func readHead(ctx context.Context, q querier) (auditHead, error) {
-	var b []byte
-	err := q.queryRow(ctx, `SELECT value FROM meta WHERE name = 'audit_head'`).Scan(&b)
-	if errors.Is(err, sql.ErrNoRows) {
-		return auditHead{}, nil
-	}
-	if err != nil {
-		return auditHead{}, err
-	}
-	return decodeHead(b)
-}
-
-func (tx *Tx) auditHead() (auditHead, error) { return readHead(tx.ctx, tx) }
 
 // AuditLog calls fn for each entry, oldest first. With a non-zero limit it
 // reads only the newest limit entries.
@@ -117,12 +81,60 @@ func (e *AuditError) Error() string {
 type AuditSummary struct {
 	Entries int64  `json:"entries"`
 	HeadMAC string `json:"head_mac"` // record it elsewhere to detect a rollback of the whole file
+	// HeadFile is where the head is kept outside the database, and
+	// Warning what a clerk should know about it.
+	HeadFile string `json:"head_file,omitempty"`
+	Warning  string `json:"warning,omitempty"`
 }
 
 // VerifyAudit walks the chain and returns an [*AuditError] naming the
-// first entry that was changed, removed or inserted.
+// first entry that was changed, removed or inserted. Entries removed from
+// the end are found through the head, kept in the database and (with
+// Options.AuditHeadFile) in a file: a log shorter than either says, or a
+// head that is gone while the inventory holds anything, is an error.
 func (s *Store) VerifyAudit(ctx context.Context) (AuditSummary, error) {
-	return verifyChain(ctx, s.db, s.currentKeys())
+	sum, err := verifyChain(ctx, s.db, s.currentKeys())
+	if err != nil || s.headFile == "" {
+		return sum, err
+	}
+	sum.HeadFile = s.headFile
+	if werr := s.headFileError(); werr != nil {
+		sum.Warning = werr.Error()
+	}
+	fh, found, err := readHeadFile(s.headFile)
+	switch {
+	case err != nil:
+		return AuditSummary{}, &AuditError{0, fmt.Sprintf("the head kept outside the database cannot be read: %v", err)}
+	case !found:
+		if sum.Entries > 0 && sum.Warning == "" {
+			sum.Warning = fmt.Sprintf("no head is recorded outside the database at %s yet (a new machine, or the file was removed); it is written at the next change", s.headFile)
+		}
+		return sum, nil
+	case !s.currentKeys().headSound(fh):
+		return AuditSummary{}, &AuditError{fh.id, fmt.Sprintf("the head in %s was altered or is from another inventory (its tag does not verify)", s.headFile)}
+	case fh.id > sum.Entries:
+		return AuditSummary{}, &AuditError{sum.Entries + 1, fmt.Sprintf("missing: the log ends at entry %d, but %s records it was written up to entry %d", sum.Entries, s.headFile, fh.id)}
+	}
+	if fh.id > 0 {
+		var mac []byte
+		if err := s.db.queryRow(ctx, `SELECT mac FROM audit WHERE id = ?`, fh.id).Scan(&mac); err != nil || !hmac.Equal(mac, fh.mac) {
+			return AuditSummary{}, &AuditError{fh.id, fmt.Sprintf("not the entry %s records: the log was rewritten from there", s.headFile)}
+		}
+	}
+	return sum, nil
+}
+
+// errHeadGone is a log whose head was removed.
+func headGone(ctx context.Context, q querier) error {
+	var rows int
+	if err := q.queryRow(ctx, `SELECT (SELECT count(*) FROM audit) + (SELECT count(*) FROM users) + (SELECT count(*) FROM fobs)
+		+ (SELECT count(*) FROM admins) + (SELECT count(*) FROM applications) + (SELECT count(*) FROM keys)`).Scan(&rows); err != nil {
+		return err
+	}
+	if rows > 0 {
+		return &AuditError{0, "the audit head is gone from the inventory, which holds entries or other rows: the log was cut or removed"}
+	}
+	return nil
 }
 
 func verifyChain(ctx context.Context, q querier, k *keyring) (AuditSummary, error) {
@@ -149,12 +161,20 @@ func verifyChain(ctx context.Context, q querier, k *keyring) (AuditSummary, erro
 	if err != nil {
 		return AuditSummary{}, err
 	}
-	head, err := readHead(ctx, q)
-	if err != nil {
-		return AuditSummary{}, err
-	}
-	if head.id != want-1 || !hmac.Equal(head.mac, prev) {
-		return AuditSummary{}, &AuditError{head.id, fmt.Sprintf("missing: the log ends at entry %d but was written up to entry %d", want-1, head.id)}
+	head, found, err := readHead(ctx, q)
+	switch {
+	case errors.Is(err, errOldHead):
+		return AuditSummary{}, &AuditError{0, "the audit head is of an older keydesk; open the inventory writable once to upgrade it"}
+	case err != nil:
+		return AuditSummary{}, &AuditError{0, err.Error()}
+	case !found:
+		if err := headGone(ctx, q); err != nil {
+			return AuditSummary{}, err
+		}
+	case !k.headSound(head):
+		return AuditSummary{}, &AuditError{head.id, "the audit head was altered (its tag does not verify)"}
+	case head.id != want-1 || !hmac.Equal(head.mac, prev):
+		return AuditSummary{}, &AuditError{want, fmt.Sprintf("missing: the log ends at entry %d but was written up to entry %d", want-1, head.id)}
 	}
 	return AuditSummary{Entries: want - 1, HeadMAC: fmt.Sprintf("%x", prev)}, nil
 }

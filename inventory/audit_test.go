@@ -4,6 +4,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -82,7 +84,29 @@ func TestVerifyAuditFindsTampering(t *testing.T) {
 		}, 6, "missing"},
 		{"last two entries deleted", func(t *testing.T, db *sql.DB) {
 			mustExec(t, db, `DELETE FROM audit WHERE id >= 5`)
-		}, 6, "missing"},
+		}, 5, "missing"},
+		{"last two entries deleted and the head made to fit", func(t *testing.T, db *sql.DB) {
+			mustExec(t, db, `DELETE FROM audit WHERE id >= 5`)
+			var mac []byte
+			db.QueryRow(`SELECT mac FROM audit WHERE id = 4`).Scan(&mac)
+			var head []byte
+			db.QueryRow(`SELECT value FROM meta WHERE name = 'audit_head'`).Scan(&head)
+			// The old, unkeyed layout: the last MAC and the entry number.
+			forged := append(mac, 0, 0, 0, 0, 0, 0, 0, 4)
+			mustExec(t, db, `UPDATE meta SET value = ? WHERE name = 'audit_head'`, forged)
+		}, 0, "older keydesk"},
+		{"last two entries deleted and the head given a new id", func(t *testing.T, db *sql.DB) {
+			mustExec(t, db, `DELETE FROM audit WHERE id >= 5`)
+			var head []byte
+			db.QueryRow(`SELECT value FROM meta WHERE name = 'audit_head'`).Scan(&head)
+			head[8] = 4 // entry 6 → 4, tag kept
+			mustExec(t, db, `UPDATE meta SET value = ? WHERE name = 'audit_head'`, head)
+		}, 4, "altered"},
+		{"the whole log and its head deleted", func(t *testing.T, db *sql.DB) {
+			mustExec(t, db, `INSERT INTO users(name, created_at) VALUES ('ada', 0)`)
+			mustExec(t, db, `DELETE FROM audit`)
+			mustExec(t, db, `DELETE FROM meta WHERE name = 'audit_head'`)
+		}, 0, "gone"},
 		{"entry appended", func(t *testing.T, db *sql.DB) {
 			mustExec(t, db, `INSERT INTO audit(id, at, actor, action, subject, detail, mac)
 				SELECT 7, at, actor, action, subject, detail, mac FROM audit WHERE id = 6`)
@@ -145,5 +169,86 @@ func TestAuditChainContinuesAfterReopen(t *testing.T) {
 	}
 	if sum, err := fx.s.VerifyAudit(t.Context()); err != nil || sum.Entries != auditEntries+1 {
 		t.Errorf("after a failed update: %+v, %v", sum, err)
+	}
+}
+
+// The head kept beside the master key catches what the database alone
+// cannot: the whole file put back to an older copy, head and all. It is
+// written after each commit, so it may lag the log (sound) but never lead
+// it.
+func TestAuditHeadFile(t *testing.T) {
+	dir := t.TempDir()
+	path, headFile := filepath.Join(dir, "keydesk.db"), filepath.Join(dir, "master.key.audit-head")
+	clk := newClock()
+	open := func() *inventory.Store {
+		t.Helper()
+		s, err := inventory.Open(t.Context(), path, testKey(1), inventory.Options{Create: true, Now: clk.Now, AuditHeadFile: headFile})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	audit := func(s *inventory.Store, n int) {
+		t.Helper()
+		for range n {
+			if err := s.Update(t.Context(), func(tx *inventory.Tx) error { return tx.Audit("clerk", "user add", "user x", "") }); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	s := open()
+	if sum, err := s.VerifyAudit(t.Context()); err != nil || sum.Warning != "" {
+		t.Fatalf("a new inventory: %+v, %v", sum, err)
+	}
+	audit(s, 3)
+	s.Close()
+	old := readFile(t, path)
+	oldHead := readFile(t, headFile)
+	if !strings.Contains(string(oldHead), "entry 3\n") {
+		t.Fatalf("head file after 3 entries:\n%s", oldHead)
+	}
+
+	s = open()
+	audit(s, 2)
+	if sum, err := s.VerifyAudit(t.Context()); err != nil || sum.Entries != 5 || sum.HeadFile != headFile {
+		t.Fatalf("after 5 entries: %+v, %v", sum, err)
+	}
+	s.Close()
+
+	// A head file behind the log is what a crash between the commit and
+	// the file's write leaves: sound.
+	newHead := readFile(t, headFile)
+	os.WriteFile(headFile, oldHead, 0o600)
+	s = open()
+	if _, err := s.VerifyAudit(t.Context()); err != nil {
+		t.Fatalf("head file behind the log: %v", err)
+	}
+	s.Close()
+
+	// The database rolled back to the copy with 3 entries: its own head
+	// agrees with it, the file does not.
+	os.WriteFile(headFile, newHead, 0o600)
+	os.WriteFile(path, old, 0o600)
+	os.Remove(path + "-wal")
+	os.Remove(path + "-shm")
+	s = open()
+	_, err := s.VerifyAudit(t.Context())
+	var ae *inventory.AuditError
+	if !errors.As(err, &ae) || ae.ID != 4 || !strings.Contains(err.Error(), "written up to entry 5") {
+		t.Fatalf("rolled-back database: %v", err)
+	}
+	s.Close()
+
+	// A head file that was edited does not verify.
+	os.WriteFile(headFile, []byte(strings.Replace(string(newHead), "entry 5", "entry 2", 1)), 0o600)
+	s = open()
+	defer s.Close()
+	if _, err := s.VerifyAudit(t.Context()); !errors.As(err, &ae) || !strings.Contains(err.Error(), "altered") {
+		t.Fatalf("edited head file: %v", err)
+	}
+	// No head file at all: a warning, not an alarm (a new machine).
+	os.Remove(headFile)
+	if sum, err := s.VerifyAudit(t.Context()); err != nil || !strings.Contains(sum.Warning, "no head is recorded outside the database") {
+		t.Fatalf("no head file: %+v, %v", sum, err)
 	}
 }

@@ -26,6 +26,10 @@ type writer struct {
 	// aborts undo, in memory, what the group's updates did beyond the
 	// database, should their changes not land.
 	aborts []func()
+	// head is the audit head the group's updates left, to record outside
+	// the database once the commit has landed; nil if they wrote none.
+	head    *auditHead
+	rekeyed bool
 }
 
 type request struct {
@@ -110,6 +114,7 @@ func (w *writer) commit(group []*request) {
 		}
 	}
 	w.aborts = w.aborts[:0]
+	w.head, w.rekeyed = nil, false
 	if _, err := w.exec(ctx, "BEGIN IMMEDIATE"); err != nil {
 		fail(w.s.describe(err))
 		return
@@ -122,6 +127,12 @@ func (w *writer) commit(group []*request) {
 		runAborts(w.aborts)
 		fail(fmt.Errorf("failed to commit: %w", w.s.describe(err)))
 		return
+	}
+	// The head file follows the commit, never leads it: a crash between
+	// the two leaves the file behind the log, which is sound, never ahead
+	// of it, which would be a false alarm.
+	if w.head != nil && w.s.headFile != "" {
+		w.s.recordHead(ctx, *w.head, w.rekeyed)
 	}
 	for i, r := range group {
 		r.err <- errs[i]

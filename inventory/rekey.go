@@ -101,6 +101,7 @@ func resealFobs(tx *Tx, old, nk *keyring) error {
 }
 
 func remacAudit(tx *Tx, nk *keyring) error {
+	tx.rekeyedHead()
 	var entries []AuditEntry
 	err := auditRows(tx.ctx, tx, `SELECT id, at, actor, action, subject, detail, mac FROM audit ORDER BY id`, func(e AuditEntry) error {
 		entries = append(entries, e)
@@ -119,9 +120,8 @@ func remacAudit(tx *Tx, nk *keyring) error {
 		prev = e.MAC
 	}
 	if len(entries) == 0 {
-		return nil
+		return tx.writeHead(nk.newHead(0, nil))
 	}
 	last := entries[len(entries)-1]
-	_, err = tx.exec(tx.ctx, `UPDATE meta SET value = ? WHERE name = 'audit_head'`, encodeHead(auditHead{last.ID, last.MAC}))
-	return err
+	return tx.writeHead(nk.newHead(last.ID, last.MAC))
 }

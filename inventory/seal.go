@@ -112,6 +112,7 @@ type keyring struct {
 	fingerprint string
 	seal        cipher.AEAD // AES-256-GCM for secrets at rest
 	audit       []byte      // HMAC-SHA256 key of the audit chain
+	head        []byte      // HMAC-SHA256 key of the audit head
 	rand        io.Reader
 }
 
@@ -138,6 +139,7 @@ func newKeyring(master []byte, rand io.Reader) (*keyring, error) {
 		fingerprint: Fingerprint(master),
 		seal:        aead,
 		audit:       derive("keydesk audit v1"),
+		head:        derive("keydesk audit head v1"),
 		rand:        rand,
 	}, nil
 }

@@ -46,6 +46,9 @@ type Options struct {
 	// default: a commit survives power loss) or "NORMAL" (survives a
 	// crash of keydesk, not of the machine).
 	Sync string
+	// AuditHeadFile is where the audit log's head is kept outside the
+	// database, beside the master key; none when empty.
+	AuditHeadFile string
 }
 
 // Store is an open inventory. It is safe for concurrent use.
@@ -58,6 +61,12 @@ type Store struct {
 	now      func() time.Time
 	writer   *writer
 	readOnly bool
+
+	headFile string
+	headMu   sync.Mutex
+	headErr  error // the last failure to write headFile
+
+	fromVersion int // the schema version the file had when opened
 }
 
 // Exists reports whether an inventory file is at path.
@@ -115,7 +124,7 @@ func Open(ctx context.Context, path string, master []byte, o Options) (*Store, e
 	if err != nil {
 		return nil, fmt.Errorf("failed to open inventory %s: %w", path, err)
 	}
-	s := &Store{path: path, db: readPool{db}, keys: keys, now: o.Now, readOnly: readOnly}
+	s := &Store{path: path, db: readPool{db}, keys: keys, now: o.Now, readOnly: readOnly, headFile: o.AuditHeadFile}
 	if err := s.prepare(ctx, exists); err != nil {
 		db.Close()
 		return nil, err
@@ -131,6 +140,12 @@ func Open(ctx context.Context, path string, master []byte, o Options) (*Store, e
 		if s.writer, err = newWriter(ctx, s); err != nil {
 			db.Close()
 			return nil, err
+		}
+		if s.fromVersion < headMigration {
+			if err := s.upgradeHead(ctx); err != nil {
+				s.Close()
+				return nil, err
+			}
 		}
 	}
 	return s, nil
@@ -154,6 +169,7 @@ func (s *Store) prepare(ctx context.Context, existed bool) error {
 	if err := s.db.queryRow(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 		return s.describe(err)
 	}
+	s.fromVersion = version
 	if existed && appID != applicationID {
 		var tables int
 		s.db.queryRow(ctx, "SELECT count(*) FROM sqlite_master").Scan(&tables)
@@ -247,8 +263,11 @@ func (s *Store) initMeta(ctx context.Context, tx *sql.Tx) error {
 	}
 	// meta.value is a STRICT BLOB column: a Go string binds as TEXT and
 	// is refused, so the fingerprint goes in as bytes.
+	// The log starts with an authenticated head of no entries, so that a
+	// head that goes missing later is always noticed.
 	_, err = tx.ExecContext(ctx, `INSERT INTO meta(name, value) VALUES
-		('master_key_fingerprint', ?), ('hash_key', ?)`, []byte(s.currentKeys().fingerprint), sealed)
+		('master_key_fingerprint', ?), ('hash_key', ?), ('audit_head', ?)`,
+		[]byte(s.currentKeys().fingerprint), sealed, encodeHead(s.currentKeys().newHead(0, nil)))
 	return s.describe0(err)
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -310,5 +311,57 @@ func TestNewMasterKey(t *testing.T) {
 	}
 	if inventory.Fingerprint(testKey(1)) == inventory.Fingerprint(testKey(2)) {
 		t.Error("two keys share a fingerprint")
+	}
+}
+
+// An inventory of an older keydesk migrates on open: everything stored
+// keeps working, and its audit head becomes authenticated, once, after
+// the chain verified.
+func TestMigrateFromVersion2(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "v2.db")
+	if err := os.WriteFile(path, readFile(t, "../testdata/inventories/v2.db"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	key := readFile(t, "../testdata/inventories/v2.key")
+	os.WriteFile(filepath.Join(dir, "v2.key"), key, 0o600)
+	master, err := inventory.ReadMasterKey(filepath.Join(dir, "v2.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := inventory.Open(t.Context(), path, master, inventory.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v := pragma(t, sqliteFile(t, path), "user_version"); v == "2" {
+		t.Fatalf("schema still at version %s", v)
+	}
+	sum, err := s.VerifyAudit(t.Context())
+	if err != nil || sum.Entries != 5 {
+		t.Fatalf("the migrated log: %+v, %v", sum, err)
+	}
+	u, err := s.User(t.Context(), "ALICE")
+	if err != nil || u.FullName != "Alice Liddell" {
+		t.Fatalf("alice after the migration: %+v, %v", u, err)
+	}
+	code := strings.TrimSpace(string(readFile(t, "../testdata/inventories/v2.bypass")))
+	err = s.Update(t.Context(), func(tx *inventory.Tx) error {
+		c, found, err := tx.FindBypassCode(u.ID, code)
+		if err != nil || !found || c.State(tx.Now()) != inventory.BypassLive || c.UsesLeft != 2 {
+			return fmt.Errorf("bypass code of version 2: %+v found %v: %v", c, found, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := s.Fob(t.Context(), "F1")
+	if err != nil || f.User != "alice" {
+		t.Fatalf("fob F1: %+v, %v", f, err)
+	}
+	apps, err := s.Applications(t.Context())
+	if err != nil || len(apps) != 1 || apps[0].DetailedReasons || apps[0].RADIUSMode != "" {
+		t.Fatalf("applications: %+v, %v", apps, err)
 	}
 }

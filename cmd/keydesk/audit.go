@@ -38,8 +38,14 @@ func auditVerify(c *cli.Context, s *session) error {
 	if err != nil {
 		return err
 	}
+	if sum.Warning != "" {
+		note(c, "warning: %s", sum.Warning)
+	}
 	return answer(c, sum, func() {
 		say(c, "audit log verified: %d entries, chain head %s", sum.Entries, sum.HeadMAC)
+		if sum.HeadFile != "" && sum.Warning == "" {
+			say(c, "the head kept in %s agrees", sum.HeadFile)
+		}
 	})
 }
 

@@ -85,7 +85,7 @@ func open(c *cli.Context) (*session, error) {
 	default:
 		return nil, err
 	}
-	st, err := inventory.Open(c.Context, dbPath, key, inventory.Options{})
+	st, err := inventory.Open(c.Context, dbPath, key, inventory.Options{AuditHeadFile: headFile(keyPath)})
 	if errors.Is(err, inventory.ErrWrongKey) {
 		if hint := interruptedRekey(c.Context, dbPath, keyPath); hint != "" {
 			err = fmt.Errorf("%w\n%s", err, hint)
@@ -120,13 +120,17 @@ func create(c *cli.Context) (*session, string, error) {
 	if err := inventory.WriteMasterKey(keyPath, key); err != nil {
 		return nil, "", err
 	}
-	st, err := inventory.Open(c.Context, dbPath, key, inventory.Options{Create: true})
+	st, err := inventory.Open(c.Context, dbPath, key, inventory.Options{Create: true, AuditHeadFile: headFile(keyPath)})
 	if err != nil {
 		os.Remove(keyPath)
 		return nil, "", err
 	}
 	return newSession(st), inventory.Fingerprint(key), nil
 }
+
+// headFile is where the audit log's head is kept outside the database:
+// beside the master key, which is kept apart from the database.
+func headFile(keyPath string) string { return keyPath + ".audit-head" }
 
 // paths are the database and master key files; an empty flag or
 // environment variable means the default, as it does for most tools.
