@@ -94,6 +94,9 @@ func (tx *Tx) AddAdmin(name, role, by string) (Admin, string, error) {
 		return Admin{}, "", err
 	}
 	a := Admin{Name: name, Role: role, CreatedBy: by, CreatedAt: tx.now.UTC().Truncate(time.Second)}
+	if err := tx.nameFree("admins", "admin", name); err != nil {
+		return Admin{}, "", err
+	}
 	res, err := tx.exec(tx.ctx, `INSERT INTO admins(name, role, token_hash, created_by, created_at) VALUES (?, ?, ?, ?, ?)`,
 		name, role, tx.w.s.adminHash(token), by, a.CreatedAt.Unix())
 	switch {
@@ -130,7 +133,7 @@ func (s *Store) AdminByToken(ctx context.Context, token string) (Admin, error) {
 }
 
 func getAdmin(ctx context.Context, q querier, name string) (Admin, error) {
-	a, err := scanAdmin(q.queryRow(ctx, `SELECT `+adminColumns+` FROM admins WHERE name = ?`, name))
+	a, err := scanAdmin(q.queryRow(ctx, `SELECT `+adminColumns+` FROM admins WHERE name = ? COLLATE NOCASE`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Admin{}, fmt.Errorf("no admin named %q: %w", name, ErrNotFound)
 	}

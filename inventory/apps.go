@@ -29,9 +29,39 @@ type Application struct {
 	Name          string         `json:"name"`
 	RADIUS        bool           `json:"radius"`
 	RADIUSSources []netip.Prefix `json:"radius_sources,omitempty"`
-	Disabled      bool           `json:"disabled"`
-	CreatedBy     string         `json:"created_by"`
-	CreatedAt     time.Time      `json:"created_at"`
+	RADIUSMode    RADIUSMode     `json:"radius_mode,omitempty"`
+	// DetailedReasons lets the application hear why a login was denied
+	// in the help desk's words; others hear only that it was.
+	DetailedReasons bool      `json:"detailed_reasons"`
+	Disabled        bool      `json:"disabled"`
+	CreatedBy       string    `json:"created_by"`
+	CreatedAt       time.Time `json:"created_at"`
+}
+
+// RADIUSMode is how a RADIUS client's Access-Requests carry the second
+// factor (DESIGN.md, Server).
+type RADIUSMode string
+
+const (
+	// ModeOTP: User-Password is the passcode.
+	ModeOTP RADIUSMode = "otp"
+	// ModePasswordOTP: User-Password is the directory password and the
+	// passcode, "password,passcode".
+	ModePasswordOTP RADIUSMode = "password+otp"
+	// ModeChallenge: User-Password is the directory password; the
+	// passcode comes in a second request, after an Access-Challenge.
+	ModeChallenge RADIUSMode = "challenge"
+)
+
+// ParseRADIUSMode accepts a mode as stored, or empty for otp.
+func ParseRADIUSMode(s string) (RADIUSMode, error) {
+	switch m := RADIUSMode(s); m {
+	case "":
+		return ModeOTP, nil
+	case ModeOTP, ModePasswordOTP, ModeChallenge:
+		return m, nil
+	}
+	return "", fmt.Errorf("unknown RADIUS mode %q (want otp, password+otp or challenge)", s)
 }
 
 // NewApplication is what [Tx.AddApplication] stores.
@@ -43,6 +73,10 @@ type NewApplication struct {
 	// RADIUSSources are the addresses its RADIUS requests may come from;
 	// required with a secret.
 	RADIUSSources []netip.Prefix
+	// RADIUSMode is otp when empty.
+	RADIUSMode RADIUSMode
+	// DetailedReasons: see [Application].
+	DetailedReasons bool
 }
 
 // Check says what is wrong with a new application, if anything.
@@ -58,6 +92,8 @@ func (a *NewApplication) Check() error {
 		return fmt.Errorf("application %s has a RADIUS secret but no source addresses its requests may come from", a.Name)
 	case a.RADIUSSecret == nil && len(a.RADIUSSources) > 0:
 		return fmt.Errorf("application %s has RADIUS source addresses but no RADIUS secret", a.Name)
+	case a.RADIUSSecret == nil && a.RADIUSMode != "" && a.RADIUSMode != ModeOTP:
+		return fmt.Errorf("application %s has a RADIUS mode but no RADIUS secret", a.Name)
 	case len(a.RADIUSSources) > maxRADIUSSources:
 		return fmt.Errorf("application %s has %d RADIUS source prefixes, more than %d", a.Name, len(a.RADIUSSources), maxRADIUSSources)
 	}
@@ -115,6 +151,9 @@ func (tx *Tx) AddApplication(n NewApplication, by string) (Application, string, 
 	if err := n.Check(); err != nil {
 		return Application{}, "", err
 	}
+	if err := tx.nameFree("applications", "application", n.Name); err != nil {
+		return Application{}, "", err
+	}
 	s := tx.w.s
 	key, err := newCredential(s.currentKeys().rand, AppKeyPrefix)
 	if err != nil {
@@ -126,12 +165,19 @@ func (tx *Tx) AddApplication(n NewApplication, by string) (Application, string, 
 			return Application{}, "", err
 		}
 	}
-	a := Application{Name: n.Name, RADIUS: sealed != nil, CreatedBy: by, CreatedAt: tx.now.UTC().Truncate(time.Second)}
+	mode, err := ParseRADIUSMode(string(n.RADIUSMode))
+	if err != nil {
+		return Application{}, "", err
+	}
+	a := Application{Name: n.Name, RADIUS: sealed != nil, DetailedReasons: n.DetailedReasons, CreatedBy: by, CreatedAt: tx.now.UTC().Truncate(time.Second)}
+	if a.RADIUS {
+		a.RADIUSMode = mode
+	}
 	for _, p := range n.RADIUSSources {
 		a.RADIUSSources = append(a.RADIUSSources, p.Masked())
 	}
-	res, err := tx.exec(tx.ctx, `INSERT INTO applications(name, key_hash, radius_secret, radius_sources, created_by, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, n.Name, s.appKeyHash(key), sealed, encodeSources(a.RADIUSSources), by, a.CreatedAt.Unix())
+	res, err := tx.exec(tx.ctx, `INSERT INTO applications(name, key_hash, radius_secret, radius_sources, radius_mode, detailed_reasons, created_by, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, n.Name, s.appKeyHash(key), sealed, encodeSources(a.RADIUSSources), string(mode), n.DetailedReasons, by, a.CreatedAt.Unix())
 	if isUnique(err) {
 		return Application{}, "", fmt.Errorf("application %q: %w", n.Name, ErrExists)
 	}
@@ -142,14 +188,17 @@ func (tx *Tx) AddApplication(n NewApplication, by string) (Application, string, 
 	return a, key, nil
 }
 
-const appColumns = `id, name, radius_secret IS NOT NULL, radius_sources, disabled, created_by, created_at`
+const appColumns = `id, name, radius_secret IS NOT NULL, radius_sources, radius_mode, detailed_reasons, disabled, created_by, created_at`
 
 func scanApp(row interface{ Scan(...any) error }, extra ...any) (Application, error) {
 	var a Application
-	var sources string
+	var sources, mode string
 	var created int64
-	if err := row.Scan(append([]any{&a.ID, &a.Name, &a.RADIUS, &sources, &a.Disabled, &a.CreatedBy, &created}, extra...)...); err != nil {
+	if err := row.Scan(append([]any{&a.ID, &a.Name, &a.RADIUS, &sources, &mode, &a.DetailedReasons, &a.Disabled, &a.CreatedBy, &created}, extra...)...); err != nil {
 		return Application{}, err
+	}
+	if a.RADIUS {
+		a.RADIUSMode = RADIUSMode(mode)
 	}
 	a.CreatedAt = time.Unix(created, 0).UTC()
 	var err error
@@ -173,7 +222,7 @@ func (s *Store) ApplicationByKey(ctx context.Context, key string) (Application, 
 }
 
 func getApp(ctx context.Context, q querier, name string) (Application, error) {
-	a, err := scanApp(q.queryRow(ctx, `SELECT `+appColumns+` FROM applications WHERE name = ?`, name))
+	a, err := scanApp(q.queryRow(ctx, `SELECT `+appColumns+` FROM applications WHERE name = ? COLLATE NOCASE`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Application{}, fmt.Errorf("no application named %q: %w", name, ErrNotFound)
 	}

@@ -219,7 +219,7 @@ func fobQuery(q string, filter FobFilter) (string, []any) {
 		where, args = append(where, "f.state = ?"), append(args, filter.State)
 	}
 	if filter.User != "" {
-		where, args = append(where, "f.user_id = (SELECT id FROM users WHERE name = ?)"), append(args, filter.User)
+		where, args = append(where, "f.user_id = (SELECT id FROM users WHERE name = ? COLLATE NOCASE)"), append(args, filter.User)
 	}
 	if filter.Batch != "" {
 		where, args = append(where, "f.batch_id = (SELECT id FROM batches WHERE name = ?)"), append(args, filter.Batch)

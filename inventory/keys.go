@@ -66,7 +66,7 @@ func queryKeys(ctx context.Context, q querier, where string, args ...any) ([]Key
 
 // UserKeys lists a user's keys that are not removed.
 func (s *Store) UserKeys(ctx context.Context, user string) ([]Key, error) {
-	return queryKeys(ctx, s.db, `u.name = ? AND k.state != 'removed'`, user)
+	return queryKeys(ctx, s.db, `u.name = ? COLLATE NOCASE AND k.state != 'removed'`, user)
 }
 
 // UserKeys lists a user's active keys inside the update.

@@ -132,4 +132,16 @@ CREATE TABLE keys (
 ) STRICT;
 CREATE INDEX keys_by_user ON keys(user_id);
 `,
+	// 3: what the hardening review and the help desk asked for: bypass
+	// codes that remember why they ended, applications that may hear the
+	// full reason of a denial, and names matched regardless of case.
+	`
+ALTER TABLE bypass_codes ADD COLUMN revoked_at INTEGER;
+ALTER TABLE bypass_codes ADD COLUMN last_used_at INTEGER;
+ALTER TABLE applications ADD COLUMN detailed_reasons INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE applications ADD COLUMN radius_mode TEXT NOT NULL DEFAULT 'otp' CHECK (radius_mode IN ('otp', 'password+otp', 'challenge'));
+CREATE INDEX users_by_folded_name ON users(name COLLATE NOCASE);
+CREATE INDEX admins_by_folded_name ON admins(name COLLATE NOCASE);
+CREATE INDEX applications_by_folded_name ON applications(name COLLATE NOCASE);
+`,
 }

@@ -33,13 +33,14 @@ func CheckUserName(name string) error {
 	if len(name) > 128 {
 		return errors.New("user name longer than 128 characters")
 	}
-	// Directory names may hold inner spaces ("Dave, Jr." from a vendor
-	// file, say); leading or trailing space is always a typing slip.
-	if strings.TrimSpace(name) != name {
-		return fmt.Errorf("user name %q starts or ends with white space", name)
-	}
+	// A user name is what a user types at a login prompt, or what a
+	// directory holds as an account name: never white space, which no
+	// VPN client sends intact.
 	for _, r := range name {
-		if unicode.IsControl(r) {
+		switch {
+		case unicode.IsSpace(r):
+			return fmt.Errorf("user name %q contains white space; a user name is what the user types to log in (put the person's name in --full-name)", name)
+		case unicode.IsControl(r):
 			return fmt.Errorf("user name %q contains a control character", name)
 		}
 	}
@@ -59,7 +60,9 @@ func scanUser(row interface{ Scan(...any) error }) (User, error) {
 }
 
 func getUser(ctx context.Context, q querier, name string) (User, error) {
-	u, err := scanUser(q.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE name = ?`, name))
+	// Names match regardless of the case of ASCII letters, as directory
+	// logins do: "Alice" at the VPN is alice.
+	u, err := scanUser(q.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE name = ? COLLATE NOCASE`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("no user named %q: %w", name, ErrNotFound)
 	}
@@ -99,6 +102,9 @@ func (tx *Tx) AddUser(u User) (User, error) {
 	u.FullName = strings.TrimSpace(u.FullName)
 	u.Email = strings.TrimSpace(u.Email)
 	u.CreatedAt = tx.now.UTC().Truncate(time.Second)
+	if err := tx.nameFree("users", "user", u.Name); err != nil {
+		return User{}, err
+	}
 	res, err := tx.exec(tx.ctx, `INSERT INTO users(name, full_name, email, created_at) VALUES (?, ?, ?, ?)`,
 		u.Name, u.FullName, u.Email, u.CreatedAt.Unix())
 	if isUnique(err) {
@@ -136,4 +142,21 @@ func (tx *Tx) recordFailure(table string, id int64, limit int) (count int, locke
 func (tx *Tx) ResetUserFailures(id int64) error {
 	_, err := tx.exec(tx.ctx, `UPDATE users SET fail_count = 0, locked_at = NULL WHERE id = ?`, id)
 	return err
+}
+
+// nameFree refuses a name that a row of table (users, admins,
+// applications) already has in any case: "Alice" and "alice" cannot be
+// two people, or a proxy and keydesk could read different ones.
+func (tx *Tx) nameFree(table, what, name string) error {
+	var have string
+	err := tx.queryRow(tx.ctx, `SELECT name FROM `+table+` WHERE name = ? COLLATE NOCASE`, name).Scan(&have)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	case have == name:
+		return fmt.Errorf("%s %q: %w", what, name, ErrExists)
+	}
+	return fmt.Errorf("%s %q: %w as %q (names that differ only in case are the same %s)", what, name, ErrExists, have, what)
 }

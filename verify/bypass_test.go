@@ -38,7 +38,7 @@ func TestBypassDefaults(t *testing.T) {
 	if d.Method != "bypass" || d.UsesLeft != 0 || d.Reason() != "bypass code accepted (0 uses left)" {
 		t.Errorf("decision %+v, reason %q", d, d.Reason())
 	}
-	wantDeny(t, "bypass code used twice", e.passcode(t, "ada", code), verify.ErrWrongCode, "bypass code", "ada")
+	wantDeny(t, "bypass code used twice", e.passcode(t, "ada", code), verify.ErrBypassUsedUp, "bypass code", "ada", "used up")
 	log := e.auditActions(t)
 	for _, want := range []string{"bypass issue user ada", "bypass code used user ada"} {
 		if !slices.Contains(log, want) {
@@ -58,13 +58,13 @@ func TestBypassUsesAndExpiry(t *testing.T) {
 			t.Errorf("uses left %d, want %d", d.UsesLeft, left)
 		}
 	}
-	wantDeny(t, "fourth use of a 3-use code", e.passcode(t, "bob", three), verify.ErrWrongCode)
+	wantDeny(t, "fourth use of a 3-use code", e.passcode(t, "bob", three), verify.ErrBypassUsedUp)
 
 	short := issue(t, e, verify.BypassRequest{User: "bob", Uses: 5, TTL: 10 * time.Minute}).Codes[0]
 	e.clock.Advance(10*time.Minute - time.Second)
 	wantAllow(t, "a second before expiry", e.passcode(t, "bob", short))
 	e.clock.Advance(time.Second)
-	wantDeny(t, "at expiry", e.passcode(t, "bob", short), verify.ErrWrongCode)
+	wantDeny(t, "at expiry", e.passcode(t, "bob", short), verify.ErrBypassExpired, "expired at")
 
 	for _, bad := range []verify.BypassRequest{
 		{User: "bob", Uses: -1},
@@ -105,7 +105,8 @@ func TestBypassLimitAndRevoke(t *testing.T) {
 	if err != nil || n != 100 {
 		t.Fatalf("revoked %d, %v; want 100", n, err)
 	}
-	wantDeny(t, "revoked code", e.passcode(t, "cy", batch.Codes[1]), verify.ErrWrongCode)
+	wantDeny(t, "revoked code", e.passcode(t, "cy", batch.Codes[1]), verify.ErrBypassRevoked, "revoked at")
+	wantDeny(t, "a code never issued", e.passcode(t, "cy", "123456789"), verify.ErrWrongCode, "not a bypass code of user cy")
 	issue(t, e, verify.BypassRequest{User: "cy", Count: 100})
 }
 

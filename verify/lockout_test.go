@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/keydesk/keydesk/verify"
 )
@@ -67,8 +68,9 @@ func TestFobLockoutResetBySuccess(t *testing.T) {
 	wantDeny(t, "10th failure after the reset", e.serial(t, "L-2", wrong), verify.ErrWrongCode, "now locked")
 }
 
-// TestLockoutCountsOnlyGuesses: replays and malformed codes count as
-// failures; refusals made before any comparison do not.
+// TestLockoutCountsOnlyGuesses: old replays and malformed codes count as
+// failures; a replay of the code accepted moments ago, and refusals made
+// before any comparison, do not.
 func TestLockoutCountsOnlyGuesses(t *testing.T) {
 	p := verify.DefaultPolicy
 	p.LockoutAfter = 3
@@ -76,10 +78,44 @@ func TestLockoutCountsOnlyGuesses(t *testing.T) {
 	a := hotp("L-3")
 	e.add(t, "", a)
 	wantAllow(t, "first", e.serial(t, "L-3", a.Code(0)))
-	e.serial(t, "L-3", a.Code(0)) // replay
+	d := e.serial(t, "L-3", a.Code(0)) // the same code, moments later
+	wantDeny(t, "a double submit", d, verify.ErrReplay)
+	if !d.Possession || e.fob(t, "L-3").FailCount != 0 {
+		t.Errorf("a replay of the code just accepted counted as a failure: %+v", d)
+	}
+	e.clock.Advance(p.ReplayGrace + time.Second)
+	e.serial(t, "L-3", a.Code(0)) // replay, later: a guess with a seen code
 	e.serial(t, "L-3", "12")      // malformed
-	d := e.serial(t, "L-3", wrong)
+	d = e.serial(t, "L-3", wrong)
 	wantDeny(t, "third failure with a limit of 3", d, verify.ErrWrongCode, "now locked after 3 failures")
+}
+
+// The lock ends by itself after the cool-down, and says so in the audit
+// log; with no cool-down only an admin unlocks.
+func TestLockoutCooldown(t *testing.T) {
+	p := verify.DefaultPolicy
+	p.LockoutAfter = 2
+	e := newEnvPolicy(t, p)
+	a := hotp("CD-1")
+	e.add(t, "cody", a)
+	e.passcode(t, "cody", wrong)
+	d := e.passcode(t, "cody", wrong)
+	wantDeny(t, "second failure", d, verify.ErrWrongCode, "now locked", "ends by itself at")
+	e.clock.Advance(p.LockoutCooldown - time.Second)
+	wantDeny(t, "a right code just before the cool-down ends", e.passcode(t, "cody", a.Code(0)), verify.ErrUserLocked, "ends by itself")
+	e.clock.Advance(time.Second)
+	wantAllow(t, "a right code once the cool-down is over", e.passcode(t, "cody", a.Code(0)))
+	if got := e.auditActions(t); got[len(got)-1] != "user lock ended user cody" {
+		t.Errorf("audit log ends %v, want the lock's end", got)
+	}
+
+	p.LockoutCooldown = 0
+	e = newEnvPolicy(t, p)
+	e.add(t, "dana", a)
+	e.passcode(t, "dana", wrong)
+	e.passcode(t, "dana", wrong)
+	e.clock.Advance(365 * 24 * time.Hour)
+	wantDeny(t, "a year later, with no cool-down", e.passcode(t, "dana", a.Code(0)), verify.ErrUserLocked, "only an admin")
 }
 
 func TestUserLockout(t *testing.T) {

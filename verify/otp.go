@@ -16,6 +16,15 @@ type match struct {
 	use    inventory.FobUse
 	denial error
 	counts bool // a failure that counts toward the lockout
+	// possession: the code is the one accepted last, moments ago (within
+	// ReplayGrace): a double submit, not a guess.
+	possession bool
+}
+
+// recent reports whether the fob's last success is within the policy's
+// replay grace at now.
+func (v *Verifier) recent(f *inventory.Fob, now time.Time) bool {
+	return !f.LastUsedAt.IsZero() && now.Sub(f.LastUsedAt) <= v.policy.ReplayGrace
 }
 
 func failed(err error, format string, args ...any) match {
@@ -27,11 +36,11 @@ func (v *Verifier) check(f *inventory.Fob, code string, now time.Time) match {
 	code = fob.NormalizeCode(code)
 	switch f.Token.Kind {
 	case fob.HOTP:
-		return v.checkHOTP(f, code)
+		return v.checkHOTP(f, code, now)
 	case fob.TOTP:
 		return v.checkTOTP(f, code, now)
 	case fob.Yubico:
-		return checkYubico(f, code)
+		return v.checkYubico(f, code, now)
 	}
 	return match{denial: fmt.Errorf("fob %s is of unknown kind %q", f.Token.Serial, f.Token.Kind)}
 }
@@ -48,7 +57,7 @@ func malformed(f *inventory.Fob, code string) (match, bool) {
 
 // checkHOTP looks ahead of the counter (RFC 4226 §7.4) and, for a better
 // message, a little behind it.
-func (v *Verifier) checkHOTP(f *inventory.Fob, code string) match {
+func (v *Verifier) checkHOTP(f *inventory.Fob, code string, now time.Time) match {
 	if m, bad := malformed(f, code); bad {
 		return m
 	}
@@ -69,7 +78,9 @@ func (v *Verifier) checkHOTP(f *inventory.Fob, code string) match {
 	}
 	for i := uint64(1); i <= uint64(v.policy.ReplayLookback) && i <= t.Counter; i++ {
 		if fob.CodesEqual(code, t.Code(t.Counter-i)) {
-			return failed(ErrReplay, "fob %s showed this code before", t.Serial)
+			m := failed(ErrReplay, "fob %s showed this code before", t.Serial)
+			m.possession = i == 1 && v.recent(f, now)
+			return m
 		}
 	}
 	return failed(ErrWrongCode, "the code does not match fob %s within %d presses; if the fob was pressed many times, resync it",
@@ -92,7 +103,9 @@ func (v *Verifier) checkTOTP(f *inventory.Fob, code string, now time.Time) match
 			continue
 		}
 		if f.HasLast && step <= f.LastStep {
-			return failed(ErrReplay, "fob %s showed this code before (time step %d)", t.Serial, step)
+			m := failed(ErrReplay, "fob %s showed this code before (time step %d)", t.Serial, step)
+			m.possession = step == f.LastStep && v.recent(f, now)
+			return m
 		}
 		return match{use: inventory.FobUse{Counter: t.Counter, Drift: int(step - raw), LastStep: step, HasStep: true}}
 	}
@@ -112,7 +125,7 @@ func skewOrder(skew int) []int {
 // checkYubico follows Yubico's validation steps: the public id names the
 // fob, the token decrypts with its AES key and passes the CRC, the private
 // id matches, and (use counter, session use) is greater than the last seen.
-func checkYubico(f *inventory.Fob, otp string) match {
+func (v *Verifier) checkYubico(f *inventory.Fob, otp string, now time.Time) match {
 	t := &f.Token
 	pub, token, err := fob.SplitYubicoOTP(otp)
 	if err != nil {
@@ -132,8 +145,10 @@ func checkYubico(f *inventory.Fob, otp string) match {
 		return failed(ErrWrongCode, "the OTP's private id does not match fob %s", t.Serial)
 	}
 	if c := fields.Counter(); c <= t.Counter {
-		return failed(ErrReplay, "fob %s showed this OTP or a later one before (counter %d.%d, last seen %d.%d)",
+		m := failed(ErrReplay, "fob %s showed this OTP or a later one before (counter %d.%d, last seen %d.%d)",
 			t.Serial, c>>8, c&0xff, t.Counter>>8, t.Counter&0xff)
+		m.possession = c == t.Counter && v.recent(f, now)
+		return m
 	}
 	return match{use: inventory.FobUse{Counter: fields.Counter()}}
 }

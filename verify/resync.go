@@ -19,7 +19,7 @@ var ErrResync = Refusef("resync failed")
 // fob may be resynced (the clerk has just seen it work), a lost or
 // revoked one may not.
 func (p Policy) Resync(f *inventory.Fob, code1, code2 string, now time.Time) (inventory.FobUse, error) {
-	if refused := refuseFob(f); refused.Denial != nil && !errors.Is(refused.Denial, ErrFobLocked) {
+	if refused := p.refuseFob(f, now); refused.Denial != nil && !errors.Is(refused.Denial, ErrFobLocked) {
 		return inventory.FobUse{}, refused.Denial
 	}
 	t := &f.Token

@@ -12,7 +12,8 @@ import (
 // VerifyUser checks a user's passcode: a code from any fob assigned to the
 // user, or one of the user's bypass codes. Failures count against the
 // user, since a wrong code cannot be pinned on one of several fobs; at the
-// lockout limit the user is locked until an admin unlocks.
+// lockout limit the user is locked, until the cool-down is over or an
+// admin unlocks.
 func (v *Verifier) VerifyUser(ctx context.Context, name, code string) (Decision, error) {
 	code = fob.NormalizeCode(code)
 	var d Decision
@@ -25,13 +26,16 @@ func (v *Verifier) VerifyUser(ctx context.Context, name, code string) (Decision,
 		if err != nil {
 			return err
 		}
+		if err := v.endUserLock(tx, &u); err != nil {
+			return err
+		}
 		switch {
 		case u.Disabled:
-			d = deny(ErrUserDisabled, "user %s is disabled", name)
+			d = deny(ErrUserDisabled, "user %s is disabled", u.Name)
 			return nil
-		case u.Locked():
-			d = deny(ErrUserLocked, "user %s is locked after %d failed passcodes; an admin can unlock (keydesk user unlock %s)",
-				name, u.FailCount, name)
+		case v.policy.Locked(u.LockedAt, tx.Now()):
+			d = deny(ErrUserLocked, "user %s is locked after %d failed passcodes since %s; %s (keydesk user unlock %s)",
+				u.Name, u.FailCount, clock(u.LockedAt), v.policy.lockEnds(u.LockedAt), u.Name)
 			return nil
 		}
 		if d, err = v.userPasscode(tx, &u, code); err != nil {
@@ -44,11 +48,7 @@ func (v *Verifier) VerifyUser(ctx context.Context, name, code string) (Decision,
 
 func (v *Verifier) userPasscode(tx *inventory.Tx, u *inventory.User, code string) (Decision, error) {
 	if fob.IsDigits(code, BypassDigits) {
-		c, ok, err := tx.UseBypassCode(u.ID, code)
-		if err != nil || !ok {
-			return deny(ErrWrongCode, "not a live bypass code of user %s", u.Name), err
-		}
-		return Decision{Allow: true, Method: "bypass", UsesLeft: c.UsesLeft}, nil
+		return v.bypassCode(tx, u, code)
 	}
 	fobs, err := tx.UserFobs(u.ID)
 	if err != nil {
@@ -61,25 +61,19 @@ func (v *Verifier) userPasscode(tx *inventory.Tx, u *inventory.User, code string
 			retired = append(retired, f) // lost fobs stay linked to the user but never answer
 			continue
 		}
-		if refuseFob(f).Denial != nil {
+		if err := v.endFobLock(tx, f); err != nil {
+			return Decision{}, err
+		}
+		if v.policy.refuseFob(f, tx.Now()).Denial != nil {
 			refused = append(refused, f)
 			continue
 		}
 		candidates = append(candidates, f)
 	}
-	if len(candidates) == 0 {
-		if len(refused) > 0 {
-			return refuseFob(refused[0]), nil
-		}
-		why := ""
-		if len(retired) > 0 {
-			why = " (" + refuseFob(retired[0]).Denial.Error() + ")"
-		}
-		return deny(ErrNoFactor, "user %s has no assigned fob%s; issue a bypass code or assign a fob", u.Name, why), nil
-	}
 	// The most telling denial is kept: a replay says more than a wrong
 	// code, and a wrong code more than a code of the wrong shape.
 	var best match
+	var bestFob *inventory.Fob
 	for _, f := range candidates {
 		if !fits(f, code) {
 			continue
@@ -89,14 +83,67 @@ func (v *Verifier) userPasscode(tx *inventory.Tx, u *inventory.User, code string
 			return v.settle(tx, f, m)
 		}
 		if best.denial == nil || errors.Is(m.denial, ErrReplay) {
-			best = m
+			best, bestFob = m, f
 		}
 	}
-	if best.denial == nil {
-		return deny(ErrMalformed, "what was typed (%d characters) is not a code any fob of user %s shows, nor a %d-digit bypass code",
-			len(code), u.Name, BypassDigits), nil
+	if best.denial == nil || !errors.Is(best.denial, ErrReplay) {
+		// A right code from a fob that was lost or revoked says more than
+		// any other answer: someone has that fob.
+		for _, f := range retired {
+			if fits(f, code) && v.check(f, code, tx.Now()).denial == nil {
+				d := v.policy.refuseFob(f, tx.Now())
+				d.Serial = f.Token.Serial
+				return d, v.auditRetired(tx, f, code)
+			}
+		}
 	}
-	return Decision{Denial: best.denial}, nil
+	switch {
+	case best.denial != nil && errors.Is(best.denial, ErrReplay):
+		d := Decision{Denial: best.denial, Serial: bestFob.Token.Serial, Method: "fob", Possession: best.possession}
+		return d, auditReplay(tx, "user "+u.Name, d)
+	case best.denial != nil:
+		return Decision{Denial: best.denial, Method: "fob"}, nil
+	case len(candidates) == 0 && len(refused) > 0:
+		return v.policy.refuseFob(refused[0], tx.Now()), nil
+	case len(candidates) == 0:
+		why := ""
+		if len(retired) > 0 {
+			why = " (" + v.policy.refuseFob(retired[0], tx.Now()).Denial.Error() + ")"
+		}
+		return deny(ErrNoFactor, "user %s has no assigned fob%s; issue a bypass code or assign a fob", u.Name, why), nil
+	}
+	return deny(ErrMalformed, "what was typed (%d characters) is not a code any fob of user %s shows, nor a %d-digit bypass code",
+		len(code), u.Name, BypassDigits), nil
+}
+
+// bypassCode spends one use of the user's bypass code, or says why not:
+// a code that was real once says how it ended.
+func (v *Verifier) bypassCode(tx *inventory.Tx, u *inventory.User, code string) (Decision, error) {
+	c, found, err := tx.FindBypassCode(u.ID, code)
+	if err != nil {
+		return Decision{}, err
+	}
+	if !found {
+		return deny(ErrWrongCode, "not a bypass code of user %s", u.Name), nil
+	}
+	d := Decision{Method: "bypass"}
+	switch c.State(tx.Now()) {
+	case inventory.BypassLive:
+		left, spent, err := tx.SpendBypassCode(c.ID)
+		if err != nil || spent {
+			d.Allow, d.UsesLeft = spent, left
+			return d, err
+		}
+		d.Denial = fmt.Errorf("%w: bypass code #%d of user %s has no use left", ErrBypassUsedUp, c.ID, u.Name)
+	case inventory.BypassUsedUp:
+		d.Denial = fmt.Errorf("%w: bypass code #%d of user %s was used up at %s", ErrBypassUsedUp, c.ID, u.Name, clock(c.LastUsedAt))
+		d.Possession = !c.LastUsedAt.IsZero() && tx.Now().Sub(c.LastUsedAt) <= v.policy.ReplayGrace
+	case inventory.BypassExpired:
+		d.Denial = fmt.Errorf("%w: bypass code #%d of user %s expired at %s", ErrBypassExpired, c.ID, u.Name, clock(c.ExpiresAt))
+	case inventory.BypassRevoked:
+		d.Denial = fmt.Errorf("%w: bypass code #%d of user %s was revoked at %s", ErrBypassRevoked, c.ID, u.Name, clock(c.RevokedAt))
+	}
+	return d, nil
 }
 
 // fits reports whether code has the shape of the codes f shows, so a
@@ -114,7 +161,7 @@ func fits(f *inventory.Fob, code string) bool {
 func (v *Verifier) settleUser(tx *inventory.Tx, u *inventory.User, d *Decision) error {
 	if d.Allow {
 		if d.Method == "bypass" {
-			if err := tx.Audit("keydesk", "bypass code used", "user "+u.Name, fmt.Sprintf("%d uses left", d.UsesLeft)); err != nil {
+			if err := tx.Audit("keydesk", "bypass code used", "user "+u.Name, plural(d.UsesLeft, "use", "uses")+" left"); err != nil {
 				return err
 			}
 		}
@@ -123,7 +170,7 @@ func (v *Verifier) settleUser(tx *inventory.Tx, u *inventory.User, d *Decision) 
 		}
 		return tx.ResetUserFailures(u.ID)
 	}
-	if !counts(d.Denial) {
+	if !counts(*d) {
 		return nil
 	}
 	n, lockedNow, err := tx.RecordUserFailure(u.ID, v.policy.LockoutAfter)
@@ -131,17 +178,30 @@ func (v *Verifier) settleUser(tx *inventory.Tx, u *inventory.User, d *Decision) 
 		return err
 	}
 	d.LockedNow = true
-	d.Denial = fmt.Errorf("%w; user %s is now locked after %d failed passcodes", d.Denial, u.Name, n)
-	return tx.Audit("keydesk", "user locked", "user "+u.Name, fmt.Sprintf("%d consecutive failed passcodes", n))
+	ends := v.policy.lockEnds(tx.Now())
+	d.Denial = fmt.Errorf("%w; user %s is now locked after %d failed passcodes (%s)", d.Denial, u.Name, n, ends)
+	return tx.Audit("keydesk", "user locked", "user "+u.Name, fmt.Sprintf("%d consecutive failed passcodes; %s", n, ends))
 }
 
 // counts reports whether a denial is a failed guess, which the lockout
-// counts, rather than a refusal made before any code was compared.
-func counts(denial error) bool {
-	for _, err := range []error{ErrWrongCode, ErrReplay, ErrMalformed} {
-		if errors.Is(denial, err) {
+// counts, rather than a refusal made before any code was compared, or a
+// replay that proves the factor is at hand.
+func counts(d Decision) bool {
+	if d.Possession {
+		return false
+	}
+	for _, err := range []error{ErrWrongCode, ErrReplay, ErrMalformed, ErrBypassExpired, ErrBypassUsedUp, ErrBypassRevoked} {
+		if errors.Is(d.Denial, err) {
 			return true
 		}
 	}
 	return false
+}
+
+// plural is "1 use" or "3 uses".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -100,7 +100,13 @@ func TestLostFobOfUserNeverAnswers(t *testing.T) {
 	if err := e.desk.ReportLost(t.Context(), "KEPT"); err != nil {
 		t.Fatal(err)
 	}
-	wantDeny(t, "all fobs lost", e.passcode(t, "erin", kept.Code(1)), verify.ErrNoFactor, "erin", "bypass code", "assign a fob")
+	// A right code from a lost fob says so, and is an audit entry:
+	// someone has the fob. A wrong one says the user has nothing to use.
+	wantDeny(t, "a right code of a lost fob", e.passcode(t, "erin", kept.Code(1)), verify.ErrLost, "KEPT", "reported lost")
+	if got := e.auditActions(t); got[len(got)-1] != "code from lost fob fob KEPT" {
+		t.Errorf("audit log ends %v", got)
+	}
+	wantDeny(t, "all fobs lost", e.passcode(t, "erin", wrong), verify.ErrNoFactor, "erin", "bypass code", "assign a fob")
 }
 
 func TestUserWithOnlyALockedFob(t *testing.T) {

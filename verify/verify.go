@@ -10,31 +10,42 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/keydesk/keydesk/fob"
 	"github.com/keydesk/keydesk/inventory"
 )
 
 // Policy holds the rules of DESIGN.md; each is a setting.
 type Policy struct {
-	HOTPWindow     int           // codes looked ahead of the counter
-	ResyncWindow   int           // counters or steps searched for a resync
-	TOTPSkew       int           // steps accepted either side of the expected one
-	ReplayLookback int           // HOTP counters looked back to say "already used"
-	LockoutAfter   int           // consecutive failures that lock a fob or user
-	BypassUses     int           // default uses of a bypass code
-	BypassTTL      time.Duration // default lifetime of a bypass code
-	BypassMaxLive  int           // live bypass codes a user may have
+	HOTPWindow     int // codes looked ahead of the counter
+	ResyncWindow   int // counters or steps searched for a resync
+	TOTPSkew       int // steps accepted either side of the expected one
+	ReplayLookback int // HOTP counters looked back to say "already used"
+	LockoutAfter   int // consecutive failures that lock a fob or user
+	// LockoutCooldown is how long a lock lasts before it ends by itself;
+	// 0 means only an admin unlocks.
+	LockoutCooldown time.Duration
+	// ReplayGrace is how long a replay of the code last accepted for a
+	// fob proves possession rather than counting as a failed guess: 64
+	// copies of one right code sent at once are 1 allow and 63 replays,
+	// and must not lock the user out.
+	ReplayGrace   time.Duration
+	BypassUses    int           // default uses of a bypass code
+	BypassTTL     time.Duration // default lifetime of a bypass code
+	BypassMaxLive int           // live bypass codes a user may have
 }
 
 // DefaultPolicy is the help desk's usual rules.
 var DefaultPolicy = Policy{
-	HOTPWindow:     10,
-	ResyncWindow:   1000,
-	TOTPSkew:       1,
-	ReplayLookback: 10,
-	LockoutAfter:   10,
-	BypassUses:     1,
-	BypassTTL:      time.Hour,
-	BypassMaxLive:  100,
+	HOTPWindow:      10,
+	ResyncWindow:    1000,
+	TOTPSkew:        1,
+	ReplayLookback:  10,
+	LockoutAfter:    10,
+	LockoutCooldown: 15 * time.Minute,
+	ReplayGrace:     5 * time.Minute,
+	BypassUses:      1,
+	BypassTTL:       time.Hour,
+	BypassMaxLive:   100,
 }
 
 // Reasons a passcode is denied. A Decision's Denial wraps one of them.
@@ -51,6 +62,12 @@ var (
 	ErrUserDisabled = errors.New("user is disabled")
 	ErrNoFactor     = errors.New("user has no usable fob or bypass code")
 	ErrExhausted    = errors.New("fob counter exhausted")
+	ErrFobExpired   = errors.New("fob outside its dates")
+
+	// A bypass code that was real once says which way it ended.
+	ErrBypassExpired = errors.New("bypass code expired")
+	ErrBypassUsedUp  = errors.New("bypass code used up")
+	ErrBypassRevoked = errors.New("bypass code revoked")
 )
 
 var reasonCodes = map[error]string{
@@ -59,6 +76,7 @@ var reasonCodes = map[error]string{
 	ErrRevoked: "revoked", ErrUnknownFob: "unknown_fob", ErrUnknownUser: "unknown_user",
 	ErrUserDisabled: "user_disabled", ErrNoFactor: "no_factor", ErrExhausted: "exhausted",
 	ErrCounter: "key_counter", ErrNoKey: "unknown_key", ErrBadSignature: "bad_signature", ErrNoPresence: "no_presence",
+	ErrFobExpired: "fob_expired", ErrBypassExpired: "bypass_expired", ErrBypassUsedUp: "bypass_used_up", ErrBypassRevoked: "bypass_revoked",
 }
 
 // Decision is the answer to "is this code right?" or "is this the user's
@@ -79,6 +97,10 @@ type Decision struct {
 	UsesLeft int
 	// LockedNow is set when this very denial locked the fob or the user.
 	LockedNow bool
+	// Possession marks a replay of the code accepted moments ago: the
+	// caller holds the factor, so the denial is no failed guess and does
+	// not count toward the lockout.
+	Possession bool
 }
 
 // Reason is a sentence a clerk can act on.
@@ -171,6 +193,7 @@ func (v *Verifier) Policy() Policy { return v.policy }
 // committed before it returns. An error means no decision was made; it is
 // never an allow.
 func (v *Verifier) VerifySerial(ctx context.Context, serial, code string) (Decision, error) {
+	code = fob.NormalizeCode(code)
 	var d Decision
 	err := v.store.Update(ctx, func(tx *inventory.Tx) error {
 		f, err := tx.FobToCheck(serial)
@@ -181,29 +204,54 @@ func (v *Verifier) VerifySerial(ctx context.Context, serial, code string) (Decis
 		if err != nil {
 			return err
 		}
-		if d = refuseFob(&f); d.Denial != nil {
-			return nil
+		if err := v.endFobLock(tx, &f); err != nil {
+			return err
 		}
-		m := v.check(&f, code, tx.Now())
-		d, err = v.settle(tx, &f, m)
+		if d = v.policy.refuseFob(&f, tx.Now()); d.Denial != nil {
+			d.Serial = f.Token.Serial
+			return v.auditRetired(tx, &f, code)
+		}
+		d, err = v.settle(tx, &f, v.check(&f, code, tx.Now()))
 		return err
 	})
 	return d, err
 }
 
-// refuseFob says why a fob cannot answer at all, if it cannot.
-func refuseFob(f *inventory.Fob) Decision {
-	day := func(t time.Time) string { return t.Format("2006-01-02") }
+// refuseFob says why a fob cannot answer at all at now, if it cannot.
+func (p Policy) refuseFob(f *inventory.Fob, now time.Time) Decision {
+	t := &f.Token
 	switch {
 	case f.State == inventory.Lost:
-		return deny(ErrLost, "fob %s was reported lost on %s", f.Token.Serial, day(f.StateAt))
+		return deny(ErrLost, "fob %s was reported lost on %s", t.Serial, day(f.StateAt))
 	case f.State == inventory.Revoked:
-		return deny(ErrRevoked, "fob %s was revoked on %s", f.Token.Serial, day(f.StateAt))
-	case f.Locked():
-		return deny(ErrFobLocked, "fob %s is locked after %d failures since %s; an admin can unlock it (keydesk fob unlock %s)",
-			f.Token.Serial, f.FailCount, f.LockedAt.Format(time.RFC3339), f.Token.Serial)
+		return deny(ErrRevoked, "fob %s was revoked on %s", t.Serial, day(f.StateAt))
+	case p.Locked(f.LockedAt, now):
+		return deny(ErrFobLocked, "fob %s is locked after %d failures since %s; %s (keydesk fob unlock %s)",
+			t.Serial, f.FailCount, clock(f.LockedAt), p.lockEnds(f.LockedAt), t.Serial)
 	}
 	return Decision{}
+}
+
+// auditRetired writes in the audit log that a code was sent for a fob
+// reported lost or revoked, and whether it was right: someone may be
+// holding a stolen fob.
+func (v *Verifier) auditRetired(tx *inventory.Tx, f *inventory.Fob, code string) error {
+	if f.State != inventory.Lost && f.State != inventory.Revoked {
+		return nil
+	}
+	what := "a wrong code"
+	if v.check(f, code, tx.Now()).denial == nil {
+		what = "a right code"
+	}
+	return tx.Audit("keydesk", "code from "+string(f.State)+" fob", "fob "+f.Token.Serial,
+		fmt.Sprintf("%s was sent for fob %s, %s on %s%s", what, f.Token.Serial, f.State, day(f.StateAt), holderNote(f)))
+}
+
+func holderNote(f *inventory.Fob) string {
+	if f.User == "" {
+		return ""
+	}
+	return ", held by " + f.User
 }
 
 // settle records a fob's match or failure and returns the decision.
@@ -214,8 +262,13 @@ func (v *Verifier) settle(tx *inventory.Tx, f *inventory.Fob, m match) (Decision
 		}
 		return Decision{Allow: true, Serial: f.Token.Serial, Method: "fob", Drift: m.use.Drift}, nil
 	}
-	d := Decision{Denial: m.denial, Serial: f.Token.Serial}
-	if !m.counts {
+	d := Decision{Denial: m.denial, Serial: f.Token.Serial, Method: "fob", Possession: m.possession}
+	if errors.Is(m.denial, ErrReplay) {
+		if err := auditReplay(tx, "fob "+f.Token.Serial, d); err != nil {
+			return Decision{}, err
+		}
+	}
+	if !m.counts || m.possession {
 		return d, nil
 	}
 	n, lockedNow, err := tx.RecordFobFailure(f.ID, v.policy.LockoutAfter)
@@ -224,10 +277,26 @@ func (v *Verifier) settle(tx *inventory.Tx, f *inventory.Fob, m match) (Decision
 	}
 	if lockedNow {
 		d.LockedNow = true
-		d.Denial = fmt.Errorf("%w; fob %s is now locked after %d failures", m.denial, f.Token.Serial, n)
-		if err := tx.Audit("keydesk", "fob locked", "fob "+f.Token.Serial, fmt.Sprintf("%d consecutive failures", n)); err != nil {
+		d.Denial = fmt.Errorf("%w; fob %s is now locked after %d failures (%s)", m.denial, f.Token.Serial, n, v.policy.lockEnds(tx.Now()))
+		if err := tx.Audit("keydesk", "fob locked", "fob "+f.Token.Serial, fmt.Sprintf("%d consecutive failures; %s", n, v.policy.lockEnds(tx.Now()))); err != nil {
 			return Decision{}, err
 		}
 	}
 	return d, nil
 }
+
+// auditReplay writes a replayed code in the audit log: a replay of a code
+// accepted moments ago is a retransmission or a double submit, an older
+// one may be a code seen over someone's shoulder.
+func auditReplay(tx *inventory.Tx, subject string, d Decision) error {
+	detail := "a code used before was sent again"
+	if d.Possession {
+		detail += " moments after it was accepted (not counted as a failure)"
+	}
+	return tx.Audit("keydesk", "replay refused", subject, detail)
+}
+
+func day(t time.Time) string { return t.Local().Format("2006-01-02") }
+
+// clock is how a reason names a moment: local time with its zone.
+func clock(t time.Time) string { return t.Local().Format("2006-01-02 15:04 MST") }

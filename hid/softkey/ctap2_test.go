@@ -295,6 +295,10 @@ func TestKeepaliveAndTimeouts(t *testing.T) {
 	r = newRig(t, Config{TouchDelay: time.Hour})
 	opts = r.options()
 	opts.TouchTimeout = 2 * time.Second
+	// Well past the touch timeout, so that on the fake clock the answer
+	// timer (restarted at each KEEPALIVE) cannot fire first when the
+	// clock races ahead of the key's KEEPALIVEs.
+	opts.Timeout = time.Minute
 	c = must[*hid.Client](t)(hid.Open(context.Background(), r.host, opts))
 	_, err = makeCred(t, r, c, mcRequest("alice", false), nil)
 	if !errors.Is(err, hid.ErrTouchTimeout) {
