@@ -104,7 +104,15 @@ func (d *Desk) challenge() ([u2f.ParamSize]byte, error) {
 // that did not grow is a denial. A counter that did not grow is also an
 // audit entry: two keys answering with one key's secret is what a clone
 // looks like. An error means no decision was made.
-func (d *Desk) TestKey(ctx context.Context, dev Authenticator, user string, p verify.KeyPolicy) (verify.Decision, error) {
+func (d *Desk) TestKey(ctx context.Context, dev Authenticator, user string, p verify.KeyPolicy, from verify.Origin) (verify.Decision, error) {
+	dec, err := d.testKey(ctx, dev, user, p, from)
+	if err != nil || dec.Allow || errors.Is(dec.Denial, verify.ErrCounter) {
+		return dec, err // an allow and a clone were logged with their own changes
+	}
+	return dec, d.update(ctx, func(tx *inventory.Tx) error { return verify.Record(tx, user, from, dec) })
+}
+
+func (d *Desk) testKey(ctx context.Context, dev Authenticator, user string, p verify.KeyPolicy, from verify.Origin) (verify.Decision, error) {
 	u, err := d.store.User(ctx, user)
 	switch {
 	case errors.Is(err, inventory.ErrNotFound):
@@ -159,13 +167,19 @@ func (d *Desk) TestKey(ctx context.Context, dev Authenticator, user string, p ve
 			return err
 		}
 		if errors.Is(dec.Denial, verify.ErrCounter) {
-			return tx.Audit(d.actor, "key clone suspected", "user "+user,
-				fmt.Sprintf("key #%d %q answered with counter %d, last seen %d", current.ID, current.Name, auth.Counter, current.Counter))
+			if err := tx.Audit(d.actor, "key clone suspected", "user "+user,
+				fmt.Sprintf("key #%d %q answered with counter %d, last seen %d", current.ID, current.Name, auth.Counter, current.Counter)); err != nil {
+				return err
+			}
+			return verify.Record(tx, u.Name, from, dec)
 		}
 		if !dec.Allow {
 			return nil
 		}
-		return tx.RecordKeyUse(current.ID, auth.Counter)
+		if err := tx.RecordKeyUse(current.ID, auth.Counter); err != nil {
+			return err
+		}
+		return verify.Record(tx, u.Name, from, dec)
 	})
 	if err != nil {
 		return verify.Decision{}, err

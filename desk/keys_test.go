@@ -116,7 +116,7 @@ func TestRegisterAndTestKey(t *testing.T) {
 
 func (fx *fixture) keyTest(t *testing.T, dev desk.Authenticator, user string, p verify.KeyPolicy) verify.Decision {
 	t.Helper()
-	d, err := fx.d.TestKey(context.Background(), dev, user, p)
+	d, err := fx.d.TestKey(context.Background(), dev, user, p, verify.Origin{Transport: "test"})
 	if err != nil {
 		t.Fatalf("key test of %s: %v", user, err)
 	}

@@ -62,7 +62,7 @@ func TestRekey(t *testing.T) {
 		t.Error("the open store still names the old key")
 	}
 	v := verify.New(fx.s, verify.DefaultPolicy)
-	d, err := v.VerifySerial(t.Context(), "H-1", h.Code(0))
+	d, err := v.VerifySerial(t.Context(), "H-1", h.Code(0), verify.Origin{Transport: "test"})
 	allow(t, "HOTP code right after rekey", d, err)
 
 	fx.s.Close()
@@ -75,15 +75,15 @@ func TestRekey(t *testing.T) {
 	fx.s = fx.open(t, newKey, false)
 	v = verify.New(fx.s, verify.DefaultPolicy)
 
-	d, err = v.VerifySerial(t.Context(), "H-1", h.Code(1))
+	d, err = v.VerifySerial(t.Context(), "H-1", h.Code(1), verify.Origin{Transport: "test"})
 	allow(t, "HOTP code after reopening", d, err)
 	otp, err := fob.SealYubicoOTP(y.Secret, y.PublicID, fob.YubicoFields{PrivateID: [6]byte(y.PrivateID), UseCounter: 1, SessionUse: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err = v.VerifySerial(t.Context(), "Y-1", otp)
+	d, err = v.VerifySerial(t.Context(), "Y-1", otp, verify.Origin{Transport: "test"})
 	allow(t, "Yubico OTP after reopening", d, err)
-	d, err = v.VerifyUser(t.Context(), "ada", bypass)
+	d, err = v.VerifyUser(t.Context(), "ada", bypass, verify.Origin{Transport: "test"})
 	allow(t, "bypass code issued before the rekey", d, err)
 
 	sum, err := fx.s.VerifyAudit(t.Context())
@@ -151,7 +151,7 @@ func TestRekeyRefusedWhenAuditTampered(t *testing.T) {
 	// The store still works under the old key, and the file opens with it.
 	v := verify.New(fx.s, verify.DefaultPolicy)
 	h := hotpToken("H-1")
-	d, err := v.VerifySerial(t.Context(), "H-1", h.Code(0))
+	d, err := v.VerifySerial(t.Context(), "H-1", h.Code(0), verify.Origin{Transport: "test"})
 	allow(t, "HOTP code after a refused rekey", d, err)
 	fx.reopen(t, fx.key)
 	if s, err := inventory.Open(t.Context(), fx.path, newKey, inventory.Options{}); !errors.Is(err, inventory.ErrWrongKey) {

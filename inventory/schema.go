@@ -143,5 +143,25 @@ ALTER TABLE applications ADD COLUMN radius_mode TEXT NOT NULL DEFAULT 'otp' CHEC
 CREATE INDEX users_by_folded_name ON users(name COLLATE NOCASE);
 CREATE INDEX admins_by_folded_name ON admins(name COLLATE NOCASE);
 CREATE INDEX applications_by_folded_name ON applications(name COLLATE NOCASE);
+
+-- The authentication log: every decision, with where it was asked from,
+-- written in the decision's own transaction and kept for a set time.
+CREATE TABLE auth_log (
+	id              INTEGER PRIMARY KEY,
+	at              INTEGER NOT NULL,
+	user            TEXT NOT NULL,
+	factor          TEXT NOT NULL DEFAULT '',
+	transport       TEXT NOT NULL,
+	app             TEXT NOT NULL DEFAULT '',
+	source          TEXT NOT NULL DEFAULT '',
+	nas_identifier  TEXT NOT NULL DEFAULT '',
+	nas_ip          TEXT NOT NULL DEFAULT '',
+	calling_station TEXT NOT NULL DEFAULT '',
+	result          TEXT NOT NULL CHECK (result IN ('allow', 'deny')),
+	reason_code     TEXT NOT NULL,
+	reason          TEXT NOT NULL
+) STRICT;
+CREATE INDEX auth_log_by_user ON auth_log(user COLLATE NOCASE, id);
+CREATE INDEX auth_log_by_app ON auth_log(app, id);
 `,
 }

@@ -250,7 +250,7 @@ func TestHealthz(t *testing.T) {
 // failingDecider cannot decide: its inventory is gone.
 type failingDecider struct{}
 
-func (failingDecider) VerifyUser(context.Context, string, string) (verify.Decision, error) {
+func (failingDecider) VerifyUser(context.Context, string, string, verify.Origin) (verify.Decision, error) {
 	return verify.Decision{Allow: true}, errors.New("disk I/O error")
 }
 

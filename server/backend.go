@@ -11,7 +11,7 @@ import (
 // Decider decides on a user's passcode: all that /v1/auth and RADIUS need
 // of the verifier. [*verify.Verifier] is one.
 type Decider interface {
-	VerifyUser(ctx context.Context, user, passcode string) (verify.Decision, error)
+	VerifyUser(ctx context.Context, user, passcode string, from verify.Origin) (verify.Decision, error)
 }
 
 // Callers finds who is calling: an application by its key, an

@@ -195,7 +195,7 @@ func cpuTime() time.Duration {
 
 type allowAll struct{}
 
-func (allowAll) VerifyUser(context.Context, string, string) (verify.Decision, error) {
+func (allowAll) VerifyUser(context.Context, string, string, verify.Origin) (verify.Decision, error) {
 	return verify.Decision{Allow: true, Method: "fob", Serial: "X"}, nil
 }
 
@@ -247,7 +247,7 @@ func BenchmarkVerifyUser10k(b *testing.B) {
 				if !ok {
 					return
 				}
-				d, err := ver.VerifyUser(context.Background(), user, code)
+				d, err := ver.VerifyUser(context.Background(), user, code, verify.Origin{Transport: "test"})
 				if err == nil && !d.Allow && sched.Step() > step {
 					late.Add(1) // outlived its code: see loadgen's Result.Late
 				} else if err != nil || !d.Allow {

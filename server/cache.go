@@ -74,9 +74,11 @@ func (c *appCache) clear() {
 
 // radiusClient is an application that speaks RADIUS, as the server uses it.
 type radiusClient struct {
-	name    string
-	secret  []byte
-	sources []netip.Prefix
+	name     string
+	secret   []byte
+	sources  []netip.Prefix
+	mode     inventory.RADIUSMode
+	detailed bool // may hear why a login was denied
 }
 
 // radiusTable is the RADIUS clients, read from the inventory at most once
@@ -129,7 +131,7 @@ func (t *radiusTable) load(ctx context.Context, dir Callers) ([]radiusClient, er
 	}
 	clients := make([]radiusClient, len(rows))
 	for i, r := range rows {
-		clients[i] = radiusClient{name: r.Name, secret: r.Secret, sources: r.RADIUSSources}
+		clients[i] = radiusClient{name: r.Name, secret: r.Secret, sources: r.RADIUSSources, mode: r.RADIUSMode, detailed: r.DetailedReasons}
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -84,7 +84,7 @@ func attrValuesOf(p *radius.Packet, typ radius.Type) []radius.Attribute {
 // panicky is a Decider with a bug.
 type panicky struct{}
 
-func (panicky) VerifyUser(context.Context, string, string) (verify.Decision, error) {
+func (panicky) VerifyUser(context.Context, string, string, verify.Origin) (verify.Decision, error) {
 	panic("a bug in the verifier")
 }
 

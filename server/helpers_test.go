@@ -68,7 +68,7 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	}
 	fx.desk = fx.srv.deps.Desk.As("test")
 	_, fx.appKey, err = fx.desk.AddApplication(context.Background(), inventory.NewApplication{
-		Name: "vpn", RADIUSSecret: []byte(radiusSecret),
+		Name: "vpn", RADIUSSecret: []byte(radiusSecret), DetailedReasons: true,
 		RADIUSSources: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 	})
 	if err != nil {

@@ -185,12 +185,20 @@ type authAnswer struct {
 	ReasonCode string `json:"reason_code"`
 }
 
-func answerOf(d verify.Decision) authAnswer {
-	a := authAnswer{Result: "deny", Reason: d.Reason(), ReasonCode: d.ReasonCode()}
-	if d.Allow {
-		a.Result = "allow"
+// answerOf is what an application hears of a decision: the reason in the
+// help desk's words when the application may hear details, and otherwise
+// only that the passcode was or was not accepted. Who exists, which fob
+// answered, the server's time and a fob's drift help an attacker more
+// than an application.
+func answerOf(d verify.Decision, detailed bool) authAnswer {
+	if detailed {
+		v := d.View()
+		return authAnswer{Result: v.Result, Reason: v.Reason, ReasonCode: v.ReasonCode}
 	}
-	return a
+	if d.Allow {
+		return authAnswer{Result: "allow", Reason: "passcode accepted", ReasonCode: "ok"}
+	}
+	return authAnswer{Result: "deny", Reason: "passcode not accepted", ReasonCode: "denied"}
 }
 
 // auth is POST /v1/auth: an application asks whether a user's passcode is
@@ -225,14 +233,14 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 			Message: fmt.Sprintf("too many attempts for user %s; try again later", req.Username), RetryAfter: wait})
 		return
 	}
-	d, err := s.deps.Decider.VerifyUser(r.Context(), req.Username, req.Passcode)
+	from := verify.Origin{Transport: "http", App: app.Name, Source: clientKey(r.RemoteAddr)}
+	d, err := s.deps.Decider.VerifyUser(r.Context(), req.Username, req.Passcode, from)
 	if err != nil {
 		// No decision is never an allow.
 		s.log.Error("no decision", "app", app.Name, "user", req.Username, "err", err)
 		s.writeError(w, r, errorf(http.StatusServiceUnavailable, "no_decision", "no decision could be made; try again"))
 		return
 	}
-	s.m.decided("http", d, time.Since(start))
-	s.log.Debug("decision", "transport", "http", "app", app.Name, "user", req.Username, "result", d.Allow, "reason", d.ReasonCode())
-	writeJSON(w, http.StatusOK, answerOf(d))
+	s.decided(from, req.Username, d, time.Since(start))
+	writeJSON(w, http.StatusOK, answerOf(d, app.DetailedReasons))
 }

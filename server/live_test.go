@@ -63,22 +63,28 @@ func TestSamePasscodeConcurrentHTTP(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	// The verifier counts a replay as a failed passcode, so after ten of
-	// them the user is locked: the others are denied as replays or as
-	// locked out, none allowed.
-	allowed, denied := 0, 0
+	// The copies of a code accepted moments ago prove the user holds the
+	// fob: they are denied as replays, and none counts toward the
+	// lockout, so the user is not locked out by their own double submit.
+	allowed, replays := 0, 0
 	for m := range results {
 		switch {
 		case m["result"] == "allow":
 			allowed++
-		case m["reason_code"] == "replay" || m["reason_code"] == "user_locked":
-			denied++
+		case m["reason_code"] == "replay":
+			replays++
 		default:
 			t.Errorf("answer %v", m)
 		}
 	}
-	if allowed != 1 || denied != clients-1 {
-		t.Errorf("%d allowed, %d denied; want 1 and %d", allowed, denied, clients-1)
+	if allowed != 1 || replays != clients-1 {
+		t.Errorf("%d allowed, %d replays; want 1 and %d", allowed, replays, clients-1)
+	}
+	if u, err := fx.store.User(context.Background(), "alice"); err != nil || u.FailCount != 0 || !u.LockedAt.IsZero() {
+		t.Errorf("after the copies: %+v, %v; want no failure counted", u, err)
+	}
+	if status, m := fx.auth(t, "alice", fx.code("alice")); status != 200 || m["result"] != "deny" || m["reason_code"] != "replay" {
+		t.Errorf("one more copy: %d %v", status, m)
 	}
 }
 
@@ -126,6 +132,9 @@ func TestSamePasscodeConcurrentRADIUS(t *testing.T) {
 	if accepts != 1 || rejects != clients-1 {
 		t.Errorf("%d accepts, %d rejects; want 1 and %d", accepts, rejects, clients-1)
 	}
+	if u, err := fx.store.User(context.Background(), "alice"); err != nil || u.FailCount != 0 || !u.LockedAt.IsZero() {
+		t.Errorf("after the copies: %+v, %v; want no failure counted", u, err)
+	}
 }
 
 // exchange sends raw and waits for one answer, retransmitting as a RADIUS
@@ -154,10 +163,10 @@ type gate struct {
 	release chan struct{}
 }
 
-func (g *gate) VerifyUser(ctx context.Context, user, code string) (verify.Decision, error) {
+func (g *gate) VerifyUser(ctx context.Context, user, code string, from verify.Origin) (verify.Decision, error) {
 	g.entered <- struct{}{}
 	<-g.release
-	return g.inner.VerifyUser(ctx, user, code)
+	return g.inner.VerifyUser(ctx, user, code, from)
 }
 
 func gatedFixture(t *testing.T) (*fixture, *gate) {

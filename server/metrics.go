@@ -76,6 +76,20 @@ func newMetrics() *metrics {
 	return m
 }
 
+// decided counts one decision and logs it: one line at info with the
+// user, the application, the transport and the reason, never what was
+// typed. The authentication log in the inventory has it too.
+func (s *Server) decided(from verify.Origin, user string, d verify.Decision, took time.Duration) {
+	s.m.decided(from.Transport, d, took)
+	result := "deny"
+	if d.Allow {
+		result = "allow"
+	}
+	s.log.Info("decision", "user", user, "app", from.App, "transport", from.Transport, "source", from.Source,
+		"result", result, "reason_code", d.ReasonCode(), "factor", d.Factor(), "took", took.Round(time.Microsecond))
+	s.log.Debug("decision reason", "user", user, "reason", d.Reason())
+}
+
 // decided counts one decision and how long it took.
 func (m *metrics) decided(transport string, d verify.Decision, took time.Duration) {
 	result := "deny"

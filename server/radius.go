@@ -12,12 +12,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+	"strings"
 	"time"
 	"unicode/utf8"
 
 	"layeh.com/radius"
 
 	"github.com/keydesk/keydesk/inventory"
+	"github.com/keydesk/keydesk/verify"
 )
 
 // RADIUS packet codes and attribute types used here (RFC 2865 §4, §5;
@@ -65,6 +67,7 @@ type radiusRequest struct {
 	raw    []byte // the packet, cut to its Length
 	attrs  radius.Attributes
 	client radiusClient
+	src    netip.AddrPort
 }
 
 // handle decides on one datagram from src and returns the answer to send,
@@ -161,7 +164,7 @@ func (rs *radiusServer) authenticate(ctx context.Context, b []byte, src netip.Ad
 		m := hmac.New(md5.New, c.secret)
 		m.Write(zeroed)
 		if hmac.Equal(m.Sum(nil), got) {
-			return radiusRequest{raw: b, attrs: attrs, client: c}, ""
+			return radiusRequest{raw: b, attrs: attrs, client: c, src: src}, ""
 		}
 	}
 	return radiusRequest{}, dropBadAuthenticator
@@ -207,12 +210,13 @@ func (rs *radiusServer) decide(ctx context.Context, req radiusRequest, start tim
 		s.m.limited.WithLabelValues(radiusTransport, "user").Inc()
 		return false, "too many attempts for user " + user + "; try again later", nil
 	}
-	d, err := s.deps.Decider.VerifyUser(ctx, user, password)
+	from := req.origin()
+	d, err := s.deps.Decider.VerifyUser(ctx, user, password, from)
 	if err != nil {
 		return false, "", err
 	}
-	s.m.decided(radiusTransport, d, time.Since(start))
-	return d.Allow, d.Reason(), nil
+	s.decided(from, user, d, time.Since(start))
+	return d.Allow, answerOf(d, req.client.detailed).Reason, nil
 }
 
 // credentials are the User-Name and the passcode in the User-Password,
@@ -320,4 +324,40 @@ func splitMessage(msg string) []string {
 // dupKey names a request for duplicate detection.
 func dupKey(src netip.AddrPort, raw []byte) string {
 	return src.String() + "\x00" + string(raw[1:2]) + string(raw[4:headerLen])
+}
+
+// RADIUS attributes that say where a request comes from (RFC 2865 §5.4,
+// §5.31, §5.32).
+const (
+	attrNASIPAddress     radius.Type = 4
+	attrCallingStationID radius.Type = 31
+	attrNASIdentifier    radius.Type = 32
+)
+
+// origin is where an authentic request comes from, for the
+// authentication log: the client, the NAS as it names itself, and the
+// user's station.
+func (req radiusRequest) origin() verify.Origin {
+	o := verify.Origin{Transport: radiusTransport, App: req.client.name, Source: req.src.Addr().Unmap().String()}
+	if v := attrValues(req.attrs, attrNASIdentifier); len(v) == 1 {
+		o.NASIdentifier = printable(v[0])
+	}
+	if v := attrValues(req.attrs, attrNASIPAddress); len(v) == 1 && len(v[0]) == 4 {
+		o.NASIP = netip.AddrFrom4([4]byte(v[0])).String()
+	}
+	if v := attrValues(req.attrs, attrCallingStationID); len(v) == 1 {
+		o.CallingStation = printable(v[0])
+	}
+	return o
+}
+
+// printable is an attribute's text with what is not printable ASCII
+// replaced: it comes from the network and goes to logs.
+func printable(b []byte) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e {
+			return '?'
+		}
+		return r
+	}, string(b))
 }

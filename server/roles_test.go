@@ -95,7 +95,7 @@ func matrixFixture(t *testing.T) *fixture {
 			must(d.AssignFob(ctx, serial, "u-show"))
 		}
 	}
-	if dec, err := fx.ver.VerifySerial(ctx, "F-locked", "000000"); err != nil || dec.Allow {
+	if dec, err := fx.ver.VerifySerial(ctx, "F-locked", "000000", verify.Origin{Transport: "test"}); err != nil || dec.Allow {
 		t.Fatalf("failing F-locked once: %v %v", dec, err)
 	}
 	if _, err := fx.desk.IssueBypass(ctx, verify.BypassRequest{User: "u-revoke"}); err != nil {

@@ -118,7 +118,7 @@ func BenchmarkVerifySerial100k(b *testing.B) {
 					if t.Kind == fob.TOTP {
 						factor += uint64(benchStart.Unix() / 30)
 					}
-					d, err := bench.v.VerifySerial(ctx, t.Serial, t.Code(factor))
+					d, err := bench.v.VerifySerial(ctx, t.Serial, t.Code(factor), verify.Origin{Transport: "test"})
 					if err != nil || !d.Allow {
 						denied.Add(1)
 						firstDenial.CompareAndSwap(nil, fmt.Sprintf("%s: %v %v", t.Serial, err, d.Denial))

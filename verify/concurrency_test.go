@@ -44,7 +44,7 @@ func child() int {
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		serial, code, _ := strings.Cut(in.Text(), " ")
-		d, err := v.VerifySerial(context.Background(), serial, code)
+		d, err := v.VerifySerial(context.Background(), serial, code, verify.Origin{Transport: "test"})
 		switch {
 		case err != nil:
 			fmt.Println("error", err)
@@ -76,7 +76,7 @@ func TestSameCodeManyGoroutines(t *testing.T) {
 		for range 32 {
 			wg.Go(func() {
 				<-begin
-				d, err := e.v.VerifySerial(t.Context(), c.serial, c.code)
+				d, err := e.v.VerifySerial(t.Context(), c.serial, c.code, verify.Origin{Transport: "test"})
 				mu.Lock()
 				defer mu.Unlock()
 				switch {

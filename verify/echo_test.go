@@ -27,8 +27,8 @@ func TestReasonsNeverRepeatWhatWasTyped(t *testing.T) {
 	}
 	for _, typed := range []string{"Hunter2-Secret!", "12345", "0000000000000", "ccccccccccccdvgtiblfkbgturecfllberrvkinnctnn"} {
 		for name, verifyIt := range map[string]func() (Decision, error){
-			"serial": func() (Decision, error) { return v.VerifySerial(ctx, "F1", typed) },
-			"user":   func() (Decision, error) { return v.VerifyUser(ctx, "alice", typed) },
+			"serial": func() (Decision, error) { return v.VerifySerial(ctx, "F1", typed, Origin{Transport: "test"}) },
+			"user":   func() (Decision, error) { return v.VerifyUser(ctx, "alice", typed, Origin{Transport: "test"}) },
 		} {
 			d, err := verifyIt()
 			if err != nil {
@@ -61,7 +61,7 @@ func TestLockedNowOnlyOnTheLockingDenial(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 1; i <= DefaultPolicy.LockoutAfter+1; i++ {
-		d, err := v.VerifySerial(ctx, "F2", "000000")
+		d, err := v.VerifySerial(ctx, "F2", "000000", Origin{Transport: "test"})
 		if err != nil {
 			t.Fatal(err)
 		}

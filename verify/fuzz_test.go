@@ -32,7 +32,7 @@ func FuzzVerifyCode(f *testing.F) {
 			// the tokens stored, and the counters from the store.
 			before := e.fob(t, serial)
 			before.Token.Secret, before.Token.PrivateID = toks[serial].Secret, toks[serial].PrivateID
-			d, err := e.v.VerifySerial(t.Context(), serial, code)
+			d, err := e.v.VerifySerial(t.Context(), serial, code, verify.Origin{Transport: "test"})
 			if err != nil {
 				t.Fatalf("%s, %q: %v", serial, code, err)
 			}
@@ -43,7 +43,7 @@ func FuzzVerifyCode(f *testing.F) {
 				t.Fatalf("%s allowed %q, which it does not show", serial, code)
 			}
 		}
-		d, err := e.v.VerifyUser(t.Context(), "fuzz", code)
+		d, err := e.v.VerifyUser(t.Context(), "fuzz", code, verify.Origin{Transport: "test"})
 		if err != nil {
 			t.Fatalf("user, %q: %v", code, err)
 		}

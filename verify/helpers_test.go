@@ -130,7 +130,7 @@ func (e *env) raw(t testing.TB) *sql.DB {
 
 func (e *env) serial(t testing.TB, serial, code string) verify.Decision {
 	t.Helper()
-	d, err := e.v.VerifySerial(t.Context(), serial, code)
+	d, err := e.v.VerifySerial(t.Context(), serial, code, verify.Origin{Transport: "test"})
 	if err != nil {
 		t.Fatalf("VerifySerial(%s, %q): %v", serial, code, err)
 	}
@@ -139,7 +139,7 @@ func (e *env) serial(t testing.TB, serial, code string) verify.Decision {
 
 func (e *env) passcode(t testing.TB, user, code string) verify.Decision {
 	t.Helper()
-	d, err := e.v.VerifyUser(t.Context(), user, code)
+	d, err := e.v.VerifyUser(t.Context(), user, code, verify.Origin{Transport: "test"})
 	if err != nil {
 		t.Fatalf("VerifyUser(%s, %q): %v", user, code, err)
 	}

@@ -14,36 +14,42 @@ import (
 // user, since a wrong code cannot be pinned on one of several fobs; at the
 // lockout limit the user is locked, until the cool-down is over or an
 // admin unlocks.
-func (v *Verifier) VerifyUser(ctx context.Context, name, code string) (Decision, error) {
+func (v *Verifier) VerifyUser(ctx context.Context, name, code string, from Origin) (Decision, error) {
 	code = fob.NormalizeCode(code)
 	var d Decision
 	err := v.store.Update(ctx, func(tx *inventory.Tx) error {
 		u, err := tx.User(name)
 		if errors.Is(err, inventory.ErrNotFound) {
 			d = deny(ErrUnknownUser, "no user named %q", name)
-			return nil
+			return Record(tx, name, from, d)
 		}
 		if err != nil {
 			return err
 		}
-		if err := v.endUserLock(tx, &u); err != nil {
+		if d, err = v.userDecision(tx, &u, code); err != nil {
 			return err
 		}
-		switch {
-		case u.Disabled:
-			d = deny(ErrUserDisabled, "user %s is disabled", u.Name)
-			return nil
-		case v.policy.Locked(u.LockedAt, tx.Now()):
-			d = deny(ErrUserLocked, "user %s is locked after %d failed passcodes since %s; %s (keydesk user unlock %s)",
-				u.Name, u.FailCount, clock(u.LockedAt), v.policy.lockEnds(u.LockedAt), u.Name)
-			return nil
-		}
-		if d, err = v.userPasscode(tx, &u, code); err != nil {
-			return err
-		}
-		return v.settleUser(tx, &u, &d)
+		return Record(tx, u.Name, from, d)
 	})
 	return d, err
+}
+
+func (v *Verifier) userDecision(tx *inventory.Tx, u *inventory.User, code string) (Decision, error) {
+	if err := v.endUserLock(tx, u); err != nil {
+		return Decision{}, err
+	}
+	switch {
+	case u.Disabled:
+		return deny(ErrUserDisabled, "user %s is disabled", u.Name), nil
+	case v.policy.Locked(u.LockedAt, tx.Now()):
+		return deny(ErrUserLocked, "user %s is locked after %d failed passcodes since %s; %s (keydesk user unlock %s)",
+			u.Name, u.FailCount, clock(u.LockedAt), v.policy.lockEnds(u.LockedAt), u.Name), nil
+	}
+	d, err := v.userPasscode(tx, u, code)
+	if err != nil {
+		return Decision{}, err
+	}
+	return d, v.settleUser(tx, u, &d)
 }
 
 func (v *Verifier) userPasscode(tx *inventory.Tx, u *inventory.User, code string) (Decision, error) {
@@ -126,7 +132,7 @@ func (v *Verifier) bypassCode(tx *inventory.Tx, u *inventory.User, code string) 
 	if !found {
 		return deny(ErrWrongCode, "not a bypass code of user %s", u.Name), nil
 	}
-	d := Decision{Method: "bypass"}
+	d := Decision{Method: "bypass", BypassID: c.ID}
 	switch c.State(tx.Now()) {
 	case inventory.BypassLive:
 		left, spent, err := tx.SpendBypassCode(c.ID)

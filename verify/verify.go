@@ -101,6 +101,48 @@ type Decision struct {
 	// caller holds the factor, so the denial is no failed guess and does
 	// not count toward the lockout.
 	Possession bool
+	// BypassID is the bypass code that answered, or was tried.
+	BypassID int64
+}
+
+// Factor names the factor that answered or was refused, as the
+// authentication log shows it: "fob F100", `key #2 "blue"`, "bypass code
+// #4"; empty when none was identified.
+func (d Decision) Factor() string {
+	switch {
+	case d.Method == "key" && d.KeyID != 0:
+		return d.KeyLabel()
+	case d.Method == "bypass" && d.BypassID != 0:
+		return fmt.Sprintf("bypass code #%d", d.BypassID)
+	case d.Method == "bypass":
+		return "bypass code"
+	case d.Serial != "":
+		return "fob " + d.Serial
+	}
+	return ""
+}
+
+// Origin is where a decision was asked for, as the authentication log
+// records it.
+type Origin struct {
+	Transport      string // cli, http, radius, web
+	App            string // the application or RADIUS client asking
+	Source         string // the caller's address, or the clerk at the CLI
+	NASIdentifier  string // RADIUS NAS-Identifier (RFC 2865 §5.32)
+	NASIP          string // RADIUS NAS-IP-Address (§5.4)
+	CallingStation string // RADIUS Calling-Station-Id (§5.31)
+}
+
+// Record writes a decision in the authentication log, in the decision's
+// own transaction: the one way an entry is made.
+func Record(tx *inventory.Tx, user string, from Origin, d Decision) error {
+	result := "deny"
+	if d.Allow {
+		result = "allow"
+	}
+	return tx.LogAuth(inventory.AuthEntry{User: user, Factor: d.Factor(), Transport: from.Transport, App: from.App,
+		Source: from.Source, NASIdentifier: from.NASIdentifier, NASIP: from.NASIP, CallingStation: from.CallingStation,
+		Result: result, ReasonCode: d.ReasonCode(), Reason: d.Reason()})
 }
 
 // Reason is a sentence a clerk can act on.
@@ -192,29 +234,35 @@ func (v *Verifier) Policy() Policy { return v.policy }
 // The decision and its effects (counter, drift, failure count, lock) are
 // committed before it returns. An error means no decision was made; it is
 // never an allow.
-func (v *Verifier) VerifySerial(ctx context.Context, serial, code string) (Decision, error) {
+func (v *Verifier) VerifySerial(ctx context.Context, serial, code string, from Origin) (Decision, error) {
 	code = fob.NormalizeCode(code)
 	var d Decision
 	err := v.store.Update(ctx, func(tx *inventory.Tx) error {
 		f, err := tx.FobToCheck(serial)
 		if errors.Is(err, inventory.ErrNotFound) {
 			d = deny(ErrUnknownFob, "no fob with serial %q", serial)
-			return nil
+			return Record(tx, "", from, d)
 		}
 		if err != nil {
 			return err
 		}
-		if err := v.endFobLock(tx, &f); err != nil {
+		if d, err = v.fobDecision(tx, &f, code); err != nil {
 			return err
 		}
-		if d = v.policy.refuseFob(&f, tx.Now()); d.Denial != nil {
-			d.Serial = f.Token.Serial
-			return v.auditRetired(tx, &f, code)
-		}
-		d, err = v.settle(tx, &f, v.check(&f, code, tx.Now()))
-		return err
+		return Record(tx, f.User, from, d)
 	})
 	return d, err
+}
+
+func (v *Verifier) fobDecision(tx *inventory.Tx, f *inventory.Fob, code string) (Decision, error) {
+	if err := v.endFobLock(tx, f); err != nil {
+		return Decision{}, err
+	}
+	if d := v.policy.refuseFob(f, tx.Now()); d.Denial != nil {
+		d.Serial = f.Token.Serial
+		return d, v.auditRetired(tx, f, code)
+	}
+	return v.settle(tx, f, v.check(f, code, tx.Now()))
 }
 
 // refuseFob says why a fob cannot answer at all at now, if it cannot.

@@ -184,3 +184,9 @@ func args(c *cli.Context, names ...string) ([]string, error) {
 }
 
 func isNotFound(err error) bool { return errors.Is(err, inventory.ErrNotFound) }
+
+// origin is where the CLI's decisions come from, for the authentication
+// log: the desk, and the clerk at it.
+func (s *session) origin() verify.Origin {
+	return verify.Origin{Transport: "cli", Source: s.desk.Actor()}
+}

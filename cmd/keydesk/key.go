@@ -259,7 +259,7 @@ func keyTest(c *cli.Context, s *session) error {
 		return err
 	}
 	defer cl.Close()
-	d, err := s.desk.TestKey(c.Context, cl, a[0], p)
+	d, err := s.desk.TestKey(c.Context, cl, a[0], p, s.origin())
 	if err != nil {
 		return fmt.Errorf("no decision: %w", err)
 	}

@@ -219,10 +219,21 @@ func promptSecret(c *cli.Context, prompt, instead string) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s (standard input is not a terminal to ask on)", instead)
 	}
+	restore, err := noEcho(int(in.Fd()))
+	if err != nil {
+		fmt.Fprint(c.App.ErrWriter, prompt)
+		b, err := term.ReadPassword(int(in.Fd()))
+		fmt.Fprintln(c.App.ErrWriter)
+		return b, err
+	}
+	defer restore()
 	fmt.Fprint(c.App.ErrWriter, prompt)
-	b, err := term.ReadPassword(int(in.Fd()))
+	line, err := bufio.NewReader(io.LimitReader(in, 1024)).ReadString('\n')
 	fmt.Fprintln(c.App.ErrWriter)
-	return b, err
+	if err != nil && (err != io.EOF || line == "") {
+		return nil, fmt.Errorf("reading from the terminal: %w", err)
+	}
+	return []byte(strings.TrimRight(line, "\r\n")), nil
 }
 
 // promptLine asks for one line on a terminal, or reads one line from a

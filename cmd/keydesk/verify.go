@@ -56,9 +56,9 @@ func verifyAction(c *cli.Context, s *session) error {
 	var d verify.Decision
 	var err error
 	if serial != "" {
-		d, err = s.ver.VerifySerial(c.Context, serial, code)
+		d, err = s.ver.VerifySerial(c.Context, serial, code, s.origin())
 	} else {
-		d, err = s.ver.VerifyUser(c.Context, user, code)
+		d, err = s.ver.VerifyUser(c.Context, user, code, s.origin())
 	}
 	if err != nil {
 		return fmt.Errorf("no decision: %w", err)
@@ -73,7 +73,7 @@ func verifyTouch(c *cli.Context, s *session, user string) error {
 		return err
 	}
 	defer cl.Close()
-	d, err := s.desk.TestKey(c.Context, cl, user, p)
+	d, err := s.desk.TestKey(c.Context, cl, user, p, s.origin())
 	if err != nil {
 		return fmt.Errorf("no decision: %w", err)
 	}
