@@ -100,10 +100,12 @@ func ParseMDSWithGrace(blob []byte, roots *x509.CertPool, now time.Time, grace t
 	var (
 		payload mdsPayload
 		signer  string
+		keyErr  error
 	)
 	keyFunc := func(t *jwt.Token) (any, error) {
 		leaf, err := mdsSigner(t.Header, roots, now)
 		if err != nil {
+			keyErr = err
 			return nil, err
 		}
 		signer = leaf.Subject.String()
@@ -112,8 +114,8 @@ func ParseMDSWithGrace(blob []byte, roots *x509.CertPool, now time.Time, grace t
 	p := jwt.NewParser(jwt.WithValidMethods(mdsAlgorithms), jwt.WithoutClaimsValidation())
 	if _, err := p.ParseWithClaims(string(bytes.TrimSpace(blob)), &payload, keyFunc); err != nil {
 		switch {
-		case errors.Is(err, ErrMDSUntrusted), errors.Is(err, ErrBadMDS):
-			return nil, err
+		case keyErr != nil:
+			return nil, keyErr
 		case errors.Is(err, jwt.ErrTokenSignatureInvalid):
 			return nil, fmt.Errorf("%w: BLOB %w", ErrBadMDS, ErrBadSignature)
 		}
