@@ -36,7 +36,7 @@ var (
 	ErrAlgorithm = errors.New("the key's algorithm is not accepted")
 	// ErrAAGUIDMismatch is an attestation certificate that names another
 	// model than the authenticator data (WebAuthn §8.2.1).
-	ErrAAGUIDMismatch = fmt.Errorf("%w: its AAGUID is not the key's", ErrBadAttestation)
+	ErrAAGUIDMismatch = fmt.Errorf("%w: the certificate's AAGUID is not the key's", ErrBadAttestation)
 	// ErrModelNotAllowed is a key model refused by the AAGUID lists.
 	ErrModelNotAllowed = Refusef("this key model is not allowed")
 )

@@ -230,8 +230,10 @@ func (m mint) object(t testing.TB) []byte {
 	case "packed":
 		stmt = map[string]any{"alg": int64(algES256), "sig": sign(t, m.vendor.attKey, algES256, signed), "x5c": [][]byte{m.vendor.attCert}}
 	case "fido-u2f":
-		pub := m.key.signer.Public().(*ecdsa.PublicKey)
-		point, _ := pub.Bytes()
+		point := make([]byte, 65)
+		if pub, ok := m.key.signer.Public().(*ecdsa.PublicKey); ok {
+			point, _ = pub.Bytes()
+		}
 		rp := sha256.Sum256([]byte(m.rpID))
 		data := slices.Concat([]byte{0}, rp[:], m.hash, m.key.id, point)
 		stmt = map[string]any{"sig": sign(t, m.vendor.attKey, algES256, data), "x5c": [][]byte{m.vendor.attCert}}
