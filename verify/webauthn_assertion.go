@@ -82,12 +82,14 @@ func CheckWebAuthnAssertion(cred WebAuthnCredential, in WebAuthnAssertion) (KeyU
 		return KeyUse{}, fmt.Errorf("login: %w (UV flag clear)", ErrNoUserVerification)
 	}
 	// §7.2 steps 19-20.
+	// A stored key keydesk cannot use is a failure, not a denial: the
+	// error wraps none of the Err values.
+	if _, err := credentialAlgorithm(cred.PublicKey); err != nil {
+		return KeyUse{}, fmt.Errorf("the stored credential key cannot be used: %v", err)
+	}
 	key, err := webauthncose.ParsePublicKey(cred.PublicKey)
 	if err != nil {
-		return KeyUse{}, fmt.Errorf("stored credential key: %s", libraryReason(err))
-	}
-	if _, err := credentialAlgorithm(cred.PublicKey); err != nil {
-		return KeyUse{}, fmt.Errorf("stored credential key: %w", err)
+		return KeyUse{}, fmt.Errorf("the stored credential key cannot be used: %s", libraryReason(err))
 	}
 	ok, err := webauthncose.VerifySignature(key, slices.Concat(in.AuthenticatorData, hash), in.Signature)
 	if err != nil || !ok {

@@ -130,3 +130,16 @@ func TestWebAuthnAssertionClientData(t *testing.T) {
 		}
 	}
 }
+
+// TestWebAuthnAssertionStoredKeyUnusable: a stored key keydesk cannot
+// read is no denial of the user but a failure to decide.
+func TestWebAuthnAssertionStoredKeyUnusable(t *testing.T) {
+	k := newTestKey(t, algES256)
+	cred := registered(t, k, 0)
+	cred.PublicKey = cred.PublicKey[:10]
+	ad, sig := k.login(t, "example.edu", flagUP, 1, deskHash)
+	_, err := verify.CheckWebAuthnAssertion(cred, verify.WebAuthnAssertion{AuthenticatorData: ad, Signature: sig, ClientDataHash: deskHash, RPID: "example.edu"})
+	if err == nil || knownError(err) {
+		t.Errorf("a broken stored key: %v", err)
+	}
+}

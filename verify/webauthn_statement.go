@@ -255,7 +255,7 @@ func chainTrust(certs []*x509.Certificate, ts *TrustStore, entry *MDSEntry, now 
 		att.Model, _ = model(leaf)
 	}
 	roots := x509.NewCertPool()
-	if ts != nil {
+	if ts != nil && ts.pool != nil {
 		roots = ts.pool.Clone()
 	}
 	if entry != nil {
