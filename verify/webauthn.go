@@ -124,7 +124,8 @@ type registration struct {
 
 // CheckWebAuthnRegistration decides whether a key's registration is
 // genuine and admissible under p (WebAuthn §7.1, the steps that fall to a
-// server). It returns the credential to store and what the attestation
+// server; step numbers here are Level 2's, which Level 3 keeps in
+// substance and renumbers). It returns the credential to store and what the attestation
 // says. On error both are zero; the error wraps one of the Err values.
 func CheckWebAuthnRegistration(in WebAuthnRegistration, p RegistrationPolicy, now time.Time) (WebAuthnCredential, Attestation, error) {
 	r, err := parseRegistration(in)

@@ -46,7 +46,7 @@ type KeyUse struct {
 }
 
 // CheckWebAuthnAssertion verifies a login by a registered key (WebAuthn
-// §7.2 steps 11-21, those of a server): the client data, the rpIdHash,
+// Level 2 §7.2 steps 11-21, those of a server): the client data, the rpIdHash,
 // the UP and UV flags, the signature over authenticatorData ||
 // SHA-256(clientData) with the stored key, and the signature counter. A
 // counter that does not grow, when the key counts, is [ErrCounter]: the
