@@ -25,7 +25,7 @@ var (
 	ErrNoPresence     = errors.New("the key did not confirm a touch")
 	ErrKeyRegistered  = Refusef("key already registered")
 	ErrNoKey          = errors.New("no registered key answered")
-	ErrBadAttestation = errors.New("attestation certificate is unusable")
+	ErrBadAttestation = errors.New("attestation is unusable")
 )
 
 // TrustStore holds the vendor roots attestation certificates must chain to.
