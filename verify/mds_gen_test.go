@@ -32,10 +32,9 @@ var mdsNow = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 
 // Models of the test BLOB.
 var (
-	// softKeyAAGUID stands for the keydesk soft key's AAGUID, which is not
-	// fixed yet ("keydesk" in ASCII, then zeros): a placeholder for the
-	// lead to replace with the soft key's own.
-	softKeyAAGUID     = mustAAGUID("6b657964-6573-6b00-0000-000000000000")
+	// softKeyAAGUID is the keydesk soft key's own (softkey.AAGUID), so
+	// that a registration of the soft key finds its entry.
+	softKeyAAGUID     = mustAAGUID("2a38d610-c3ca-4864-8900-ae3475146b6f")
 	certifiedAAGUID   = mustAAGUID("a1c2e3f4-0000-4000-8000-000000000001")
 	revokedAAGUID     = mustAAGUID("a1c2e3f4-0000-4000-8000-000000000002")
 	compromisedAAGUID = mustAAGUID("a1c2e3f4-0000-4000-8000-000000000003")
@@ -136,7 +135,7 @@ func writeTestMDS(t testing.TB, dir string) {
 	keyID := keyIdentifierOf(t, u2fCert)
 
 	entries := []any{
-		map[string]any{"aaguid": softKeyAAGUID.String(), "metadataStatement": mdsStatement(softKeyAAGUID, "keydesk soft key (placeholder AAGUID)", "fido2", vendorRoot),
+		map[string]any{"aaguid": softKeyAAGUID.String(), "metadataStatement": mdsStatement(softKeyAAGUID, "keydesk soft key", "fido2", vendorRoot),
 			"statusReports": []any{report("NOT_FIDO_CERTIFIED", "2026-06-01")}, "timeOfLastStatusChange": "2026-06-01"},
 		map[string]any{"aaguid": certifiedAAGUID.String(), "metadataStatement": mdsStatement(certifiedAAGUID, "Test Vendor Key 5 (certified)", "fido2", vendorRoot),
 			"statusReports": []any{report("FIDO_CERTIFIED", "2023-03-01"), report("FIDO_CERTIFIED_L1", "2023-03-01")}, "timeOfLastStatusChange": "2023-03-01"},
