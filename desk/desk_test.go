@@ -53,7 +53,7 @@ func (fx *fixture) fob(t *testing.T, serial string) inventory.Fob {
 func (fx *fixture) audit(t *testing.T) []inventory.AuditEntry {
 	t.Helper()
 	var out []inventory.AuditEntry
-	if err := fx.s.AuditLog(t.Context(), 0, func(e inventory.AuditEntry) error { out = append(out, e); return nil }); err != nil {
+	if err := fx.s.AuditLog(t.Context(), inventory.AuditFilter{}, func(e inventory.AuditEntry) error { out = append(out, e); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return out

@@ -62,7 +62,12 @@ type UserView struct {
 	Fobs   []FobView              `json:"fobs"`
 	Bypass []inventory.BypassCode `json:"bypass_codes"`
 	Keys   []inventory.Key        `json:"keys"`
+	// Attempts are the user's last decisions, newest first.
+	Attempts []inventory.AuthEntry `json:"attempts"`
 }
+
+// recentAttempts is how many of a user's decisions UserDetail shows.
+const recentAttempts = 5
 
 // UserDetail reads a user and everything they hold.
 func (d *Desk) UserDetail(ctx context.Context, name string) (UserView, error) {
@@ -84,6 +89,9 @@ func (d *Desk) UserDetail(ctx context.Context, name string) (UserView, error) {
 	} else if keys != nil {
 		v.Keys = keys
 	}
+	if v.Attempts, err = d.AuthLog(ctx, inventory.AuthFilter{User: u.Name, Limit: recentAttempts}); err != nil {
+		return UserView{}, err
+	}
 	return v, nil
 }
 
@@ -101,9 +109,9 @@ func (d *Desk) FobCounts(ctx context.Context) (map[inventory.State]int, error) {
 	return d.store.FobCounts(ctx)
 }
 
-// Users lists the users whose names start with prefix.
-func (d *Desk) Users(ctx context.Context, prefix string) ([]inventory.User, error) {
-	return nonNil(d.store.Users(ctx, prefix))
+// Users lists the users a filter selects, by name.
+func (d *Desk) Users(ctx context.Context, f inventory.UserFilter) ([]inventory.User, error) {
+	return nonNil(d.store.Users(ctx, f))
 }
 
 // Batches lists what each delivery of fobs brought.
@@ -121,11 +129,11 @@ func (d *Desk) Admins(ctx context.Context) ([]inventory.Admin, error) {
 	return nonNil(d.store.Admins(ctx))
 }
 
-// AuditLog is the newest limit entries of the audit log (all with 0),
-// oldest first.
-func (d *Desk) AuditLog(ctx context.Context, limit int) ([]inventory.AuditEntry, error) {
+// AuditLog is the entries of the audit log a filter selects, oldest
+// first.
+func (d *Desk) AuditLog(ctx context.Context, f inventory.AuditFilter) ([]inventory.AuditEntry, error) {
 	out := []inventory.AuditEntry{}
-	err := d.store.AuditLog(ctx, limit, func(e inventory.AuditEntry) error {
+	err := d.store.AuditLog(ctx, f, func(e inventory.AuditEntry) error {
 		out = append(out, e)
 		return nil
 	})
@@ -136,4 +144,10 @@ func (d *Desk) AuditLog(ctx context.Context, limit int) ([]inventory.AuditEntry,
 // inserted.
 func (d *Desk) VerifyAudit(ctx context.Context) (inventory.AuditSummary, error) {
 	return d.store.VerifyAudit(ctx)
+}
+
+// AuthLog is the decisions of the authentication log a filter selects,
+// newest first: why a login failed.
+func (d *Desk) AuthLog(ctx context.Context, f inventory.AuthFilter) ([]inventory.AuthEntry, error) {
+	return nonNil(d.store.AuthLog(ctx, f))
 }

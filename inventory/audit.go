@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -37,18 +38,44 @@ func (tx *Tx) Audit(actor, action, subject, detail string) error {
 	return tx.writeHead(k.newHead(e.ID, e.MAC))
 }
 
-// AuditLog calls fn for each entry, oldest first. With a non-zero limit it
-// reads only the newest limit entries.
-func (s *Store) AuditLog(ctx context.Context, limit int, fn func(AuditEntry) error) error {
-	q := `SELECT id, at, actor, action, subject, detail, mac FROM audit ORDER BY id`
-	if limit > 0 {
-		q = fmt.Sprintf(`SELECT * FROM (SELECT id, at, actor, action, subject, detail, mac FROM audit ORDER BY id DESC LIMIT %d) ORDER BY id`, limit)
-	}
-	return auditRows(ctx, s.db, q, fn)
+// AuditFilter selects entries in [Store.AuditLog]; empty fields select
+// all.
+type AuditFilter struct {
+	Subjects []string // entries about any of these ("user alice", "fob F100")
+	Since    time.Time
+	Before   int64 // page: entries before this one
+	Limit    int   // the newest Limit entries
 }
 
-func auditRows(ctx context.Context, q querier, query string, fn func(AuditEntry) error) error {
-	rows, err := q.query(ctx, query)
+// AuditLog calls fn for each entry the filter selects, oldest first.
+func (s *Store) AuditLog(ctx context.Context, f AuditFilter, fn func(AuditEntry) error) error {
+	var where []string
+	var args []any
+	if len(f.Subjects) > 0 {
+		where = append(where, "subject IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(f.Subjects)), ", ")+")")
+		for _, sub := range f.Subjects {
+			args = append(args, sub)
+		}
+	}
+	if !f.Since.IsZero() {
+		where, args = append(where, "at >= ?"), append(args, f.Since.Unix())
+	}
+	if f.Before > 0 {
+		where, args = append(where, "id < ?"), append(args, f.Before)
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	q := `SELECT id, at, actor, action, subject, detail, mac FROM audit` + cond + ` ORDER BY id`
+	if f.Limit > 0 {
+		q = fmt.Sprintf(`SELECT * FROM (SELECT id, at, actor, action, subject, detail, mac FROM audit%s ORDER BY id DESC LIMIT %d) ORDER BY id`, cond, f.Limit)
+	}
+	return auditRows(ctx, s.db, fn, q, args...)
+}
+
+func auditRows(ctx context.Context, q querier, fn func(AuditEntry) error, query string, args ...any) error {
+	rows, err := q.query(ctx, query, args...)
 	if err != nil {
 		return err
 	}
@@ -142,7 +169,7 @@ func verifyChain(ctx context.Context, q querier, k *keyring) (AuditSummary, erro
 	var want int64 = 1
 	stop := errors.New("stop")
 	var bad *AuditError
-	err := auditRows(ctx, q, `SELECT id, at, actor, action, subject, detail, mac FROM audit ORDER BY id`, func(e AuditEntry) error {
+	err := auditRows(ctx, q, func(e AuditEntry) error {
 		switch {
 		case e.ID > want:
 			bad = &AuditError{want, fmt.Sprintf("missing (the log jumps from entry %d to %d)", want-1, e.ID)}
@@ -154,7 +181,7 @@ func verifyChain(ctx context.Context, q querier, k *keyring) (AuditSummary, erro
 		}
 		prev, want = e.MAC, e.ID+1
 		return nil
-	})
+	}, `SELECT id, at, actor, action, subject, detail, mac FROM audit ORDER BY id`)
 	if bad != nil {
 		return AuditSummary{}, bad
 	}

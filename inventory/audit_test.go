@@ -38,7 +38,7 @@ func TestVerifyAuditSound(t *testing.T) {
 		t.Errorf("summary %+v", sum)
 	}
 	var got []inventory.AuditEntry
-	err = fx.s.AuditLog(t.Context(), 2, func(e inventory.AuditEntry) error { got = append(got, e); return nil })
+	err = fx.s.AuditLog(t.Context(), inventory.AuditFilter{Limit: 2}, func(e inventory.AuditEntry) error { got = append(got, e); return nil })
 	if err != nil || len(got) != 2 || got[0].ID != 5 || got[1].ID != 6 {
 		t.Fatalf("newest two entries: %+v, %v", got, err)
 	}

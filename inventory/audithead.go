@@ -263,13 +263,13 @@ func (s *Store) upgradeHead(ctx context.Context) error {
 	return s.Update(ctx, func(tx *Tx) error {
 		var prev []byte
 		var last int64
-		err := auditRows(tx.ctx, tx, `SELECT id, at, actor, action, subject, detail, mac FROM audit ORDER BY id`, func(e AuditEntry) error {
+		err := auditRows(tx.ctx, tx, func(e AuditEntry) error {
 			if e.ID != last+1 || !hmac.Equal(e.MAC, s.currentKeys().auditMAC(prev, &e)) {
 				return &AuditError{e.ID, "does not verify; the head is left as it was"}
 			}
 			prev, last = e.MAC, e.ID
 			return nil
-		})
+		}, `SELECT id, at, actor, action, subject, detail, mac FROM audit ORDER BY id`)
 		if err != nil {
 			return fmt.Errorf("upgrading the audit head: %w", err)
 		}

@@ -58,7 +58,7 @@ func TestGroupSavepoints(t *testing.T) {
 	if !sawFirst {
 		t.Error("the fourth update did not see the first one's row in the shared transaction")
 	}
-	users, err := s.Users(t.Context(), "")
+	users, err := s.Users(t.Context(), UserFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,7 +55,7 @@ func TestConcurrentUpdates(t *testing.T) {
 		}
 	}
 	check := func(when string) {
-		users, err := fx.s.Users(t.Context(), "")
+		users, err := fx.s.Users(t.Context(), inventory.UserFilter{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +137,7 @@ func TestUpdatesRacingClose(t *testing.T) {
 		}
 	}
 	s := fx.open(t, fx.key, false)
-	users, err := s.Users(t.Context(), "r")
+	users, err := s.Users(t.Context(), inventory.UserFilter{Prefix: "r"})
 	if err != nil || len(users) != committed {
 		t.Errorf("%d updates said they committed, %d users found (%v)", committed, len(users), err)
 	}

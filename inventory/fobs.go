@@ -187,6 +187,7 @@ type FobFilter struct {
 	State State
 	User  string
 	Batch string
+	After string // page: serials after this one
 	Limit int
 }
 
@@ -223,6 +224,9 @@ func fobQuery(q string, filter FobFilter) (string, []any) {
 	}
 	if filter.Batch != "" {
 		where, args = append(where, "f.batch_id = (SELECT id FROM batches WHERE name = ?)"), append(args, filter.Batch)
+	}
+	if filter.After != "" {
+		where, args = append(where, "f.serial > ?"), append(args, filter.After)
 	}
 	if len(where) > 0 {
 		q += "WHERE " + strings.Join(where, " AND ")

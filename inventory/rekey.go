@@ -103,10 +103,10 @@ func resealFobs(tx *Tx, old, nk *keyring) error {
 func remacAudit(tx *Tx, nk *keyring) error {
 	tx.rekeyedHead()
 	var entries []AuditEntry
-	err := auditRows(tx.ctx, tx, `SELECT id, at, actor, action, subject, detail, mac FROM audit ORDER BY id`, func(e AuditEntry) error {
+	err := auditRows(tx.ctx, tx, func(e AuditEntry) error {
 		entries = append(entries, e)
 		return nil
-	})
+	}, `SELECT id, at, actor, action, subject, detail, mac FROM audit ORDER BY id`)
 	if err != nil {
 		return err
 	}

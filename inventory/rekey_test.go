@@ -91,7 +91,7 @@ func TestRekey(t *testing.T) {
 		t.Fatalf("audit after rekey: %v", err)
 	}
 	var last inventory.AuditEntry
-	fx.s.AuditLog(t.Context(), 0, func(e inventory.AuditEntry) error {
+	fx.s.AuditLog(t.Context(), inventory.AuditFilter{}, func(e inventory.AuditEntry) error {
 		if e.Action == "rekey" {
 			last = e
 		}

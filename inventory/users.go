@@ -75,10 +75,20 @@ func (s *Store) User(ctx context.Context, name string) (User, error) { return ge
 // User reads one user by name inside the update.
 func (tx *Tx) User(name string) (User, error) { return getUser(tx.ctx, tx, name) }
 
-// Users lists users by name; a non-empty prefix filters them.
-func (s *Store) Users(ctx context.Context, prefix string) ([]User, error) {
-	rows, err := s.db.query(ctx, `SELECT `+userColumns+` FROM users
-		WHERE name LIKE ? ESCAPE '\' ORDER BY name`, like(prefix)+"%")
+// UserFilter selects users in [Store.Users]; empty fields select all.
+type UserFilter struct {
+	Prefix string // names that start with it
+	After  string // page: names after this one
+	Limit  int
+}
+
+// Users lists users by name.
+func (s *Store) Users(ctx context.Context, f UserFilter) ([]User, error) {
+	q := `SELECT ` + userColumns + ` FROM users WHERE name LIKE ? ESCAPE '\' AND name > ? ORDER BY name`
+	if f.Limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	rows, err := s.db.query(ctx, q, like(f.Prefix)+"%", f.After)
 	if err != nil {
 		return nil, err
 	}

@@ -60,6 +60,7 @@ func (s *Server) adminRoutes() []route {
 		{"POST /v1/admin/admins/{admin}/disable", verify.ManageAdmins, s.disableAdmin},
 
 		{"GET /v1/admin/audit", verify.ViewLogs, s.auditLog},
+		{"GET /v1/admin/log", verify.ViewLogs, s.authLog},
 		{"GET /v1/admin/audit/verify", verify.ViewLogs, s.verifyAudit},
 	}
 }

@@ -39,11 +39,19 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, _ string) err
 	if len(prefix) > 128 {
 		return errorf(http.StatusBadRequest, "bad_query", "prefix longer than 128 characters")
 	}
-	users, err := s.deps.Desk.Users(r.Context(), prefix)
+	limit, err := queryLimit(r, defaultListLimit)
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, map[string]any{"users": users})
+	after, err := queryCursor(r, "after")
+	if err != nil {
+		return err
+	}
+	users, err := s.deps.Desk.Users(r.Context(), inventory.UserFilter{Prefix: prefix, After: after, Limit: limit})
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, page("users", users, limit, func(u inventory.User) any { return u.Name }))
 }
 
 // addUserRequest is the body of POST /v1/admin/users.
@@ -117,7 +125,11 @@ func (s *Server) listFobs(w http.ResponseWriter, r *http.Request, _ string) erro
 	if err != nil {
 		return err
 	}
-	filter := inventory.FobFilter{User: q.Get("user"), Batch: q.Get("batch"), Limit: limit}
+	after, err := queryCursor(r, "after")
+	if err != nil {
+		return err
+	}
+	filter := inventory.FobFilter{User: q.Get("user"), Batch: q.Get("batch"), After: after, Limit: limit}
 	if len(filter.User) > 128 || len(filter.Batch) > 256 {
 		return errorf(http.StatusBadRequest, "bad_query", "user or batch name too long")
 	}
@@ -130,7 +142,7 @@ func (s *Server) listFobs(w http.ResponseWriter, r *http.Request, _ string) erro
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, map[string]any{"fobs": fobs})
+	return ok(w, http.StatusOK, page("fobs", fobs, limit, func(f desk.FobView) any { return f.Serial }))
 }
 
 // pathSerial is the {serial} path parameter, checked for shape.

@@ -154,11 +154,64 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request, _ string) erro
 	if err != nil {
 		return err
 	}
-	entries, err := s.deps.Desk.AuditLog(r.Context(), limit)
+	before, err := queryID(r, "before")
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, map[string]any{"entries": entries})
+	since, err := s.querySince(r)
+	if err != nil {
+		return err
+	}
+	f := inventory.AuditFilter{Before: before, Since: since, Limit: limit}
+	q := r.URL.Query()
+	for param, kind := range map[string]string{"user": "user ", "fob": "fob "} {
+		if v := q.Get(param); v != "" {
+			if len(v) > 128 {
+				return errorf(http.StatusBadRequest, "bad_query", "%s longer than 128 characters", param)
+			}
+			f.Subjects = append(f.Subjects, kind+v)
+		}
+	}
+	entries, err := s.deps.Desk.AuditLog(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	// Oldest first within the page; the next page holds older entries.
+	out := map[string]any{"entries": entries}
+	if len(entries) == limit {
+		out["next"] = entries[0].ID
+	}
+	return ok(w, http.StatusOK, out)
+}
+
+// authLog is GET /v1/admin/log: the authentication log, newest first,
+// filtered as keydesk log is.
+func (s *Server) authLog(w http.ResponseWriter, r *http.Request, _ string) error {
+	limit, err := queryLimit(r, inventory.DefaultAuthLimit)
+	if err != nil {
+		return err
+	}
+	before, err := queryID(r, "before")
+	if err != nil {
+		return err
+	}
+	since, err := s.querySince(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	f := inventory.AuthFilter{User: q.Get("user"), App: q.Get("app"), Result: q.Get("result"), Since: since, Before: before, Limit: limit}
+	if len(f.User) > 128 || len(f.App) > 128 {
+		return errorf(http.StatusBadRequest, "bad_query", "user or app longer than 128 characters")
+	}
+	if f.Result != "" && f.Result != "allow" && f.Result != "deny" {
+		return errorf(http.StatusBadRequest, "bad_query", "result must be allow or deny, not %q", f.Result)
+	}
+	entries, err := s.deps.Desk.AuthLog(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, page("entries", entries, limit, func(e inventory.AuthEntry) any { return e.ID }))
 }
 
 // auditVerdict is the answer of GET /v1/admin/audit/verify: a broken

@@ -236,7 +236,7 @@ func post(t testing.TB, client *http.Client, url, token string, body any) (int, 
 func (fx *fixture) auditCount(t testing.TB, action string) int {
 	t.Helper()
 	n := 0
-	err := fx.store.AuditLog(context.Background(), 0, func(e inventory.AuditEntry) error {
+	err := fx.store.AuditLog(context.Background(), inventory.AuditFilter{}, func(e inventory.AuditEntry) error {
 		if e.Action == action {
 			n++
 		}

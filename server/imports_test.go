@@ -47,7 +47,7 @@ func TestImportThroughTheAPI(t *testing.T) {
 		t.Errorf("imported fob: %+v %v", f, err)
 	}
 	var last inventory.AuditEntry
-	fx.store.AuditLog(context.Background(), 1, func(e inventory.AuditEntry) error { last = e; return nil })
+	fx.store.AuditLog(context.Background(), inventory.AuditFilter{Limit: 1}, func(e inventory.AuditEntry) error { last = e; return nil })
 	if last.Actor != "api:adm-help_desk" {
 		t.Errorf("last audit entry %+v, want the import by the API's admin", last)
 	}

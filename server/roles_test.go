@@ -64,6 +64,7 @@ func matrixCases() []matrixCase {
 		{"POST /v1/admin/admins", "POST", "/v1/admin/admins", map[string]string{"name": "new-admin", "role": "help-desk"}, "administrators"},
 		{"POST /v1/admin/admins/{admin}/disable", "POST", "/v1/admin/admins/adm-disable/disable", nil, "administrators"},
 		{"GET /v1/admin/audit", "GET", "/v1/admin/audit?limit=10", nil, "view logs"},
+		{"GET /v1/admin/log", "GET", "/v1/admin/log?limit=10&result=deny", nil, "view logs"},
 		{"GET /v1/admin/audit/verify", "GET", "/v1/admin/audit/verify", nil, "view logs"},
 	}
 }
@@ -168,7 +169,7 @@ func TestRefusalIsAudited(t *testing.T) {
 	fx := newFixture(t, Config{})
 	fx.do(t, "POST", "/v1/admin/users", fx.tokens[verify.Billing], map[string]string{"name": "x"})
 	var last inventory.AuditEntry
-	fx.store.AuditLog(context.Background(), 1, func(e inventory.AuditEntry) error { last = e; return nil })
+	fx.store.AuditLog(context.Background(), inventory.AuditFilter{Limit: 1}, func(e inventory.AuditEntry) error { last = e; return nil })
 	if last.Actor != "api:adm-billing" || last.Action != "api refused" || last.Subject != "POST /v1/admin/users" ||
 		last.Detail != "not allowed: the billing role may not modify users and groups" {
 		t.Errorf("audit entry %+v", last)

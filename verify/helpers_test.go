@@ -150,7 +150,7 @@ func (e *env) passcode(t testing.TB, user, code string) verify.Decision {
 func (e *env) auditActions(t testing.TB) []string {
 	t.Helper()
 	var out []string
-	err := e.s.AuditLog(t.Context(), 0, func(a inventory.AuditEntry) error {
+	err := e.s.AuditLog(t.Context(), inventory.AuditFilter{}, func(a inventory.AuditEntry) error {
 		out = append(out, a.Action+" "+a.Subject)
 		return nil
 	})

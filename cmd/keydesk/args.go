@@ -172,3 +172,23 @@ func durationFlag(c *cli.Context, name string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// sinceFlag reads --since: a duration back from now (24h, 7d), a date
+// (2026-11-30, local midnight) or an RFC 3339 time. Unset is the zero
+// time: no bound.
+func sinceFlag(c *cli.Context) (time.Time, error) {
+	v := strings.TrimSpace(c.String("since"))
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if d, err := parseDuration(v); err == nil {
+		return time.Now().Add(-d), nil
+	}
+	if t, err := time.ParseInLocation(time.DateOnly, v, time.Local); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	return time.Time{}, usagef("--since %q: want a duration back (24h, 7d), a date (2026-11-30) or an RFC 3339 time", v)
+}

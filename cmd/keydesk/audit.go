@@ -12,7 +12,13 @@ func auditCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "audit",
 		Usage: "show the audit log (who did what, when)",
-		Flags: []cli.Flag{&cli.IntFlag{Name: "limit", Usage: "only the newest `N` entries"}, jsonFlag},
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "user", Usage: "only the entries about `USER`"},
+			&cli.StringFlag{Name: "fob", Usage: "only the entries about the fob with serial `SERIAL`"},
+			&cli.StringFlag{Name: "since", Usage: "only the entries since `WHEN`: a duration back (24h, 7d) or a date (2026-11-30, RFC 3339)"},
+			&cli.IntFlag{Name: "limit", Usage: "only the newest `N` entries"},
+			jsonFlag,
+		},
 		Subcommands: []*cli.Command{
 			{Name: "verify", Usage: "check that no entry was changed, removed or inserted", Flags: []cli.Flag{jsonFlag}, Action: withSession(auditVerify)},
 		},
@@ -24,7 +30,18 @@ func auditShow(c *cli.Context, s *session) error {
 	if c.Args().Present() {
 		return usagef("keydesk audit has no subcommand %q; see keydesk audit --help", c.Args().First())
 	}
-	entries, err := s.desk.AuditLog(c.Context, c.Int("limit"))
+	since, err := sinceFlag(c)
+	if err != nil {
+		return err
+	}
+	f := inventory.AuditFilter{Since: since, Limit: c.Int("limit")}
+	if u := c.String("user"); u != "" {
+		f.Subjects = append(f.Subjects, "user "+u)
+	}
+	if serial := c.String("fob"); serial != "" {
+		f.Subjects = append(f.Subjects, "fob "+serial)
+	}
+	entries, err := s.desk.AuditLog(c.Context, f)
 	if err != nil {
 		return err
 	}

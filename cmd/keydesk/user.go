@@ -50,7 +50,7 @@ func userList(c *cli.Context, s *session) error {
 	if _, err := args(c); err != nil {
 		return err
 	}
-	users, err := s.desk.Users(c.Context, "")
+	users, err := s.desk.Users(c.Context, inventory.UserFilter{})
 	if err != nil {
 		return err
 	}
@@ -102,6 +102,14 @@ func userShow(c *cli.Context, s *session) error {
 	say(c, "bypass codes live: %d", len(v.Bypass))
 	for _, b := range v.Bypass {
 		say(c, "  #%d  %s left, expires %s, issued by %s", b.ID, plural(b.UsesLeft, "use", "uses"), when(b.ExpiresAt), b.CreatedBy)
+	}
+	say(c, "last attempts: %d", len(v.Attempts))
+	if len(v.Attempts) > 0 {
+		t := newTable(c.App.Writer, authHeader...)
+		for _, e := range v.Attempts {
+			t.row(authRow(e)...)
+		}
+		t.flush()
 	}
 	return nil
 }
