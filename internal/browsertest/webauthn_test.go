@@ -1,0 +1,97 @@
+package browsertest
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestMain(m *testing.M) { os.Exit(Run(m)) }
+
+// ceremony clicks a button of the test page and waits for the status
+// line to say how it ended.
+func ceremony(t *testing.T, tab *Tab, button string) string {
+	t.Helper()
+	tab.Click(t, button)
+	tab.WaitVisible(t, "#status[data-done]")
+	return tab.Text(t, "#status")
+}
+
+func TestRegisterAndSignIn(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		key    AuthenticatorOptions
+		format string // the attestation statement format the server sees
+	}{
+		{"ctap2", AuthenticatorOptions{Protocol: CTAP2, HasResidentKey: true, HasUserVerification: true, IsUserVerified: true}, "packed"},
+		{"u2f", AuthenticatorOptions{Protocol: U2F}, "fido-u2f"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rp := newRelyingParty(t, false)
+			tab := Shared(t).NewTab(t)
+			key := tab.AddAuthenticator(t, tc.key)
+			tab.Navigate(t, rp.srv.URL+"/")
+
+			got := ceremony(t, tab, "#register")
+			if !strings.HasPrefix(got, "Registered: "+tc.format) {
+				t.Fatalf("registering: %q", got)
+			}
+			creds := tab.Credentials(t, key)
+			if len(creds) != 1 || creds[0].Resident {
+				t.Fatalf("the key holds %+v, want one non-resident credential", creds)
+			}
+			if server := rp.credentials(); len(server) != 1 || !bytes.Equal(server[0].ID, creds[0].ID) {
+				t.Fatalf("the server keeps %d credentials, not the key's", len(server))
+			}
+
+			got = ceremony(t, tab, "#signin")
+			if !strings.HasPrefix(got, "Signed in: counter ") {
+				t.Fatalf("signing in: %q", got)
+			}
+			in := rp.accepted()
+			if len(in) != 1 || !bytes.Equal(in[0].rpIDHash, sha("localhost")) || in[0].appIDUsed {
+				t.Fatalf("the server accepted %+v", in)
+			}
+			if after := tab.Credentials(t, key); after[0].SignCount != in[0].counter || in[0].counter == 0 {
+				t.Errorf("the key counts %d, the server saw %d", after[0].SignCount, in[0].counter)
+			}
+			tab.Screenshot(t, "rp-signed-in-"+tc.name)
+		})
+	}
+}
+
+// A key that signs wrongly, or a key nobody touches, must not sign in;
+// the page tells the user so.
+func TestSignInRefused(t *testing.T) {
+	rp := newRelyingParty(t, false)
+	tab := Shared(t).NewTab(t)
+	key := tab.AddAuthenticator(t, AuthenticatorOptions{Protocol: CTAP2})
+	tab.Navigate(t, rp.srv.URL+"/")
+	if got := ceremony(t, tab, "#register"); !strings.HasPrefix(got, "Registered") {
+		t.Fatalf("registering: %q", got)
+	}
+
+	tab.Misbehave(t, key, Misbehaviour{BogusSignature: true})
+	if got := ceremony(t, tab, "#signin"); !strings.Contains(got, "server: ") {
+		t.Errorf("a bogus signature: %q", got)
+	}
+	tab.Misbehave(t, key, Misbehaviour{ClearUP: true})
+	if got := ceremony(t, tab, "#signin"); !strings.Contains(got, "server: ") {
+		t.Errorf("no user presence: %q", got)
+	}
+	tab.Misbehave(t, key, Misbehaviour{})
+	if got := ceremony(t, tab, "#signin"); !strings.HasPrefix(got, "Signed in") {
+		t.Errorf("the key put right: %q", got)
+	}
+	if n := len(rp.accepted()); n != 1 {
+		t.Errorf("the server accepted %d sign-ins, want 1", n)
+	}
+	// The failed fetches log "400 (Bad Request)"; they were meant.
+	for _, p := range tab.Problems() {
+		if p.Kind != BrowserError || !strings.Contains(p.Text, "400") {
+			t.Errorf("unexpected: %s", p)
+		}
+	}
+}
