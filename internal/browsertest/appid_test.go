@@ -21,31 +21,45 @@ import (
 // These cases put such a registration into a virtual key and sign in
 // with it from pages served both ways.
 func TestAppID(t *testing.T) {
+	var (
+		https        = site{https: true}
+		http         = site{}
+		portal       = site{https: true, host: "keydesk." + Domain, rpID: Domain}
+		appID        = func(id string) func(string) string { return func(string) string { return id } }
+		itsOwn       = func(origin string) string { return origin }
+		invalid      = "SecurityError: This is an invalid domain."
+		noCredential = "NotAllowedError"
+	)
 	for _, tc := range []struct {
 		name  string
-		https bool // the page's scheme
+		at    site
 		appID func(origin string) string
 		key   Protocol
 		fails string // the error the page gets; "" when the sign-in works
 	}{
-		// https://<rp_id>, the desk's AppID, from a page on localhost.
-		{"https page, AppID https://localhost", true, func(string) string { return "https://localhost" }, U2F, ""},
-		{"https page, AppID its own origin", true, func(o string) string { return o }, U2F, ""},
+		// The desk's AppID, https://<rp_id>, as production has it: the
+		// portal on a host under the RP ID.
+		{"portal under the RP ID", portal, appID("https://" + Domain), U2F, ""},
+		{"portal on the RP ID itself", site{https: true, host: Domain}, appID("https://" + Domain), U2F, ""},
+		{"https localhost, AppID https://localhost", https, appID("https://localhost"), U2F, ""},
+		{"https localhost, AppID its own origin", https, itsOwn, U2F, ""},
+		// An AppID of another site is refused.
+		{"portal, AppID of another site", portal, appID("https://example.org"), U2F, invalid},
 		// Chromium reaches an AppID on a CTAP2 key only by falling back to
 		// U2F, when the key's getInfo lists U2F_V2 (get_assertion_task.cc,
 		// MayFallbackToU2fWithAppIdExtension); its virtual CTAP2 key does
 		// not, so it has no credential to offer. Real FIDO2 keys do.
-		{"https page, AppID on a CTAP2 key", true, func(string) string { return "https://localhost" }, CTAP2, "NotAllowedError"},
+		{"portal, AppID on a virtual CTAP2 key", portal, appID("https://" + Domain), CTAP2, noCredential},
 		// The AppID's scheme must be the page's, and https: Chromium
 		// answers INVALID_DOMAIN before it asks the key anything.
-		{"http page, AppID https://localhost", false, func(string) string { return "https://localhost" }, U2F, "SecurityError: This is an invalid domain."},
-		{"http page, AppID https with its port", false, func(o string) string { return strings.Replace(o, "http:", "https:", 1) }, U2F, "SecurityError: This is an invalid domain."},
-		{"http page, AppID its own http origin", false, func(o string) string { return o }, U2F, "SecurityError: This is an invalid domain."},
+		{"http localhost, AppID https://localhost", http, appID("https://localhost"), U2F, invalid},
+		{"http localhost, AppID https with its port", http, func(o string) string { return strings.Replace(o, "http:", "https:", 1) }, U2F, invalid},
+		{"http localhost, AppID its own http origin", http, itsOwn, U2F, invalid},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			rp := newRelyingParty(t, tc.https)
-			appID := tc.appID(rp.srv.URL)
+			rp := newRelyingParty(t, tc.at)
+			appID := tc.appID(rp.url)
 
 			// A registration made elsewhere: a key handle and a P-256 key.
 			k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -63,9 +77,9 @@ func TestAppID(t *testing.T) {
 			tab := Shared(t).NewTab(t)
 			key := tab.AddAuthenticator(t, AuthenticatorOptions{Protocol: tc.key})
 			tab.AddCredential(t, key, Credential{ID: handle, RPID: appID, PrivateKey: k})
-			tab.Navigate(t, rp.srv.URL+"/")
+			tab.Navigate(t, rp.url+"/")
 			got := ceremony(t, tab, "#signin")
-			t.Logf("page %s, AppID %s: %s", rp.srv.URL, appID, got)
+			t.Logf("page %s, AppID %s: %s", rp.url, appID, got)
 
 			in := rp.accepted()
 			if tc.fails != "" {
@@ -93,8 +107,8 @@ func TestAppID(t *testing.T) {
 // Without the extension the browser looks for the credential under the
 // RP ID, where a U2F registration is not: the key has nothing to offer.
 func TestAppIDNeeded(t *testing.T) {
-	rp := newRelyingParty(t, true)
-	u, _ := url.Parse(rp.srv.URL)
+	rp := newRelyingParty(t, site{https: true})
+	u, _ := url.Parse(rp.url)
 	appID := "https://" + u.Hostname()
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	pub, _ := k.PublicKey.ECDH()
@@ -105,7 +119,7 @@ func TestAppIDNeeded(t *testing.T) {
 	tab := Shared(t).NewTab(t)
 	key := tab.AddAuthenticator(t, AuthenticatorOptions{Protocol: U2F})
 	tab.AddCredential(t, key, Credential{ID: handle, RPID: appID, PrivateKey: k})
-	tab.Navigate(t, rp.srv.URL+"/")
+	tab.Navigate(t, rp.url+"/")
 	got := ceremony(t, tab, "#signin")
 	if !strings.Contains(got, "NotAllowedError") || len(rp.accepted()) != 0 {
 		t.Fatalf("signed in without the appid extension: %q", got)

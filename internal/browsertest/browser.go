@@ -18,9 +18,12 @@
 //		tab.Screenshot(t, "portal-devices")
 //	}
 //
-// The browser reaches only this machine: every host name but localhost
-// resolves to nothing, and the background services that would call home
-// are off.
+// The browser reaches only this machine: localhost and the test [Domain]
+// lead to 127.0.0.1, every other name resolves to nothing, and the
+// background services that would call home are off.
+//
+// A package using both this and testbin wraps one in the other:
+// os.Exit(browsertest.Run(testbin.Wrap(m))).
 package browsertest
 
 import (
@@ -65,8 +68,7 @@ type Browser struct {
 	dir     string             // --user-data-dir, ours alone
 	timeout time.Duration
 
-	mu   sync.Mutex // held by Close
-	pgid int
+	mu sync.Mutex // held by Close
 
 	outMu sync.Mutex
 	out   bytes.Buffer // what Chromium printed, for the failure message
@@ -99,9 +101,10 @@ var flags = []chromedp.ExecAllocatorOption{
 	chromedp.Flag("use-mock-keychain", true),
 	chromedp.Flag("mute-audio", true),
 	chromedp.Flag("hide-scrollbars", true), // screenshots the same run to run
-	// Any host but localhost fails at once, so a page or the browser
-	// itself cannot reach beyond this machine.
-	chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1, EXCLUDE [::1]"),
+	// The test domain is this machine, and any other host fails at once,
+	// so neither a page nor the browser itself reaches beyond it.
+	chromedp.Flag("host-resolver-rules", "MAP "+Domain+" 127.0.0.1, MAP *."+Domain+" 127.0.0.1, "+
+		"MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1, EXCLUDE [::1]"),
 }
 
 // Start starts a browser for one test and stops it, with every process it
@@ -154,12 +157,6 @@ func launch(opts Options) (*Browser, error) {
 		// folder, ~/.config/chromium otherwise.
 		chromedp.Env("XDG_CONFIG_HOME=" + filepath.Join(dir, "config")),
 		chromedp.CombinedOutput(lockedWriter{b}),
-		chromedp.ModifyCmdFunc(func(cmd *exec.Cmd) {
-			// Its own process group, so Close can end the renderers and
-			// helpers with it; and killed with the test binary's thread
-			// that started it, should the binary die first.
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-		}),
 		// Trusts the certificate of NewTLSServer, and only it.
 		chromedp.Flag("ignore-certificate-errors-spki-list", pin),
 	}, flags...)
@@ -175,9 +172,6 @@ func launch(opts Options) (*Browser, error) {
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("browsertest: starting %s: %w\n%s", path, err, b.output())
-	}
-	if p := chromedp.FromContext(ctx).Browser.Process(); p != nil {
-		b.pgid = p.Pid // Setpgid made the browser its group's leader
 	}
 	return b, nil
 }
@@ -197,9 +191,6 @@ func (b *Browser) Close() error {
 	b.cancel()
 	b.stop()
 	b.cancel, b.stop = nil, nil
-	if b.pgid > 0 {
-		syscall.Kill(-b.pgid, syscall.SIGKILL)
-	}
 	if left := b.sweep(); left > 0 {
 		return fmt.Errorf("browsertest: %d chromium processes outlived the browser", left)
 	}
@@ -211,7 +202,8 @@ func (b *Browser) Close() error {
 
 // sweep kills what still runs with our profile, whatever its process
 // group (the crash handler starts a session of its own), until a look
-// finds none; it returns how many it found after the first look.
+// finds none; it returns how many it found after the first look. The
+// profile folder is ours alone, so nothing else is touched.
 func (b *Browser) sweep() int {
 	var found int
 	for pass := 0; pass < 50; pass++ {

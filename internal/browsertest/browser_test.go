@@ -12,9 +12,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -49,6 +51,28 @@ func TestCloseStopsEveryProcess(t *testing.T) {
 	}
 }
 
+// names finds the profile folder however Chromium wrote its command
+// line, and not a folder whose name only starts the same.
+func TestNames(t *testing.T) {
+	const dir = "/tmp/keydesk-chromium-12"
+	for _, tc := range []struct {
+		cmdline string
+		want    bool
+	}{
+		{"chromium\x00--user-data-dir=/tmp/keydesk-chromium-12\x00--headless\x00", true},
+		{"chromium --type=renderer --user-data-dir=/tmp/keydesk-chromium-12 --lang=en-US", true},
+		{"crashpad\x00--database=/tmp/keydesk-chromium-12/config/chromium/Crash Reports\x00", true},
+		{"chromium\x00--user-data-dir=/tmp/keydesk-chromium-12", true},
+		{"chromium\x00--user-data-dir=/tmp/keydesk-chromium-123\x00", false},
+		{"chromium\x00--user-data-dir=/tmp/keydesk-chromium-123\x00--x=/tmp/keydesk-chromium-12/y\x00", true},
+		{"bash\x00", false},
+	} {
+		if got := names([]byte(tc.cmdline), dir); got != tc.want {
+			t.Errorf("names(%q) = %v", tc.cmdline, got)
+		}
+	}
+}
+
 // document serves body as a whole document under the given CSP ("" for none).
 func document(body, csp string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -69,10 +93,9 @@ func TestPolicyViolations(t *testing.T) {
 <img src="http://elsewhere.example/x.png" alt="">`, policy))
 	tab := Shared(t).NewTab(t)
 	tab.Navigate(t, srv.URL)
-	tab.WaitText(t, "#p", "text")
 
 	blocked := map[string]string{} // directive -> what
-	for _, p := range tab.Problems() {
+	for _, p := range tab.WaitProblems(t, PolicyViolation, 3) {
 		if p.Kind == PolicyViolation {
 			blocked[p.Directive] = p.Blocked
 		}
@@ -103,7 +126,7 @@ func TestReportOnlyViolation(t *testing.T) {
 	tab := Shared(t).NewTab(t)
 	tab.Navigate(t, srv.URL)
 	tab.WaitText(t, "#p", "ran")
-	ps := tab.Problems()
+	ps := tab.WaitProblems(t, PolicyViolation, 1)
 	if len(ps) == 0 || ps[0].Kind != PolicyViolation || !strings.Contains(ps[0].Text, "would block inline (report only)") {
 		t.Fatalf("problems: %v", ps)
 	}
@@ -148,8 +171,11 @@ func TestUntakenProblemsFailTheTest(t *testing.T) {
 	s := &spy{TB: t}
 	tab := Shared(t).NewTab(s)
 	tab.Navigate(t, srv.URL)
-	tab.WaitVisible(t, "#p")
-	tab.Eval(t, "new Promise(r => setTimeout(r, 50))", nil) // the exception's event to arrive
+	for _, k := range []Kind{ConsoleError, PolicyViolation, Exception} {
+		if err := tab.waitProblems(k, 1); err != nil {
+			t.Fatalf("%s: %v", k, err)
+		}
+	}
 	got := strings.Join(s.end(), "\n")
 	for _, want := range []string{
 		"console: no such user 42 at " + srv.URL + "/app.js:1",
@@ -224,6 +250,57 @@ func TestFormHelpers(t *testing.T) {
 	}
 }
 
+// Navigate gives the status of the page it lands on, and fails at once
+// for a page that cannot load.
+func TestNavigate(t *testing.T) {
+	srv := NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/old":
+			http.Redirect(w, r, "/gone", http.StatusFound)
+		case "/gone":
+			http.Error(w, "no such device", http.StatusNotFound)
+		default:
+			fmt.Fprint(w, "<!doctype html><title>t</title>")
+		}
+	}))
+	tab := Shared(t).NewTab(t)
+	if st := tab.Navigate(t, srv.URL+"/"); st != 200 {
+		t.Errorf("status %d, want 200", st)
+	}
+	if st := tab.Navigate(t, srv.URL+"/old"); st != 404 {
+		t.Errorf("status %d, want 404", st)
+	}
+	// The 404 is logged as a failed load; this test meant it.
+	for _, p := range tab.Problems() {
+		if !strings.Contains(p.Text, "404") {
+			t.Errorf("unexpected: %s", p)
+		}
+	}
+
+	s := &fatalSpy{TB: t}
+	start := time.Now()
+	done := make(chan struct{})
+	go func() { // Fatalf ends the goroutine, as it ends a test
+		defer close(done)
+		tab.Navigate(s, "http://nowhere."+Domain+".invalid/")
+	}()
+	<-done
+	if !strings.Contains(s.fatal, "net::ERR_NAME_NOT_RESOLVED") || time.Since(start) > 5*time.Second {
+		t.Errorf("after %v: %q", time.Since(start), s.fatal)
+	}
+}
+
+// fatalSpy keeps the message of a Fatalf instead of failing the test.
+type fatalSpy struct {
+	testing.TB
+	fatal string
+}
+
+func (s *fatalSpy) Fatalf(format string, args ...any) {
+	s.fatal = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
 // Tabs share no cookies: each test signs in afresh.
 func TestTabsShareNoCookies(t *testing.T) {
 	srv := NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -275,7 +352,7 @@ func TestTLSServer(t *testing.T) {
 // Screenshots of the test page at both sizes, full page, at the device's
 // pixel density. KEYDESK_SCREENSHOTS=DIR keeps them.
 func TestScreenshots(t *testing.T) {
-	rp := newRelyingParty(t, false)
+	rp := newRelyingParty(t, site{})
 	tab := Shared(t).NewTab(t)
 	for _, tc := range []struct {
 		name  string
@@ -286,7 +363,7 @@ func TestScreenshots(t *testing.T) {
 		{"rp-phone", Phone, 390 * 3},
 	} {
 		tab.SetViewport(t, tc.view)
-		tab.Navigate(t, rp.srv.URL+"/")
+		tab.Navigate(t, rp.url+"/")
 		var inner int
 		tab.Eval(t, "window.innerWidth", &inner)
 		if inner != int(tc.view.Width) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
@@ -62,6 +64,45 @@ func (tab *Tab) Problems() []Problem {
 	return ps
 }
 
+// WaitProblems waits until the tab has seen at least n problems of the
+// kind, then takes them all as [Tab.Problems] does. A violation is
+// reported by an event the page queues, which may come after the load
+// that caused it, so a test expecting one waits for it.
+func (tab *Tab) WaitProblems(t testing.TB, kind Kind, n int) []Problem {
+	t.Helper()
+	if err := tab.waitProblems(kind, n); err != nil {
+		tab.fatal(t, fmt.Sprintf("waiting for %d problems of kind %s", n, kind), err)
+	}
+	return tab.Problems()
+}
+
+func (tab *Tab) waitProblems(kind Kind, n int) error {
+	deadline := time.NewTimer(tab.timeout)
+	defer deadline.Stop()
+	for {
+		tab.mu.Lock()
+		seen := 0
+		for _, p := range tab.problems {
+			if p.Kind == kind {
+				seen++
+			}
+		}
+		if tab.reported == nil {
+			tab.reported = make(chan struct{})
+		}
+		reported := tab.reported
+		tab.mu.Unlock()
+		if seen >= n {
+			return nil
+		}
+		select {
+		case <-reported:
+		case <-deadline.C:
+			return fmt.Errorf("%d seen after %v", seen, tab.timeout)
+		}
+	}
+}
+
 // listen runs in the tab's event loop: it must return at once and send no
 // command.
 func (tab *Tab) listen(ev any) {
@@ -100,6 +141,10 @@ func (tab *Tab) listen(ev any) {
 	}
 	tab.mu.Lock()
 	tab.problems = append(tab.problems, p)
+	if tab.reported != nil {
+		close(tab.reported) // wakes WaitProblems
+		tab.reported = nil
+	}
 	tab.mu.Unlock()
 }
 

@@ -24,11 +24,13 @@ const policy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src
 type relyingParty struct {
 	t   testing.TB
 	srv *httptest.Server
+	url string // where the page is: srv's address under the site's host
 	wa  *webauthn.WebAuthn
 
 	mu       sync.Mutex
 	user     *user
 	appID    string // the appid extension asked for at sign-in, if any
+	uv       bool   // sign-in requires user verification
 	register *webauthn.SessionData
 	login    *webauthn.SessionData
 	signIns  []signIn
@@ -53,10 +55,22 @@ func (u *user) WebAuthnName() string                       { return u.name }
 func (u *user) WebAuthnDisplayName() string                { return u.name }
 func (u *user) WebAuthnCredentials() []webauthn.Credential { return u.credentials }
 
-// newRelyingParty serves the test page for RP ID localhost, over https
-// when tls is set.
-func newRelyingParty(t testing.TB, tls bool) *relyingParty {
+// site says where the relying party is: its scheme, the host its page is
+// served under (localhost when empty) and its RP ID (the host when empty).
+type site struct {
+	https      bool
+	host, rpID string
+}
+
+// newRelyingParty serves the test page and the ceremonies for the site.
+func newRelyingParty(t testing.TB, at site) *relyingParty {
 	t.Helper()
+	if at.host == "" {
+		at.host = "localhost"
+	}
+	if at.rpID == "" {
+		at.rpID = at.host
+	}
 	rp := &relyingParty{t: t, user: &user{id: []byte("user-0001"), name: "alice"}}
 	mux := http.NewServeMux()
 	mux.Handle("GET /", http.FileServerFS(os.DirFS("testdata/rp")))
@@ -68,15 +82,16 @@ func newRelyingParty(t testing.TB, tls bool) *relyingParty {
 		w.Header().Set("Content-Security-Policy", policy)
 		mux.ServeHTTP(w, r)
 	})
-	if tls {
+	if at.https {
 		rp.srv = NewTLSServer(t, h)
 	} else {
 		rp.srv = NewServer(t, h)
 	}
+	rp.url = HostURL(rp.srv, at.host)
 	wa, err := webauthn.New(&webauthn.Config{
-		RPID:          "localhost",
+		RPID:          at.rpID,
 		RPDisplayName: "keydesk browser test",
-		RPOrigins:     []string{rp.srv.URL},
+		RPOrigins:     []string{rp.url},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -155,6 +170,9 @@ func (rp *relyingParty) loginBegin(w http.ResponseWriter, r *http.Request) {
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
 	var opts []webauthn.LoginOption
+	if rp.uv {
+		opts = append(opts, webauthn.WithUserVerification(protocol.VerificationRequired))
+	}
 	if rp.appID != "" {
 		opts = append(opts, webauthn.WithAssertionExtensions(webauthn.WithExtensionAppID(rp.appID)))
 	}

@@ -31,11 +31,25 @@ func NewServer(t testing.TB, h http.Handler) *httptest.Server {
 	return srv
 }
 
+// Domain stands for the institution's domain. The browsers of this
+// package resolve it and every name under it to 127.0.0.1, and the
+// certificate of [NewTLSServer] names them, so a test can serve the
+// shape production has: RP ID example.edu, the portal at
+// https://keydesk.example.edu:PORT (see [HostURL]).
+const Domain = "example.edu"
+
+// HostURL is srv's URL with host in place of localhost, such as
+// "keydesk."+[Domain].
+func HostURL(srv *httptest.Server, host string) string {
+	return strings.Replace(srv.URL, "://localhost:", "://"+host+":", 1)
+}
+
 // NewTLSServer serves h on 127.0.0.1 over HTTPS until the test ends, at
-// https://localhost:PORT. Its certificate is made for this test binary
-// and every browser this package starts accepts it, and no other
-// self-signed one (--ignore-certificate-errors-spki-list). Pages that need
-// an https origin, such as those claiming a U2F AppID, are served so.
+// https://localhost:PORT. Its certificate, for localhost and [Domain], is
+// made for this test binary; every browser this package starts accepts
+// it, and no other self-signed one (--ignore-certificate-errors-spki-list).
+// Pages that need an https origin, such as those claiming a U2F AppID,
+// are served so.
 func NewTLSServer(t testing.TB, h http.Handler) *httptest.Server {
 	t.Helper()
 	cert, _, err := localhostCert()
@@ -76,7 +90,7 @@ func makeCert() (tls.Certificate, string, error) {
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1),
 		Subject:      pkix.Name{CommonName: "localhost"},
-		DNSNames:     []string{"localhost"},
+		DNSNames:     []string{"localhost", Domain, "*." + Domain},
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(24 * time.Hour),

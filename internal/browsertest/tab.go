@@ -28,6 +28,7 @@ type Tab struct {
 
 	mu       sync.Mutex
 	problems []Problem
+	reported chan struct{} // closed when a problem is added
 	shotDir  string
 	webauthn bool // the WebAuthn domain is on
 	keys     map[AuthenticatorID]Protocol
@@ -44,7 +45,7 @@ func (b *Browser) NewTab(t testing.TB) *Tab {
 		chromedp.WithNewBrowserContext(),
 		chromedp.WithListener(tab.listen))
 	t.Cleanup(func() {
-		tab.cancel()
+		chromedp.Cancel(tab.ctx) // closes the tab and its browser context, and waits
 		for _, p := range tab.Problems() {
 			t.Errorf("browsertest: the page reported %s", p)
 		}
@@ -101,14 +102,16 @@ func (tab *Tab) fatal(t testing.TB, what string, err error) {
 }
 
 // Navigate loads url, waits for its load event and returns the HTTP status
-// of the document.
+// of the document (after redirects). A page that cannot load fails the
+// test at once, with the browser's reason (net::ERR_...).
 func (tab *Tab) Navigate(t testing.TB, url string) int {
 	t.Helper()
-	resp := run(t, tab, "loading "+url, chromedp.NavigateResponse(url))
-	if resp == nil {
-		return 0
-	}
-	return int(resp.Status)
+	// chromedp.NavigateResponse waits out its timeout when the load fails,
+	// so the status comes from the page's own navigation timing instead
+	// (Navigation Timing 2, responseStatus).
+	tab.do(t, "loading "+url, chromedp.Navigate(url))
+	return run(t, tab, "reading the status of "+url, chromedp.Evaluate[int](
+		`performance.getEntriesByType("navigation")[0]?.responseStatus ?? 0`))
 }
 
 // Click clicks the first element that the CSS selector sel matches, once

@@ -2,6 +2,9 @@ package browsertest
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"os"
 	"strings"
 	"testing"
@@ -29,10 +32,10 @@ func TestRegisterAndSignIn(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			rp := newRelyingParty(t, false)
+			rp := newRelyingParty(t, site{})
 			tab := Shared(t).NewTab(t)
 			key := tab.AddAuthenticator(t, tc.key)
-			tab.Navigate(t, rp.srv.URL+"/")
+			tab.Navigate(t, rp.url+"/")
 
 			got := ceremony(t, tab, "#register")
 			if !strings.HasPrefix(got, "Registered: "+tc.format) {
@@ -65,10 +68,10 @@ func TestRegisterAndSignIn(t *testing.T) {
 // A key that signs wrongly, or a key nobody touches, must not sign in;
 // the page tells the user so.
 func TestSignInRefused(t *testing.T) {
-	rp := newRelyingParty(t, false)
+	rp := newRelyingParty(t, site{})
 	tab := Shared(t).NewTab(t)
 	key := tab.AddAuthenticator(t, AuthenticatorOptions{Protocol: CTAP2})
-	tab.Navigate(t, rp.srv.URL+"/")
+	tab.Navigate(t, rp.url+"/")
 	if got := ceremony(t, tab, "#register"); !strings.HasPrefix(got, "Registered") {
 		t.Fatalf("registering: %q", got)
 	}
@@ -94,4 +97,49 @@ func TestSignInRefused(t *testing.T) {
 			t.Errorf("unexpected: %s", p)
 		}
 	}
+}
+
+// The key's state can be set as a person would change it: a PIN entered,
+// then not, then again; a credential put in from elsewhere, then taken
+// out.
+func TestKeyControls(t *testing.T) {
+	rp := newRelyingParty(t, site{})
+	rp.uv = true
+	tab := Shared(t).NewTab(t)
+	key := tab.AddAuthenticator(t, AuthenticatorOptions{HasResidentKey: true, HasUserVerification: true, IsUserVerified: true})
+	tab.Navigate(t, rp.url+"/")
+	if got := ceremony(t, tab, "#register"); !strings.HasPrefix(got, "Registered") {
+		t.Fatalf("registering: %q", got)
+	}
+	tab.SetUserVerified(t, key, false)
+	if got := ceremony(t, tab, "#signin"); !strings.Contains(got, "NotAllowedError") {
+		t.Errorf("signing in without the PIN: %q", got)
+	}
+	tab.SetUserVerified(t, key, true)
+	if got := ceremony(t, tab, "#signin"); !strings.HasPrefix(got, "Signed in") {
+		t.Errorf("signing in with the PIN: %q", got)
+	}
+
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	made := Credential{ID: []byte("made elsewhere"), RPID: "localhost", PrivateKey: k,
+		Resident: true, UserHandle: []byte("user-0002"), SignCount: 41}
+	tab.AddCredential(t, key, made)
+	var found *Credential
+	for _, c := range tab.Credentials(t, key) {
+		if string(c.ID) == string(made.ID) {
+			found = &c
+		}
+	}
+	if found == nil || !found.Resident || found.RPID != "localhost" || found.SignCount != 41 ||
+		string(found.UserHandle) != "user-0002" || !found.PrivateKey.Equal(k) {
+		t.Fatalf("the key holds %+v", found)
+	}
+	tab.RemoveCredential(t, key, made.ID)
+	if n := len(tab.Credentials(t, key)); n != 1 {
+		t.Errorf("%d credentials after removing one of two", n)
+	}
+	tab.RemoveAuthenticator(t, key)
 }
