@@ -38,8 +38,10 @@ type AuthenticatorOptions struct {
 	IsUserVerified      bool // and the user passes it
 
 	// NoTouch leaves the key untouched: a ceremony that needs user
-	// presence waits until the page's timeout, as with a key nobody
-	// touches. DevTools calls the opposite automaticPresenceSimulation.
+	// presence waits until its timeout, as with a key nobody touches.
+	// Touching it later ([Tab.SetTouched]) does not finish a ceremony
+	// already waiting. DevTools calls the opposite
+	// automaticPresenceSimulation.
 	NoTouch bool
 }
 
@@ -210,7 +212,7 @@ type credentialParams struct {
 }
 
 // Credentials lists the credentials the key holds, with their counters as
-// they stand.
+// they stand. Chromium leaves RPID empty for a non-resident credential.
 func (tab *Tab) Credentials(t testing.TB, id AuthenticatorID) []Credential {
 	t.Helper()
 	res := call(t, tab, "listing credentials", webauthn.GetCredentials,

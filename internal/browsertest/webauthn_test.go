@@ -143,3 +143,29 @@ func TestKeyControls(t *testing.T) {
 	}
 	tab.RemoveAuthenticator(t, key)
 }
+
+// A key nobody touches is touched from now on: the next ceremony signs.
+// (One already waiting for the touch stays waiting, until its timeout.)
+func TestSetTouched(t *testing.T) {
+	srv := NewServer(t, document("<p>x</p>", ""))
+	tab := Shared(t).NewTab(t)
+	key := tab.AddAuthenticator(t, AuthenticatorOptions{NoTouch: true})
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab.AddCredential(t, key, Credential{ID: []byte("cred-1"), RPID: "localhost", PrivateKey: k})
+	tab.Navigate(t, srv.URL)
+	tab.SetTouched(t, key, true)
+	var got string
+	tab.Eval(t, `navigator.credentials.get({publicKey: {
+		challenge: new Uint8Array(16), rpId: "localhost", userVerification: "discouraged",
+		allowCredentials: [{type: "public-key", id: new TextEncoder().encode("cred-1")}],
+	}}).then(() => "signed", (e) => e.name)`, &got)
+	if got != "signed" {
+		t.Fatalf("got %s", got)
+	}
+	if c := tab.Credentials(t, key); c[0].SignCount != 1 {
+		t.Errorf("counter %d", c[0].SignCount)
+	}
+}
