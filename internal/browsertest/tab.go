@@ -34,10 +34,11 @@ type Tab struct {
 	keys     map[AuthenticatorID]Protocol
 }
 
-// NewTab opens a tab, closed in t.Cleanup. When the test ends, the
-// console errors and Content Security Policy violations the tab saw and
-// nobody took with [Tab.Problems] fail the test: a page that breaks its own
-// policy is a defect even when the test did not look.
+// NewTab opens a tab, laid out as [Desktop] and closed in t.Cleanup. When
+// the test ends, the console errors and Content Security Policy
+// violations the tab saw and nobody took with [Tab.Problems] fail the
+// test: a page that breaks its own policy is a defect even when the test
+// did not look.
 func (b *Browser) NewTab(t testing.TB) *Tab {
 	t.Helper()
 	tab := &Tab{timeout: b.timeout}
@@ -58,6 +59,9 @@ func (b *Browser) NewTab(t testing.TB) *Tab {
 	if err != nil {
 		tab.fatal(t, "opening a tab", err)
 	}
+	// Headless Chromium's own window is an odd 780×493; screenshots are
+	// the same size run to run and machine to machine from the start.
+	tab.SetViewport(t, Desktop)
 	return tab
 }
 
