@@ -149,7 +149,7 @@ CREATE INDEX applications_by_folded_name ON applications(name COLLATE NOCASE);
 CREATE TABLE auth_log (
 	id              INTEGER PRIMARY KEY,
 	at              INTEGER NOT NULL,
-	user            TEXT NOT NULL,
+	username        TEXT NOT NULL,
 	factor          TEXT NOT NULL DEFAULT '',
 	transport       TEXT NOT NULL,
 	app             TEXT NOT NULL DEFAULT '',
@@ -161,7 +161,7 @@ CREATE TABLE auth_log (
 	reason_code     TEXT NOT NULL,
 	reason          TEXT NOT NULL
 ) STRICT;
-CREATE INDEX auth_log_by_user ON auth_log(user COLLATE NOCASE, id);
+CREATE INDEX auth_log_by_user ON auth_log(username COLLATE NOCASE, id);
 CREATE INDEX auth_log_by_app ON auth_log(app, id);
 `,
 }

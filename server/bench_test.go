@@ -266,3 +266,26 @@ func BenchmarkVerifyUser10k(b *testing.B) {
 		b.Errorf("%d of %d denied: %v", n, b.N, reasons)
 	}
 }
+
+// BenchmarkDenialTime compares how long a denial takes for a user who
+// exists and one who does not, asked of one server in turn: an
+// application must not be able to tell them apart by the clock.
+func BenchmarkDenialTime(b *testing.B) {
+	fx := newFixture(b, Config{UserRate: -1, ClientRate: -1})
+	fx.addUser(b, "known")
+	p := verify.DefaultPolicy
+	p.LockoutAfter = 1 << 30
+	fx.srv.deps.Decider = verify.New(fx.store, p)
+	var took [2]time.Duration
+	n := 0
+	for b.Loop() {
+		for i, who := range []string{"known", "unknown"} {
+			start := time.Now()
+			fx.auth(b, who, "000000")
+			took[i] += time.Since(start)
+		}
+		n++
+	}
+	b.ReportMetric(float64(took[0].Microseconds())/float64(n), "known-µs/op")
+	b.ReportMetric(float64(took[1].Microseconds())/float64(n), "unknown-µs/op")
+}

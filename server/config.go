@@ -58,6 +58,10 @@ type Config struct {
 	// which would deny the passcode as replayed.
 	RADIUSDuplicateTTL Duration `json:"radius_duplicate_ttl"`
 
+	// AuthLogDays is how long the authentication log keeps a decision:
+	// 180 days when 0; a negative number keeps everything.
+	AuthLogDays int `json:"auth_log_days"`
+
 	// Now is the clock; time.Now when nil. Not loaded from a file.
 	Now func() time.Time `json:"-"`
 	// Log receives the server's log; slog's default when nil.
@@ -139,6 +143,9 @@ func (c *Config) Default() {
 	}
 	if c.RADIUSQueue == 0 {
 		c.RADIUSQueue = 1024
+	}
+	if c.AuthLogDays == 0 {
+		c.AuthLogDays = 180
 	}
 	if c.Now == nil {
 		c.Now = time.Now

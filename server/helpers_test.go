@@ -249,3 +249,13 @@ func (fx *fixture) auditCount(t testing.TB, action string) int {
 }
 
 func TestMain(m *testing.M) { os.Exit(testbin.Run(m)) }
+
+// authEntries counts the decisions in the authentication log.
+func (fx *fixture) authEntries(t testing.TB) int {
+	t.Helper()
+	entries, err := fx.store.AuthLog(context.Background(), inventory.AuthFilter{Limit: inventory.MaxAuthLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,13 @@ func (s *Server) routes() http.Handler {
 			}
 			s.m.requests.WithLabelValues(or(sw.route, "unmatched"), strconv.Itoa(sw.status)).Inc()
 		}()
+		// The mux answers a path that is not in its clean form ("//",
+		// "/../", "/./") with a redirect in HTML; an API answers in its one
+		// error shape, and does not guess what was meant.
+		if p := r.URL.Path; p != cleanPath(p) {
+			s.writeError(sw, r, errorf(http.StatusBadRequest, "bad_path", "the path %q is not in its clean form (%q)", p, cleanPath(p)))
+			return
+		}
 		if ok, wait := s.clients.allow(clientKey(r.RemoteAddr), s.now()); !ok {
 			s.m.limited.WithLabelValues("http", "client").Inc()
 			s.writeError(sw, r, &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited",
@@ -101,6 +109,19 @@ func unmatched(r *http.Request, code int, allow string) *apiError {
 		return errorf(code, "method_not_allowed", "%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, allow)
 	}
 	return errorf(code, "no_route", "no route %s %s", r.Method, r.URL.Path)
+}
+
+// cleanPath is p as the mux would route it: path.Clean, keeping a
+// trailing slash.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
 }
 
 // clientKey is the source address of a request, without its port.

@@ -64,7 +64,7 @@ func newMetrics() *metrics {
 		}, []string{"where"}),
 		imports: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keydesk_imports_total",
-			Help: "Seed files uploaded to the admin API, by result (imported, dry_run, refused).",
+			Help: "Seed files uploaded to the admin API, by result (imported, dry_run, refused, busy: another import was running).",
 		}, []string{"result"}),
 		importedFobs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "keydesk_imported_fobs_total",

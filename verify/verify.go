@@ -218,8 +218,9 @@ func deny(err error, format string, args ...any) Decision {
 
 // Verifier decides on codes against one inventory.
 type Verifier struct {
-	store  *inventory.Store
-	policy Policy
+	store   *inventory.Store
+	policy  Policy
+	denials denialPace
 }
 
 // New returns a verifier with policy p.
