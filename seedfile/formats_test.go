@@ -58,11 +58,14 @@ func TestTextFormats(t *testing.T) {
 			{Serial: "HW-0042", Kind: fob.HOTP, Algorithm: fob.SHA1, Digits: 8, Counter: 42, Secret: s20, Label: "bob"},
 			{Serial: "Example:carol", Kind: fob.TOTP, Algorithm: fob.SHA256, Digits: 6, Period: 60, Secret: s32, Issuer: "Example", Label: "carol"}}, nil},
 	} {
-		for _, f := range []Format{"", c.format} { // detected and forced
+		for _, f := range []Format{"", "auto", c.format} { // detected and forced
 			got, rd, err := readAll(t, dir+c.file, f, Keys{})
 			if err != nil {
 				t.Errorf("%s: %v", c.file, err)
 				continue
+			}
+			if rd.Format() != c.format {
+				t.Errorf("%s read as %q: Format() is %q, want %q", c.file, f, rd.Format(), c.format)
 			}
 			if !slices.EqualFunc(got, c.want, tokEqual) {
 				t.Errorf("%s:\n got %+v\nwant %+v", c.file, got, c.want)

@@ -155,18 +155,20 @@ func isDecimal(s string) bool {
 // the file, which every later call returns again.
 type lineFile struct {
 	name    string
+	format  Format
 	lines   lineReader
 	serials *serialSet
 	rows    int
 	err     error
 }
 
-func newLineFile(name string, r *bufio.Reader) lineFile {
-	return lineFile{name: name, lines: lineReader{r: r}, serials: newSerialSet()}
+func newLineFile(name string, f Format, r *bufio.Reader) lineFile {
+	return lineFile{name: name, format: f, lines: lineReader{r: r}, serials: newSerialSet()}
 }
 
 func (l *lineFile) Skipped() []Skip { return nil }
 func (l *lineFile) Vendor() string  { return "" }
+func (l *lineFile) Format() Format  { return l.format }
 
 // fail records the error that ends the file, at the current line.
 func (l *lineFile) fail(serial string, err error) (fob.Token, error) {

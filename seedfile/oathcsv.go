@@ -64,7 +64,7 @@ type oathReader struct {
 }
 
 func newOATHReader(name string, r *bufio.Reader) *oathReader {
-	return &oathReader{lineFile: newLineFile(name, r), version: "1"}
+	return &oathReader{lineFile: newLineFile(name, OATHCSV, r), version: "1"}
 }
 
 func (o *oathReader) Next() (fob.Token, error) {

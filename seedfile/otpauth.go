@@ -25,7 +25,7 @@ type otpauthReader struct {
 }
 
 func newOTPAuthReader(name string, r *bufio.Reader) *otpauthReader {
-	return &otpauthReader{lineFile: newLineFile(name, r)}
+	return &otpauthReader{lineFile: newLineFile(name, OTPAuth, r)}
 }
 
 func (o *otpauthReader) Next() (fob.Token, error) {

@@ -91,6 +91,7 @@ func newPSKCReader(name string, r *bufio.Reader, k Keys) (*pskcReader, error) {
 
 func (p *pskcReader) Skipped() []Skip { return nil }
 func (p *pskcReader) Vendor() string  { return p.vendor }
+func (p *pskcReader) Format() Format  { return PSKC }
 
 // wrap turns err into a ParseError at the current position.
 func (p *pskcReader) wrap(err error) error {

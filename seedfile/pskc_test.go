@@ -108,6 +108,9 @@ func TestRFC6030Figures(t *testing.T) {
 		if rd.Vendor() != c.manufacturer {
 			t.Errorf("%s: vendor %q", c.file, rd.Vendor())
 		}
+		if rd.Format() != PSKC {
+			t.Errorf("%s: detected as %q", c.file, rd.Format())
+		}
 	}
 	if calls != 1 {
 		t.Errorf("password asked %d times, want once", calls)

@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
-	"iter"
 	"strings"
 
 	"github.com/keydesk/keydesk/fob"
@@ -135,6 +134,9 @@ type Reader interface {
 	// Vendor is the manufacturer the file names, or "". A PSKC file names
 	// it per KeyPackage, so it is known once Next has returned a fob.
 	Vendor() string
+	// Format is the file's layout: the one given to [NewReader], or the
+	// one it detected.
+	Format() Format
 }
 
 // Limits on what a reader will hold at once.
@@ -146,10 +148,12 @@ const (
 )
 
 // NewReader returns a Reader for the file called name (used in errors only),
-// reading r. If f is "" the format is detected from the first bytes.
+// reading r. If f is "" or "auto" the format is detected from the first
+// bytes, as [Detect] does; [Reader.Format] then says which it found. This is
+// the one place detection happens: callers need not call Detect first.
 func NewReader(name string, r io.Reader, f Format, k Keys) (Reader, error) {
 	br := bufio.NewReaderSize(r, bufSize)
-	if f == "" {
+	if f == "" || f == "auto" {
 		head, err := br.Peek(detectLen)
 		if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
 			return nil, &ParseError{File: name, Err: fmt.Errorf("failed to read: %w", err)}
@@ -171,24 +175,11 @@ func NewReader(name string, r io.Reader, f Format, k Keys) (Reader, error) {
 	return nil, fmt.Errorf("seedfile: unknown format %q", f)
 }
 
-// Tokens turns a Reader into a sequence for range loops and for the writers.
-// The sequence stops after the first error it yields.
-func Tokens(r Reader) iter.Seq2[fob.Token, error] {
-	return func(yield func(fob.Token, error) bool) {
-		for {
-			t, err := r.Next()
-			if err == io.EOF {
-				return
-			}
-			if !yield(t, err) || err != nil {
-				return
-			}
-		}
-	}
-}
-
 // Detect decides the format from the first bytes of a file (up to 4 KiB is
-// plenty). It looks at content only, never at the file name.
+// plenty). It looks at content only, never at the file name. A UTF-8 byte
+// order mark in front is passed over, in every format. [NewReader] calls it
+// when given no format; call it only to name a file's format without
+// reading it.
 func Detect(head []byte) (Format, error) {
 	head = bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))
 	if t := bytes.TrimLeft(head, " \t\r\n"); len(t) > 0 && t[0] == '<' {

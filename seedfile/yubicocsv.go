@@ -79,7 +79,7 @@ type yubicoReader struct {
 }
 
 func newYubicoReader(name string, r *bufio.Reader) *yubicoReader {
-	return &yubicoReader{lineFile: newLineFile(name, r)}
+	return &yubicoReader{lineFile: newLineFile(name, YubicoCSV, r)}
 }
 
 func (y *yubicoReader) Vendor() string { return "Yubico" }
