@@ -49,7 +49,7 @@ func (l *lineReader) next() ([]byte, error) {
 	l.line++
 	b := bytes.TrimRight(l.buf, "\r\n")
 	if l.line == 1 {
-		b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+		b = bytes.TrimPrefix(b, utf8BOM)
 	}
 	if len(b) > maxLine {
 		return nil, errLineTooLong

@@ -139,6 +139,9 @@ type Reader interface {
 	Format() Format
 }
 
+// utf8BOM is the byte order mark some Windows tools put in front of UTF-8.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
 // Limits on what a reader will hold at once.
 const (
 	maxLine   = 4096      // bytes in one CSV or URI line
@@ -181,7 +184,10 @@ func NewReader(name string, r io.Reader, f Format, k Keys) (Reader, error) {
 // when given no format; call it only to name a file's format without
 // reading it.
 func Detect(head []byte) (Format, error) {
-	head = bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))
+	if bytes.HasPrefix(head, []byte{0xfe, 0xff}) || bytes.HasPrefix(head, []byte{0xff, 0xfe}) {
+		return "", fmt.Errorf("%w: the file is UTF-16; save it as UTF-8", ErrFormat)
+	}
+	head = bytes.TrimPrefix(head, utf8BOM)
 	if t := bytes.TrimLeft(head, " \t\r\n"); len(t) > 0 && t[0] == '<' {
 		return PSKC, nil
 	}

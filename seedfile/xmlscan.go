@@ -40,6 +40,7 @@ type xmlScanner struct {
 	stack      []openElem
 	ns         []nsBinding
 	pendingEnd bool
+	started    bool // the byte order mark, if any, is behind
 	rootSeen   bool
 	rootClosed bool
 }
@@ -152,6 +153,11 @@ func (s *xmlScanner) next() error {
 // outside the root).
 func (s *xmlScanner) token() error {
 	s.kind = 0
+	if !s.started {
+		if err := s.byteOrderMark(); err != nil {
+			return err
+		}
+	}
 	if s.pos == s.end {
 		if !s.eof {
 			return errNeedMore
@@ -207,6 +213,23 @@ func (s *xmlScanner) token() error {
 		return s.endTag(b)
 	}
 	return s.startTag(b)
+}
+
+// byteOrderMark passes over a UTF-8 byte order mark at the start (XML 1.0
+// §4.3.3, Appendix F.1: it is not part of the document) and refuses UTF-16.
+func (s *xmlScanner) byteOrderMark() error {
+	b := s.buf[s.pos:s.end]
+	if len(b) < len(utf8BOM) && !s.eof {
+		return errNeedMore
+	}
+	s.started = true
+	switch {
+	case bytes.HasPrefix(b, utf8BOM):
+		s.pos += len(utf8BOM)
+	case bytes.HasPrefix(b, []byte{0xfe, 0xff}), bytes.HasPrefix(b, []byte{0xff, 0xfe}):
+		return s.errorf("%w: the file is UTF-16 (want UTF-8)", ErrUnsupported)
+	}
+	return nil
 }
 
 func (s *xmlScanner) consume(n int) {
