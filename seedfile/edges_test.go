@@ -2,11 +2,14 @@ package seedfile
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"os"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/keydesk/keydesk/fob"
 )
 
 // goodFiles are the files of testdata/seedfiles that read without error,
@@ -72,5 +75,76 @@ func TestByteOrderMark(t *testing.T) {
 		if _, _, err := readFrom("u.pskc", strings.NewReader(head), PSKC, Keys{}); !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "UTF-16") {
 			t.Errorf("PSKC %q: %v", head, err)
 		}
+	}
+}
+
+// A counter the fob could never get past is refused where it is read, in
+// every format, naming the record; the last counter that leaves the whole
+// look-ahead and resync windows usable (fob.MaxCounter) is accepted.
+func TestCounterBound(t *testing.T) {
+	const past = `counter 18446744073709551615 is past 9223372036854775807`
+	for _, c := range []struct{ file, text string }{
+		{"bad-counter.pskc", `bad-counter.pskc: KeyPackage 2 (line 10, serial "CTR-MINUS-ONE"): invalid fob: ` + past},
+		{"bad-counter.csv", `bad-counter.csv: line 2 (serial "CTR-MINUS-ONE"): invalid fob: ` + past},
+		{"bad-counter.otpauth", `bad-counter.otpauth: line 2 (serial "CTR-MINUS-ONE"): invalid fob: ` + past},
+		{"bad-counter-yubico.csv", `bad-counter-yubico.csv: line 2 (serial "2309902"): invalid fob: ` + past},
+	} {
+		toks, _, err := readAll(t, dir+c.file, "", Keys{})
+		if err == nil || !strings.HasPrefix(err.Error(), c.text) {
+			t.Errorf("%s: got %v\nwant %s", c.file, err, c.text)
+		}
+		var pe *ParseError
+		if !errors.As(err, &pe) || !errors.Is(err, fob.ErrInvalid) {
+			t.Errorf("%s: %T is no ParseError wrapping fob.ErrInvalid", c.file, err)
+		}
+		if len(toks) != 1 || toks[0].Counter != fob.MaxCounter {
+			t.Errorf("%s: the fob at the last usable counter did not come out: %+v", c.file, toks)
+		}
+	}
+	const head = `<KeyContainer Version="1.0" xmlns="urn:ietf:params:xml:ns:keyprov:pskc"><KeyPackage><DeviceInfo><SerialNo>Y</SerialNo></DeviceInfo>` +
+		`<Key Id="Y" Algorithm="http://www.yubico.com/#yubikey-aes"><Data><Secret><PlainValue>AAECAwQFBgcICQoLDA0ODw==</PlainValue></Secret>`
+	const tail = `</Data><UserId>CN=vvcccbhcklhb, UID=010203040506</UserId></Key></KeyPackage></KeyContainer>`
+	for counter, want := range map[string]string{
+		"8388606":              "",
+		"8388607":              `KeyPackage 1 (line 1, serial "Y"): invalid fob: counter 32767.255: no OTP the fob can type is newer`,
+		"-1":                   `Counter: "-1" is not a number from 0 to 18446744073709551615`,
+		"18446744073709551616": `Counter: "18446744073709551616" is not a number`,
+	} {
+		_, _, err := readFrom("y.pskc", strings.NewReader(head+`<Counter><PlainValue>`+counter+`</PlainValue></Counter>`+tail), PSKC, Keys{})
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("Yubico counter %s: got %v, want %q", counter, err, want)
+		}
+	}
+}
+
+// python-pskc encrypts an integer as its shortest big-endian bytes, so
+// counter 200 is the one byte 0xc8: an unsigned number, not -56.
+func TestEncryptedIntegers(t *testing.T) {
+	enc := func(p []byte) string {
+		c, err := encryptCBC(fig6Key, bytes.Repeat([]byte{7}, 16), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mac, _ := newMAC(nsDS+"hmac-sha1", fig6Key)
+		mac.Write(c)
+		return `<EncryptedValue><xenc:EncryptionMethod Algorithm="` + nsXenc + `aes128-cbc"/><xenc:CipherData><xenc:CipherValue>` +
+			base64.StdEncoding.EncodeToString(c) + `</xenc:CipherValue></xenc:CipherData></EncryptedValue><ValueMAC>` +
+			base64.StdEncoding.EncodeToString(mac.Sum(nil)) + `</ValueMAC>`
+	}
+	kp := func(serial, alg, data string) string {
+		return `<KeyPackage><DeviceInfo><SerialNo>` + serial + `</SerialNo></DeviceInfo><Key Algorithm="` + alg + `"><Data><Secret>` +
+			enc(rfcSeed) + `</Secret>` + data + `</Data></Key></KeyPackage>`
+	}
+	doc := `<KeyContainer Version="1.0" xmlns="urn:ietf:params:xml:ns:keyprov:pskc" xmlns:ds="` + nsDS + `" xmlns:xenc="` + nsXenc + `">` +
+		`<EncryptionKey><ds:KeyName>Pre-shared-key</ds:KeyName></EncryptionKey><MACMethod Algorithm="` + nsDS + `hmac-sha1"/>` +
+		kp("E-1", uriHOTP, `<Counter>`+enc([]byte{0xc8})+`</Counter>`) +
+		kp("E-2", uriTOTP, `<TimeInterval>`+enc([]byte{0xc8})+`</TimeInterval><TimeDrift>`+enc([]byte{0xfe})+`</TimeDrift>`) +
+		kp("E-3", uriHOTP, `<Counter>`+enc(bytes.Repeat([]byte{0xff}, 8))+`</Counter>`) + `</KeyContainer>`
+	toks, _, err := readFrom("e.pskc", strings.NewReader(doc), PSKC, Keys{PSK: fig6Key})
+	if len(toks) != 2 || toks[0].Counter != 200 || toks[1].Period != 200 || toks[1].Drift != -2 {
+		t.Errorf("got %+v", toks)
+	}
+	if err == nil || !strings.Contains(err.Error(), `KeyPackage 3 (line 1, serial "E-3"): invalid fob: counter 18446744073709551615 is past`) {
+		t.Errorf("8 bytes of 0xff: %v", err)
 	}
 }

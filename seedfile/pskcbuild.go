@@ -370,47 +370,82 @@ func (p *pskcReader) buildValues(t *fob.Token) error {
 			t.Secret = raw
 			continue
 		}
-		n, err := intValue(raw, v.encrypted)
-		if err != nil {
+		if err := setValue(t, i, raw, v.encrypted); err != nil {
 			return fmt.Errorf("%s: %v", valueNames[i], err)
-		}
-		switch i {
-		case 1:
-			if n < 0 {
-				return errors.New("Counter is negative")
-			}
-			t.Counter = uint64(n)
-		case 2:
-			t.T0 = n
-		case 3:
-			if n < 1 || n > 1<<31-1 {
-				return fmt.Errorf("TimeInterval %d is not a positive number of seconds", n)
-			}
-			t.Period = int(n)
-		case 4:
-			if n < -1<<31 || n > 1<<31-1 {
-				return fmt.Errorf("TimeDrift %d out of range", n)
-			}
-			t.Drift = int(n)
 		}
 	}
 	return nil
 }
 
-// intValue reads an integer Data value: decimal text when plain, a
+// setValue files one integer Data value. Counter is xs:unsignedLong and
+// kept whole, so that fob.Token.Validate can say what is wrong with a
+// counter past fob.MaxCounter rather than this reader calling it negative.
+func setValue(t *fob.Token, i int, raw []byte, encrypted bool) error {
+	switch i {
+	case 1:
+		n, err := uintValue(raw, encrypted)
+		if err != nil {
+			return err
+		}
+		t.Counter = n
+	case 2:
+		n, err := intValue(raw, encrypted)
+		if err != nil {
+			return err
+		}
+		t.T0 = n
+	case 3:
+		n, err := uintValue(raw, encrypted)
+		if err != nil {
+			return err
+		}
+		if n < 1 || n > 1<<31-1 {
+			return fmt.Errorf("%d is not a positive number of seconds", n)
+		}
+		t.Period = int(n)
+	case 4:
+		n, err := intValue(raw, encrypted)
+		if err != nil {
+			return err
+		}
+		if n < -1<<31 || n > 1<<31-1 {
+			return fmt.Errorf("%d out of range", n)
+		}
+		t.Drift = int(n)
+	}
+	return nil
+}
+
+// uintValue reads a non-negative integer Data value: decimal text when
+// plain, a big-endian unsigned integer of up to 8 bytes when encrypted (as
+// python-pskc writes it: 200 is the single byte 0xc8).
+func uintValue(b []byte, binaryForm bool) (uint64, error) {
+	if !binaryForm {
+		s := strings.TrimSpace(string(b))
+		u, err := strconv.ParseUint(strings.TrimPrefix(s, "+"), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a number from 0 to %d", truncate(s, 24), uint64(1<<64-1))
+		}
+		return u, nil
+	}
+	if len(b) == 0 || len(b) > 8 {
+		return 0, fmt.Errorf("encrypted integer of %d bytes (want 1 to 8)", len(b))
+	}
+	var buf [8]byte
+	copy(buf[8-len(b):], b)
+	return binary.BigEndian.Uint64(buf[:]), nil
+}
+
+// intValue reads a signed integer Data value: decimal text when plain, a
 // big-endian two's complement integer of up to 8 bytes when encrypted.
 func intValue(b []byte, binaryForm bool) (int64, error) {
 	if !binaryForm {
 		s := strings.TrimSpace(string(b))
-		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return n, nil
-		}
-		// Counters are xs:unsignedLong; keep the full range.
-		u, err := strconv.ParseUint(s, 10, 64)
+		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("%q is not a number", truncate(s, 24))
+			return 0, fmt.Errorf("%q is not a number from %d to %d", truncate(s, 24), int64(-1<<63), int64(1<<63-1))
 		}
-		return int64(u), nil
+		return n, nil
 	}
 	if len(b) == 0 || len(b) > 8 {
 		return 0, fmt.Errorf("encrypted integer of %d bytes (want 1 to 8)", len(b))
