@@ -84,9 +84,17 @@ func (o *oathReader) Next() (fob.Token, error) {
 			}
 			continue
 		}
-		fields := splitCSV(line)
+		fields, err := splitCSV(line)
 		if o.rows == 0 && isOATHHeader(fields) && !isOATHRow(fields) {
 			continue
+		}
+		if err != nil {
+			return o.fail("", err)
+		}
+		if o.version == "2" && blankField(o.raw) {
+			// An empty user column leaves the fob in stock; one of
+			// spaces is a name that was lost on the way.
+			return o.fail("", errors.New("user column holds only white space: leave it empty for a fob in stock, or name the user"))
 		}
 		o.rows++
 		if o.rows > maxTokens {

@@ -212,7 +212,7 @@ func Detect(head []byte) (Format, error) {
 			}
 			continue
 		}
-		fields := splitCSV(line)
+		fields, _ := splitCSV(line)
 		if _, ok := traditionalEvent(fields[0]); ok {
 			return YubicoCSV, nil
 		}
