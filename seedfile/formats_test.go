@@ -121,6 +121,12 @@ func TestTextErrors(t *testing.T) {
 		{"k.otpauth", "otpauth://totp/a?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&algorithm=MD5\n", OTPAuth, nil, "unknown hash algorithm"},
 		{"k.otpauth", "otpauth://totp/a?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\notpauth://totp/a?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n", OTPAuth, ErrDuplicate, "line 2"},
 		{"k.otpauth", "otpauth://totp/%zz?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n", OTPAuth, nil, "malformed otpauth:// URI"},
+		{"bad-duplicate-param.otpauth", "", OTPAuth, nil, `bad-duplicate-param.otpauth: line 2 (serial "Example:bob"): parameter "secret" given twice`},
+		{"k.otpauth", "otpauth://totp/a?Secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJA\n", OTPAuth, nil, `line 1 (serial "a"): parameter "secret" given twice`},
+		{"k.otpauth", "otpauth://hotp/a?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&counter=1&counter=1\n", OTPAuth, nil, `parameter "counter" given twice`},
+		{"k.otpauth", "otpauth://totp/a?digits=8&secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&DIGITS=6\n", OTPAuth, nil, `parameter "digits" given twice`},
+		{"k.otpauth", "otpauth://totp/a?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&GEZDGNBV&GEZDGNBV\n", OTPAuth, nil, `parameter 3 repeats an earlier one`},
+		{"k.otpauth", "otpauth://totp/a?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ;digits=8\n", OTPAuth, nil, `malformed query`},
 	} {
 		var err error
 		var toks []fob.Token
