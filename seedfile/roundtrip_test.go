@@ -8,6 +8,7 @@ import (
 	"iter"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -168,5 +169,65 @@ func TestSynthetic(t *testing.T) {
 	}
 	if hex.EncodeToString(got[0].Secret) == hex.EncodeToString(got[1].Secret) {
 		t.Error("Synthetic repeats seeds")
+	}
+}
+
+// OWASP CSV injection: what a spreadsheet would run is defused and quoted.
+func TestCSVField(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                       "",
+		"SN-0001":                "SN-0001",
+		"=1+2":                   `"'=1+2"`,
+		"+SUM(A1:A9)":            `"'+SUM(A1:A9)"`,
+		"-2+3+cmd|' /C calc'!A0": `"'-2+3+cmd|' /C calc'!A0"`,
+		"@SUM(1)":                `"'@SUM(1)"`,
+		"\t=1":                   "\"'\t=1\"",
+		"\r=1":                   "\"'\r=1\"",
+		"'=1":                    `"''=1"`, // one more quote, so the reader can take one off
+		"''@x":                   `"'''@x"`,
+		"'plain":                 "'plain",
+		"-3":                     "-3", // numbers stay numbers
+		"+1.5":                   "+1.5",
+		"-":                      `"'-"`,
+		"-3.":                    `"'-3."`,
+		"#5":                     `"#5"`,
+		"a,b":                    `"a,b"`,
+		`Doe "Jo"`:               `"Doe ""Jo"""`,
+		" pad":                   `" pad"`,
+		"x\ny":                   "\"x\ny\"",
+	} {
+		if got := CSVField(in); got != want {
+			t.Errorf("CSVField(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// Serials and users a spreadsheet would take for formulas go out defused
+// and come back as they were.
+func TestOATHCSVFormulas(t *testing.T) {
+	var want []fob.Token
+	for i, s := range []string{"=1+2", "+41", "-cmd", "@SUM(A1)", "'=x", "''+y", "-3", "'-3", "'plain", "#7", "a,b", "=HYPERLINK(\"http://x\")"} {
+		want = append(want, fob.Token{Serial: s, Kind: fob.HOTP, Algorithm: fob.SHA1, Digits: 6, Counter: uint64(i), Secret: rfcSeed, User: "@" + strconv.Itoa(i)})
+	}
+	var buf bytes.Buffer
+	if err := WriteOATHCSV(&buf, seq(want)); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(buf.String(), "\n")[2:] {
+		for _, f := range strings.Split(line, ",") {
+			if f != "" && strings.IndexByte("=+-@", f[0]) >= 0 && !isNumber(f) {
+				t.Errorf("field %q of %q reaches a spreadsheet as a formula", f, line)
+			}
+		}
+	}
+	got, _, err := readFrom("f.csv", bytes.NewReader(buf.Bytes()), "", Keys{})
+	if err != nil || !slices.EqualFunc(got, want, tokEqual) {
+		t.Fatalf("got %+v, %v\nwant %+v\n%s", got, err, want, buf.String())
+	}
+	// A spreadsheet that saves the file again without the quotes gives the
+	// same fobs: the single quote is what marks the text.
+	resaved := strings.NewReplacer(`"'=1+2"`, `'=1+2`, `"'@0"`, `'@0`).Replace(buf.String())
+	if got, _, err := readFrom("f.csv", strings.NewReader(resaved), "", Keys{}); err != nil || got[0].Serial != "=1+2" || got[0].User != "@0" {
+		t.Errorf("resaved: %+v, %v", got[:1], err)
 	}
 }
