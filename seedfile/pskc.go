@@ -46,6 +46,7 @@ type keyPackage struct {
 	keys                                 int
 	keyID, alg                           []byte
 	issuer, friendly, userID, suite      string
+	dates                                [4]string // DeviceInfo StartDate, ExpiryDate; Policy StartDate, ExpiryDate
 	respLen, respEnc                     []byte
 	hasResp                              bool
 	values                               [5]dataValue
@@ -338,7 +339,7 @@ func (p *pskcReader) onEnd(id elemID) error {
 				return p.errorf("KeyPackage without a Key")
 			}
 		}
-	case eManufacturer, eSerialNo, eModel, eUserId, eIssuer, eFriendlyName, eSuite:
+	case eManufacturer, eSerialNo, eModel, eUserId, eIssuer, eFriendlyName, eSuite, eStartDate, eExpiryDate:
 		return p.field(id)
 	case ePlainValue, eCipherValue, eValueMAC:
 		return p.valueText(id)
@@ -372,6 +373,10 @@ func (p *pskcReader) field(id elemID) error {
 		dst = &p.kp.userID
 	case p.kpAt(eKey, eAlgorithmParameters, id) && id == eSuite:
 		dst = &p.kp.suite
+	case p.kpAt(eDeviceInfo, id) && (id == eStartDate || id == eExpiryDate):
+		dst = &p.kp.dates[id-eStartDate]
+	case p.kpAt(eKey, ePolicy, id) && (id == eStartDate || id == eExpiryDate):
+		dst = &p.kp.dates[2+id-eStartDate]
 	default:
 		return nil
 	}

@@ -10,6 +10,7 @@ import (
 	"hash"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/keydesk/keydesk/fob"
 )
@@ -288,6 +289,9 @@ func (p *pskcReader) build() (fob.Token, error) {
 	if err := p.buildValues(&t); err != nil {
 		return t, err
 	}
+	if err := p.buildDates(&t); err != nil {
+		return t, err
+	}
 	if err := finish(&t); err != nil {
 		return t, err
 	}
@@ -331,6 +335,44 @@ func (p *pskcReader) buildParams(t *fob.Token) error {
 		t.Digits = d
 	}
 	return nil
+}
+
+var dateNames = [4]string{"DeviceInfo StartDate", "DeviceInfo ExpiryDate", "Policy StartDate", "Policy ExpiryDate"}
+
+// buildDates reads when the key may be used. RFC 6030 §5: the key's Policy
+// StartDate and ExpiryDate bound its use; §4.3.1: DeviceInfo's bound the
+// device's, and so the key's too. The token gets the narrower of the two.
+func (p *pskcReader) buildDates(t *fob.Token) error {
+	for i, s := range p.kp.dates {
+		if s == "" {
+			continue
+		}
+		d, err := parseDateTime(s)
+		if err != nil {
+			return fmt.Errorf("%s %q: %v", dateNames[i], truncate(s, 40), err)
+		}
+		if i%2 == 0 && d.After(t.NotBefore) {
+			t.NotBefore = d
+		}
+		if i%2 == 1 && (t.NotAfter.IsZero() || d.Before(t.NotAfter)) {
+			t.NotAfter = d
+		}
+	}
+	return nil
+}
+
+// parseDateTime reads an xs:dateTime (XML Schema part 2 §3.2.7). RFC 6030
+// wants PSKC's dates "in UTC form, with no time zone component", so one
+// without a zone is UTC; one with a zone (python-pskc writes +02:00) is
+// taken at its word. Years before 1 or past 9999 are refused.
+func parseDateTime(s string) (time.Time, error) {
+	if d, err := time.Parse(time.RFC3339, s); err == nil {
+		return d.UTC(), nil
+	}
+	if d, err := time.Parse("2006-01-02T15:04:05", s); err == nil {
+		return d, nil
+	}
+	return time.Time{}, errors.New("not a date and time (want the form 2006-01-02T15:04:05Z)")
 }
 
 var valueNames = [5]string{"Secret", "Counter", "Time", "TimeInterval", "TimeDrift"}

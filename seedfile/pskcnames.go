@@ -44,6 +44,9 @@ const (
 	ePlainValue
 	eEncryptedValue
 	eValueMAC
+	ePolicy
+	eStartDate
+	eExpiryDate
 )
 
 // elemOf resolves an element name. PSKC's own elements must be in the PSKC
@@ -104,6 +107,12 @@ func elemOf(space string, local []byte) elemID {
 			return eEncryptedValue
 		case "ValueMAC":
 			return eValueMAC
+		case "Policy":
+			return ePolicy
+		case "StartDate":
+			return eStartDate
+		case "ExpiryDate":
+			return eExpiryDate
 		}
 	case nsXenc:
 		switch string(local) {

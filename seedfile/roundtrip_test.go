@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keydesk/keydesk/fob"
 )
@@ -21,10 +22,12 @@ func sample() []fob.Token {
 		{Serial: "H-1", Kind: fob.HOTP, Algorithm: fob.SHA1, Digits: 6, Counter: 1<<40 + 7, Secret: rfcSeed,
 			Manufacturer: "Acme <Tokens> & Co", Model: "OTP c200", KeyID: "key \"1\"", User: "alice", Issuer: "ACME", Label: "alice@acme"},
 		{Serial: "T-2", Kind: fob.TOTP, Algorithm: fob.SHA256, Digits: 8, Period: 60, T0: 1_700_000_000, Drift: -3,
-			Secret: bytes.Repeat([]byte{0xA5}, 32), User: "bob"},
+			Secret: bytes.Repeat([]byte{0xA5}, 32), User: "bob",
+			NotBefore: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2030, 6, 30, 10, 0, 0, 250e6, time.UTC)},
 		{Serial: "T-3", Kind: fob.TOTP, Algorithm: fob.SHA512, Digits: 7, Period: 30, Drift: 2, Secret: bytes.Repeat([]byte{7}, 64)},
 		{Serial: "Y-4", Kind: fob.Yubico, Counter: 300<<8 | 4, Secret: bytes.Repeat([]byte{9}, 16), PublicID: "vvcccbhcklhb",
-			PrivateID: []byte{1, 2, 3, 4, 5, 6}, Manufacturer: "Yubico", User: "carol", KeyID: "2309853:1"},
+			PrivateID: []byte{1, 2, 3, 4, 5, 6}, Manufacturer: "Yubico", User: "carol", KeyID: "2309853:1",
+			NotAfter: time.Date(2029, 12, 31, 23, 59, 59, 0, time.UTC)},
 	}
 }
 
@@ -115,6 +118,7 @@ func TestOATHCSVRoundTrip(t *testing.T) {
 	want := sample()[:3]
 	for i := range want { // what OATH CSV carries
 		want[i].Manufacturer, want[i].Model, want[i].KeyID, want[i].Issuer, want[i].Label, want[i].T0, want[i].Drift = "", "", "", "", "", 0, 0
+		want[i].NotBefore, want[i].NotAfter = time.Time{}, time.Time{}
 	}
 	want[0].User = `Doe, "Jo" #1`
 	var buf bytes.Buffer
