@@ -5,8 +5,9 @@ GO      ?= go
 BIN     := bin/keydesk
 PREFIX  ?= /usr/local
 # Debian packages the build and the tests need: cgo for SQLite and libusb,
-# and the reference tools the tests check keydesk against.
-DEB_DEPS := gcc libc6-dev pkg-config libusb-1.0-0-dev oathtool sqlite3 freeradius-utils time
+# and the reference tools the tests check keydesk against (pskc-utils is
+# python-pskc's csv2pskc and pskc2csv).
+DEB_DEPS := gcc libc6-dev pkg-config libusb-1.0-0-dev oathtool sqlite3 freeradius-utils time pskc-utils
 FUZZTIME ?= 10s
 
 .PHONY: all build deps demo test test-short bench fuzz install clean

@@ -148,3 +148,22 @@ func TestEncryptedIntegers(t *testing.T) {
 		t.Errorf("8 bytes of 0xff: %v", err)
 	}
 }
+
+// Key algorithms as vendors and tools write them; the error for one keydesk
+// does not read says what it does read.
+func TestKeyAlgorithmNames(t *testing.T) {
+	for alg, want := range map[string]fob.Kind{
+		uriHOTP: fob.HOTP, "urn:ietf:params:xml:ns:keyprov:pskc#hotp": fob.HOTP, "hotp": fob.HOTP, "HOTP": fob.HOTP, "Hotp": fob.HOTP,
+		uriTOTP: fob.TOTP, uriTOTPHash: fob.TOTP, "URN:IETF:PARAMS:XML:NS:KEYPROV:PSKC:TOTP": fob.TOTP, "totp": fob.TOTP, "TOTP": fob.TOTP,
+		uriYubikeyAES: fob.Yubico, "http://www.yubico.com/#YUBIKEY-AES": fob.Yubico,
+		"ocra": "", "hotp ": "", "urn:ietf:params:xml:ns:keyprov:pskc:hotpx": "", "oath-hotp": "", "": "",
+	} {
+		if got, ok := keyAlgorithm([]byte(alg)); got != want || ok != (want != "") {
+			t.Errorf("%q: %q, %v; want %q", alg, got, ok, want)
+		}
+	}
+	_, _, err := readAll(t, dir+"bad-algorithm.pskc", "", Keys{PSK: fig6Key})
+	if err == nil || !strings.Contains(err.Error(), `unsupported algorithm "urn:ietf:params:xml:ns:keyprov:pskc:ocra": keydesk reads HOTP and TOTP keys`) {
+		t.Errorf("bad-algorithm.pskc: %v", err)
+	}
+}

@@ -15,9 +15,10 @@ import (
 
 // Algorithm URIs of the keys keydesk imports (RFC 6030 §10.6 registers
 // hotp; totp is used both with ":" as registered and with "#" as some
-// vendors write it; yubikey-aes is Yubico's own).
+// vendors write it, and so hotp may be; yubikey-aes is Yubico's own).
 const (
 	uriHOTP       = "urn:ietf:params:xml:ns:keyprov:pskc:hotp"
+	uriHOTPHash   = "urn:ietf:params:xml:ns:keyprov:pskc#hotp"
 	uriTOTP       = "urn:ietf:params:xml:ns:keyprov:pskc:totp"
 	uriTOTPHash   = "urn:ietf:params:xml:ns:keyprov:pskc#totp"
 	uriYubikeyAES = "http://www.yubico.com/#yubikey-aes"

@@ -270,17 +270,13 @@ func (p *pskcReader) build() (fob.Token, error) {
 	if string(kp.keyID) != t.Serial {
 		t.KeyID = string(kp.keyID)
 	}
-	switch string(kp.alg) {
-	case uriHOTP:
-		t.Kind = fob.HOTP
-	case uriTOTP, uriTOTPHash:
-		t.Kind = fob.TOTP
-	case uriYubikeyAES:
-		t.Kind = fob.Yubico
-	case "":
+	if len(kp.alg) == 0 {
 		return t, errors.New("Key without Algorithm")
-	default:
-		return t, fmt.Errorf("%w algorithm %q (want HOTP, TOTP or Yubico AES)", ErrUnsupported, truncate(string(kp.alg), 80))
+	}
+	var ok bool
+	if t.Kind, ok = keyAlgorithm(kp.alg); !ok {
+		return t, fmt.Errorf("%w algorithm %q: keydesk reads HOTP and TOTP keys (%s, %s, or just hotp, totp) and Yubico OTP keys (%s)",
+			ErrUnsupported, truncate(string(kp.alg), 80), uriHOTP, uriTOTP, uriYubikeyAES)
 	}
 	t.Manufacturer, t.Model, t.Issuer, t.Label = kp.manufacturer, kp.model, kp.issuer, kp.friendly
 	if err := p.buildParams(&t); err != nil {
@@ -296,6 +292,40 @@ func (p *pskcReader) build() (fob.Token, error) {
 		return t, err
 	}
 	return t, nil
+}
+
+// keyAlgorithm names the kind of fob a Key/@Algorithm makes. Besides the
+// URIs, python-pskc's csv2pskc writes the bare "hotp" and "totp" the CSV
+// held, in whatever case; URNs are compared ignoring case (RFC 8141 §3).
+func keyAlgorithm(alg []byte) (fob.Kind, bool) {
+	switch {
+	case asciiEqualFold(alg, uriHOTP), asciiEqualFold(alg, uriHOTPHash), asciiEqualFold(alg, "hotp"):
+		return fob.HOTP, true
+	case asciiEqualFold(alg, uriTOTP), asciiEqualFold(alg, uriTOTPHash), asciiEqualFold(alg, "totp"):
+		return fob.TOTP, true
+	case asciiEqualFold(alg, uriYubikeyAES):
+		return fob.Yubico, true
+	}
+	return "", false
+}
+
+func asciiEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		x, y := b[i], s[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *pskcReader) buildParams(t *fob.Token) error {
