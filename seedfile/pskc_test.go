@@ -297,7 +297,7 @@ func TestPSKCErrors(t *testing.T) {
 		{head + `&bogus;`, `unknown entity &bogus;`},
 		{head + `<a b="1" b="2"/>`, `attribute b repeated`},
 		{head + strings.Repeat("<a>", 40), `nested deeper than 32`},
-		{head + "<a" + strings.Repeat(` a%d="1"`, 1) + "/>" + strings.Repeat("x", 70<<10), `longer than 64 KiB`},
+		{head + `<a a1="1"/>` + strings.Repeat("x", 70<<10), `longer than 64 KiB`},
 		{`<?xml version="1.0" encoding="ISO-8859-1"?>` + head, `unsupported: character encoding "iso-8859-1"`},
 		{head + `<MACMethod Algorithm="urn:x"/>`, `unsupported MAC algorithm "urn:x"`},
 	} {

@@ -34,8 +34,9 @@ type xmlScanner struct {
 	space   string // namespace of a start or end tag
 	local   []byte
 	attrs   []xmlAttr
-	text    []byte
-	scratch []byte // decoded text and attribute values
+	text     []byte
+	scratch  []byte // decoded text and attribute values
+	newlines []byte // text and attribute values with their line ends made LF
 
 	stack      []openElem
 	ns         []nsBinding
@@ -190,19 +191,19 @@ func (s *xmlScanner) token() error {
 	}
 	switch b[1] {
 	case '?':
-		return s.skipUntil(b, "?>", s.procInst)
+		return s.procInst(b)
 	case '!':
 		switch {
 		case bytes.HasPrefix(b, []byte("<!--")):
-			return s.skipUntil(b, "-->", nil)
+			return s.comment(b)
 		case bytes.HasPrefix(b, []byte("<![CDATA[")):
-			i := bytes.Index(b, []byte("]]>"))
+			i := bytes.Index(b[9:], []byte("]]>"))
 			if i < 0 {
 				return errNeedMore
 			}
 			s.tokLine = s.line
-			s.consume(i + 3)
-			return s.chardata(b[9:i], true)
+			s.consume(9 + i + 3)
+			return s.chardata(b[9:9+i], true)
 		case len(b) < 9:
 			return errNeedMore
 		case bytes.HasPrefix(b, []byte("<!DOCTYPE")):
@@ -237,36 +238,94 @@ func (s *xmlScanner) consume(n int) {
 	s.pos += n
 }
 
-func (s *xmlScanner) skipUntil(b []byte, end string, check func([]byte) error) error {
-	i := bytes.Index(b, []byte(end))
+// comment passes over a comment, which XML 1.0 §2.5 forbids to hold "--"
+// or to end in "-".
+func (s *xmlScanner) comment(b []byte) error {
+	i := bytes.Index(b[4:], []byte("-->"))
 	if i < 0 {
 		return errNeedMore
 	}
-	if check != nil {
-		if err := check(b[:i]); err != nil {
-			return err
-		}
+	body := b[4 : 4+i]
+	if bytes.Contains(body, []byte("--")) || bytes.HasSuffix(body, []byte("-")) {
+		return s.errorf(`"--" inside a comment`)
 	}
-	s.consume(i + len(end))
+	if err := checkChars(body); err != nil {
+		return s.errorf("in a comment: %v", err)
+	}
+	s.consume(4 + i + 3)
 	return nil
 }
 
-// procInst checks the XML declaration: keydesk reads UTF-8 only.
+// procInst passes over a processing instruction (XML 1.0 §2.6) and checks
+// the XML declaration (§2.8): version 1.0, and UTF-8, which keydesk reads
+// only (US-ASCII is a part of it).
 func (s *xmlScanner) procInst(b []byte) error {
-	if !bytes.HasPrefix(b, []byte("<?xml ")) {
-		return nil
+	i := bytes.Index(b[2:], []byte("?>"))
+	if i < 0 {
+		return errNeedMore
 	}
-	if s.rootSeen {
-		return s.errorf("XML declaration after the start")
+	body := b[2 : 2+i]
+	target, rest := body, []byte(nil)
+	if j := bytes.IndexAny(body, " \t\r\n"); j >= 0 {
+		target, rest = body[:j], body[j:]
 	}
-	d := strings.ToLower(string(b))
-	if i := strings.Index(d, "encoding="); i >= 0 {
-		enc := strings.Trim(strings.Fields(d[i+9:] + " ")[0], `"'`)
-		if enc != "utf-8" && enc != "us-ascii" && enc != "ascii" {
-			return s.errorf("%w: character encoding %q (want UTF-8)", ErrUnsupported, enc)
+	if !isNCName(target) {
+		return s.errorf("malformed processing instruction <?%s", truncate(string(target), 20))
+	}
+	if err := checkChars(rest); err != nil {
+		return s.errorf("in a processing instruction: %v", err)
+	}
+	if bytes.EqualFold(target, []byte("xml")) {
+		if string(target) != "xml" || s.rootSeen {
+			return s.errorf("XML declaration <?%s after the start", target)
+		}
+		if err := xmlDecl(rest); err != nil {
+			return s.errorf("XML declaration: %w", err)
 		}
 	}
+	s.consume(2 + i + 2)
 	return nil
+}
+
+// xmlDecl checks the pseudo-attributes of an XML declaration (§2.8, §4.3.3).
+func xmlDecl(b []byte) error {
+	for {
+		b = bytes.TrimLeft(b, " \t\r\n")
+		if len(b) == 0 {
+			return nil
+		}
+		eq := bytes.IndexByte(b, '=')
+		if eq < 0 {
+			return errors.New("malformed")
+		}
+		name := string(bytes.TrimRight(b[:eq], " \t\r\n"))
+		b = bytes.TrimLeft(b[eq+1:], " \t\r\n")
+		if len(b) == 0 || b[0] != '"' && b[0] != '\'' {
+			return errors.New("malformed")
+		}
+		end := bytes.IndexByte(b[1:], b[0])
+		if end < 0 {
+			return errors.New("malformed")
+		}
+		v := string(b[1 : 1+end])
+		b = b[1+end+1:]
+		switch l := strings.ToLower(v); name {
+		case "version":
+			if v != "1.0" {
+				return fmt.Errorf("%w: XML version %q (want 1.0)", ErrUnsupported, truncate(v, 10))
+			}
+		case "encoding":
+			if l != "utf-8" && l != "us-ascii" && l != "ascii" {
+				return fmt.Errorf("%w: character encoding %q (want UTF-8)", ErrUnsupported, truncate(l, 20))
+			}
+		case "standalone":
+			if v != "yes" && v != "no" {
+				return errors.New("malformed")
+			}
+		default:
+			return errors.New("malformed")
+		}
+	}
 }
 
 func (s *xmlScanner) chardata(raw []byte, cdata bool) error {
@@ -275,15 +334,25 @@ func (s *xmlScanner) chardata(raw []byte, cdata bool) error {
 		s.consume(len(raw))
 	}
 	if len(s.stack) == 0 {
-		if len(bytes.TrimLeft(raw, " \t\r\n")) > 0 {
+		if cdata || len(bytes.TrimLeft(raw, " \t\r\n")) > 0 {
 			return s.errorf("text outside the root element")
 		}
 		return nil
 	}
+	if err := checkChars(raw); err != nil {
+		return s.errorf("in the text of <%s>: %v", s.stack[len(s.stack)-1].qname, err)
+	}
+	if !cdata && bytes.Contains(raw, []byte("]]>")) {
+		return s.errorf(`"]]>" in the text of <%s>`, s.stack[len(s.stack)-1].qname)
+	}
 	s.text = raw
-	if !cdata && bytes.IndexByte(raw, '&') >= 0 {
+	if bytes.IndexByte(raw, '\r') >= 0 {
+		s.newlines = appendNewlines(s.newlines[:0], raw)
+		s.text = s.newlines
+	}
+	if !cdata && bytes.IndexByte(s.text, '&') >= 0 {
 		var err error
-		s.scratch, err = decodeEntities(s.scratch[:0], raw)
+		s.scratch, err = decodeEntities(s.scratch[:0], s.text)
 		if err != nil {
 			return s.errorf("%v", err)
 		}
@@ -317,6 +386,9 @@ func (s *xmlScanner) startTag(b []byte) error {
 		return s.errorf("malformed start tag")
 	}
 	qname := b[1 : 1+n]
+	if _, _, ok := splitQName(qname); !ok {
+		return s.errorf("malformed element name <%s>", truncate(string(qname), 40))
+	}
 	s.attrs = s.attrs[:0]
 	s.scratch = s.scratch[:0]
 	i := 1 + n
@@ -349,6 +421,10 @@ func (s *xmlScanner) startTag(b []byte) error {
 			return s.errorf("malformed attribute in <%s>", qname)
 		}
 		name := b[j : j+n]
+		prefix, local, ok := splitQName(name)
+		if !ok {
+			return s.errorf("malformed attribute name %s in <%s>", truncate(string(name), 40), qname)
+		}
 		j += n
 		for j < len(b) && isSpace(b[j]) {
 			j++
@@ -378,10 +454,19 @@ func (s *xmlScanner) startTag(b []byte) error {
 		if bytes.IndexByte(val, '<') >= 0 {
 			return s.errorf("'<' in attribute %s of <%s>", name, qname)
 		}
+		if err := checkChars(val); err != nil {
+			return s.errorf("attribute %s of <%s>: %v", name, qname, err)
+		}
+		if bytes.IndexByte(val, '\r') >= 0 {
+			start := len(s.scratch)
+			s.scratch = appendNewlines(s.scratch, val)
+			val = s.scratch[start:]
+		}
 		if bytes.IndexByte(val, '&') >= 0 {
+			s.newlines = append(s.newlines[:0], val...)
 			start := len(s.scratch)
 			var err error
-			if s.scratch, err = decodeEntities(s.scratch, val); err != nil {
+			if s.scratch, err = decodeEntities(s.scratch, s.newlines); err != nil {
 				return s.errorf("attribute %s of <%s>: %v", name, qname, err)
 			}
 			val = s.scratch[start:]
@@ -389,13 +474,7 @@ func (s *xmlScanner) startTag(b []byte) error {
 		if len(s.attrs) == maxAttrs {
 			return s.errorf("more than %d attributes on <%s>", maxAttrs, qname)
 		}
-		var a xmlAttr
-		a.value = val
-		if c := bytes.IndexByte(name, ':'); c >= 0 {
-			a.prefix, a.local = name[:c], name[c+1:]
-		} else {
-			a.local = name
-		}
+		a := xmlAttr{prefix: prefix, local: local, value: val}
 		for _, o := range s.attrs {
 			if bytes.Equal(o.prefix, a.prefix) && bytes.Equal(o.local, a.local) {
 				return s.errorf("attribute %s repeated on <%s>", name, qname)
@@ -425,8 +504,19 @@ func (s *xmlScanner) open(qname []byte, n int, self bool) error {
 		if len(s.ns) == maxBindings {
 			return s.errorf("more than %d namespace declarations in scope", maxBindings)
 		}
+		if err := checkBinding(prefix, a.value); err != nil {
+			return s.errorf("<%s>: %v", qname, err)
+		}
 		s.ns = append(s.ns, nsBinding{prefix: prefix, uri: s.intern(a.value)})
 		declared++
+	}
+	for _, a := range s.attrs {
+		if p := string(a.prefix); p != "" && p != "xmlns" {
+			if _, ok := s.lookup(a.prefix); !ok {
+				s.ns = s.ns[:len(s.ns)-declared]
+				return s.errorf("undeclared namespace prefix %q on attribute %s:%s of <%s>", a.prefix, a.prefix, a.local, qname)
+			}
+		}
 	}
 	if len(s.stack) < cap(s.stack) {
 		s.stack = s.stack[:len(s.stack)+1] // reuse the qname buffer there
@@ -444,12 +534,32 @@ func (s *xmlScanner) open(qname []byte, n int, self bool) error {
 	if !ok {
 		return s.errorf("undeclared namespace prefix %q on <%s>", prefix, qname)
 	}
+	if prefix == nil && string(local) == "xmlns" {
+		return s.errorf("an element called xmlns")
+	}
 	e.space, e.local = space, local
 	s.tokLine = s.line
 	s.consume(n)
 	s.rootSeen = true
 	s.kind, s.space, s.local = tokStart, space, local
 	s.pendingEnd = self
+	return nil
+}
+
+// checkBinding applies Namespaces in XML §3's constraints on declaring
+// prefix (""for the default namespace) as uri.
+func checkBinding(prefix string, uri []byte) error {
+	const xmlURI, xmlnsURI = "http://www.w3.org/XML/1998/namespace", "http://www.w3.org/2000/xmlns/"
+	switch {
+	case prefix == "xmlns":
+		return errors.New("the xmlns prefix cannot be declared")
+	case prefix == "xml" && string(uri) != xmlURI, prefix != "xml" && string(uri) == xmlURI:
+		return errors.New("the xml prefix and its namespace go together only")
+	case string(uri) == xmlnsURI:
+		return errors.New("the xmlns namespace cannot be declared")
+	case prefix != "" && len(uri) == 0:
+		return fmt.Errorf("prefix %s declared with an empty namespace", prefix)
+	}
 	return nil
 }
 
