@@ -29,11 +29,11 @@ type xmlScanner struct {
 	line int // line of buf[pos]
 
 	// The current token.
-	kind    tokKind
-	tokLine int
-	space   string // namespace of a start or end tag
-	local   []byte
-	attrs   []xmlAttr
+	kind     tokKind
+	tokLine  int
+	space    string // namespace of a start or end tag
+	local    []byte
+	attrs    []xmlAttr
 	text     []byte
 	scratch  []byte // decoded text and attribute values
 	newlines []byte // text and attribute values with their line ends made LF
