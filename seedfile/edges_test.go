@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"io"
 	"os"
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/keydesk/keydesk/fob"
 )
@@ -165,5 +167,27 @@ func TestKeyAlgorithmNames(t *testing.T) {
 	_, _, err := readAll(t, dir+"bad-algorithm.pskc", "", Keys{PSK: fig6Key})
 	if err == nil || !strings.Contains(err.Error(), `unsupported algorithm "urn:ietf:params:xml:ns:keyprov:pskc:ocra": keydesk reads HOTP and TOTP keys`) {
 		t.Errorf("bad-algorithm.pskc: %v", err)
+	}
+}
+
+// A file read a few bytes at a time, as a pipe or a slow disk hands it
+// over, gives the same fobs: the scanner waits for the rest of a token
+// wherever a read ends (an attribute name cut at a read's end was once
+// taken for a malformed one).
+func TestPSKCShortReads(t *testing.T) {
+	var file bytes.Buffer
+	if err := WritePSKC(&file, Synthetic(300), ExportOptions{Password: []byte("pw"), Iterations: 10}); err != nil {
+		t.Fatal(err)
+	}
+	k := Keys{Password: password("pw", nil)}
+	want, _, err := readFrom("s.pskc", bytes.NewReader(file.Bytes()), PSKC, k)
+	if err != nil || len(want) != 300 {
+		t.Fatalf("%d fobs, %v", len(want), err)
+	}
+	for _, r := range []io.Reader{iotest.OneByteReader(bytes.NewReader(file.Bytes())), iotest.HalfReader(bytes.NewReader(file.Bytes()))} {
+		got, _, err := readFrom("s.pskc", r, PSKC, k)
+		if err != nil || !slices.EqualFunc(got, want, tokEqual) {
+			t.Errorf("%T: %d fobs, %v", r, len(got), err)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"unicode/utf8"
 )
 
@@ -40,7 +41,11 @@ func (e xmlEvent) String() string {
 
 // scannerEvents runs keydesk's scanner over data.
 func scannerEvents(data []byte) ([]xmlEvent, error) {
-	s := newXMLScanner(bytes.NewReader(data))
+	return scanEvents(bytes.NewReader(data))
+}
+
+func scanEvents(r io.Reader) ([]xmlEvent, error) {
+	s := newXMLScanner(r)
 	var out []xmlEvent
 	var text []byte
 	flush := func() {
@@ -152,6 +157,12 @@ func FuzzXMLScanner(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got, err := scannerEvents(data)
+		// Read a byte at a time, every token is tried on each part of it
+		// first: the scanner must wait for the rest, not decide early.
+		slow, slowErr := scanEvents(iotest.OneByteReader(bytes.NewReader(data)))
+		if (err == nil) != (slowErr == nil) || fmt.Sprint(got) != fmt.Sprint(slow) {
+			t.Fatalf("read whole and a byte at a time, %q gives\n%v, %v\n%v, %v", data, got, err, slow, slowErr)
+		}
 		if err != nil {
 			var pe *posError
 			if !errors.As(err, &pe) {

@@ -312,6 +312,9 @@ func (s *xmlScanner) startTag(b []byte) error {
 		if n == 0 {
 			return s.errorf("malformed attribute in <%s>", qname)
 		}
+		if j+n == len(b) {
+			return errNeedMore // the name may go on
+		}
 		name := b[j : j+n]
 		prefix, local, ok := splitQName(name)
 		if !ok {
