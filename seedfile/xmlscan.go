@@ -80,9 +80,16 @@ func newXMLScanner(r io.Reader) *xmlScanner {
 	return &xmlScanner{r: r, buf: make([]byte, bufSize), line: 1}
 }
 
-// fill moves the unread bytes to the front and reads more. It reports
+// fill moves the unread bytes to the front and reads until at least want
+// of them are there, the buffer is full or the input ends. It reports
 // whether the buffer could take more bytes.
-func (s *xmlScanner) fill() bool {
+//
+// A token cut short is scanned again from its start once more has come.
+// Waiting for twice as much each time keeps that to a few scans a token
+// even when the reader hands over one byte at a time (a pipe, a slow
+// client): taking whatever one Read gives would scan a 64 KiB token tens
+// of thousands of times.
+func (s *xmlScanner) fill(want int) bool {
 	if s.eof {
 		return false
 	}
@@ -93,7 +100,8 @@ func (s *xmlScanner) fill() bool {
 	if s.end == len(s.buf) {
 		return false
 	}
-	for {
+	want = max(min(want, len(s.buf)), s.end+1)
+	for s.end < want {
 		n, err := s.r.Read(s.buf[s.end:])
 		s.end += n
 		if err != nil {
@@ -101,12 +109,10 @@ func (s *xmlScanner) fill() bool {
 			if err != io.EOF {
 				s.rerr = err
 			}
-			return true
-		}
-		if n > 0 {
-			return true
+			break
 		}
 	}
+	return true
 }
 
 func (s *xmlScanner) errorf(format string, args ...any) error {
@@ -131,7 +137,7 @@ func (s *xmlScanner) next() error {
 	for {
 		err := s.token()
 		if err == errNeedMore {
-			if s.fill() {
+			if s.fill(2 * (s.end - s.pos)) {
 				continue
 			}
 			if s.rerr != nil {
