@@ -166,6 +166,12 @@ func elemOf(space string, local []byte) elemID {
 // URIs, python-pskc's csv2pskc writes the bare "hotp" and "totp" the CSV
 // held, in whatever case; URNs are compared ignoring case (RFC 8141 §3).
 func keyAlgorithm(alg []byte) (fob.Kind, bool) {
+	switch string(alg) { // as written by nearly every file, checked first
+	case uriHOTP:
+		return fob.HOTP, true
+	case uriTOTP:
+		return fob.TOTP, true
+	}
 	switch {
 	case asciiEqualFold(alg, uriHOTP), asciiEqualFold(alg, uriHOTPHash), asciiEqualFold(alg, "hotp"):
 		return fob.HOTP, true

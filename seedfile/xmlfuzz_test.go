@@ -265,8 +265,9 @@ func TestCheckChars(t *testing.T) {
 				b[j] = byte(0x20 + rng.IntN(0x5f))
 			}
 		}
-		if got := checkChars(b) == nil; got != naive(b) {
-			t.Fatalf("%q: checkChars says %v", b, got)
+		cr, err := checkChars(b)
+		if (err == nil) != naive(b) || err == nil && cr != bytes.Contains(b, []byte("\r")) {
+			t.Fatalf("%q: checkChars says %v, %v", b, cr, err)
 		}
 	}
 }

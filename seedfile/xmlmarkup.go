@@ -38,7 +38,7 @@ func (s *xmlScanner) comment(b []byte) error {
 	if bytes.Contains(body, []byte("--")) || bytes.HasSuffix(body, []byte("-")) {
 		return s.errorf(`"--" inside a comment`)
 	}
-	if err := checkChars(body); err != nil {
+	if _, err := checkChars(body); err != nil {
 		return s.errorf("in a comment: %v", err)
 	}
 	s.consume(4 + i + 3)
@@ -61,7 +61,7 @@ func (s *xmlScanner) procInst(b []byte) error {
 	if !isNCName(target) {
 		return s.errorf("malformed processing instruction <?%s", truncate(string(target), 20))
 	}
-	if err := checkChars(rest); err != nil {
+	if _, err := checkChars(rest); err != nil {
 		return s.errorf("in a processing instruction: %v", err)
 	}
 	if bytes.EqualFold(target, []byte("xml")) {

@@ -237,19 +237,19 @@ func (s *xmlScanner) chardata(raw []byte, cdata bool) error {
 		}
 		return nil
 	}
-	if err := checkChars(raw); err != nil {
+	cr, err := checkChars(raw)
+	if err != nil {
 		return s.errorf("in the text of <%s>: %v", s.stack[len(s.stack)-1].qname, err)
 	}
 	if !cdata && bytes.Contains(raw, []byte("]]>")) {
 		return s.errorf(`"]]>" in the text of <%s>`, s.stack[len(s.stack)-1].qname)
 	}
 	s.text = raw
-	if bytes.IndexByte(raw, '\r') >= 0 {
+	if cr {
 		s.newlines = appendNewlines(s.newlines[:0], raw)
 		s.text = s.newlines
 	}
 	if !cdata && bytes.IndexByte(s.text, '&') >= 0 {
-		var err error
 		s.scratch, err = decodeEntities(s.scratch[:0], s.text)
 		if err != nil {
 			return s.errorf("%v", err)
@@ -262,21 +262,11 @@ func (s *xmlScanner) chardata(raw []byte, cdata bool) error {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
-// scanName returns the length of the XML name at the start of b.
-func scanName(b []byte) int {
-	for i, c := range b {
-		if isSpace(c) || c == '>' || c == '/' || c == '=' || c == '<' || c == '"' || c == '\'' {
-			return i
-		}
-	}
-	return len(b)
-}
-
 func (s *xmlScanner) startTag(b []byte) error {
 	if s.rootClosed {
 		return s.errorf("a second root element")
 	}
-	n := scanName(b[1:])
+	n, colon, ok := scanQName(b[1:])
 	if 1+n == len(b) {
 		return errNeedMore
 	}
@@ -284,7 +274,7 @@ func (s *xmlScanner) startTag(b []byte) error {
 		return s.errorf("malformed start tag")
 	}
 	qname := b[1 : 1+n]
-	if _, _, ok := splitQName(qname); !ok {
+	if !ok {
 		return s.errorf("malformed element name <%s>", truncate(string(qname), 40))
 	}
 	s.attrs = s.attrs[:0]
@@ -309,12 +299,12 @@ func (s *xmlScanner) startTag(b []byte) error {
 				}
 				j++
 			}
-			return s.open(qname, j+1, self)
+			return s.open(qname, colon, j+1, self)
 		}
 		if j == i {
 			return s.errorf("malformed start tag <%s>: attributes must be separated by spaces", qname)
 		}
-		n := scanName(b[j:])
+		n, c, ok := scanQName(b[j:])
 		if n == 0 {
 			return s.errorf("malformed attribute in <%s>", qname)
 		}
@@ -322,9 +312,12 @@ func (s *xmlScanner) startTag(b []byte) error {
 			return errNeedMore // the name may go on
 		}
 		name := b[j : j+n]
-		prefix, local, ok := splitQName(name)
 		if !ok {
 			return s.errorf("malformed attribute name %s in <%s>", truncate(string(name), 40), qname)
+		}
+		prefix, local := []byte(nil), name
+		if c >= 0 {
+			prefix, local = name[:c], name[c+1:]
 		}
 		j += n
 		for j < len(b) && isSpace(b[j]) {
@@ -355,10 +348,11 @@ func (s *xmlScanner) startTag(b []byte) error {
 		if bytes.IndexByte(val, '<') >= 0 {
 			return s.errorf("'<' in attribute %s of <%s>", name, qname)
 		}
-		if err := checkChars(val); err != nil {
+		cr, err := checkChars(val)
+		if err != nil {
 			return s.errorf("attribute %s of <%s>: %v", name, qname, err)
 		}
-		if bytes.IndexByte(val, '\r') >= 0 {
+		if cr {
 			start := len(s.scratch)
 			s.scratch = appendNewlines(s.scratch, val)
 			val = s.scratch[start:]
@@ -366,7 +360,6 @@ func (s *xmlScanner) startTag(b []byte) error {
 		if bytes.IndexByte(val, '&') >= 0 {
 			s.newlines = append(s.newlines[:0], val...)
 			start := len(s.scratch)
-			var err error
 			if s.scratch, err = decodeEntities(s.scratch, s.newlines); err != nil {
 				return s.errorf("attribute %s of <%s>: %v", name, qname, err)
 			}
@@ -387,8 +380,8 @@ func (s *xmlScanner) startTag(b []byte) error {
 }
 
 // open pushes the element whose tag is n bytes long, declares its
-// namespaces and resolves its name.
-func (s *xmlScanner) open(qname []byte, n int, self bool) error {
+// namespaces and resolves its name, whose colon is at colon (-1 for none).
+func (s *xmlScanner) open(qname []byte, colon, n int, self bool) error {
 	if len(s.stack) == maxDepth {
 		return s.errorf("elements nested deeper than %d", maxDepth)
 	}
@@ -428,8 +421,8 @@ func (s *xmlScanner) open(qname []byte, n int, self bool) error {
 	e.qname = append(e.qname[:0], qname...)
 	e.nsCount = declared
 	prefix, local := []byte(nil), e.qname
-	if c := bytes.IndexByte(e.qname, ':'); c >= 0 {
-		prefix, local = e.qname[:c], e.qname[c+1:]
+	if colon >= 0 {
+		prefix, local = e.qname[:colon], e.qname[colon+1:]
 	}
 	space, ok := s.lookup(prefix)
 	if !ok {
@@ -476,7 +469,10 @@ func (s *xmlScanner) endTag(b []byte) error {
 	if i < 0 {
 		return errNeedMore
 	}
-	name := bytes.TrimRight(b[2:i], " \t\r\n")
+	name := b[2:i]
+	for len(name) > 0 && isSpace(name[len(name)-1]) {
+		name = name[:len(name)-1]
+	}
 	if len(s.stack) == 0 {
 		return s.errorf("end tag </%s> without a start tag", truncate(string(name), 64))
 	}

@@ -85,37 +85,68 @@ func charRef(ent string) (rune, bool) {
 
 // checkChars reports the first thing in b that is not an XML character
 // (XML 1.0 §2.2: tab, LF, CR, and U+0020 up, less surrogates, U+FFFE and
-// U+FFFF), invalid UTF-8 included. Most of a PSKC file is base64 and
-// markup, so eight printable ASCII bytes at a time are passed at once.
-func checkChars(b []byte) error {
+// U+FFFF), invalid UTF-8 included, and whether b holds a CR (which
+// appendNewlines must then take out). Most of a PSKC file is base64,
+// numbers and the white space between elements, so printable ASCII is
+// passed eight bytes at a time, and the rest of ASCII by a table.
+func checkChars(b []byte) (cr bool, err error) {
 	for i := 0; i < len(b); {
-		if len(b)-i >= 8 {
+		for len(b)-i >= 8 {
 			v := binary.LittleEndian.Uint64(b[i:])
 			// No byte with the top bit set, and none below 0x20.
-			if v&0x8080808080808080 == 0 && (v-0x2020202020202020)&^v&0x8080808080808080 == 0 {
-				i += 8
-				continue
+			if v&0x8080808080808080 != 0 || (v-0x2020202020202020)&^v&0x8080808080808080 != 0 {
+				break
 			}
+			i += 8
 		}
-		c := b[i]
-		switch {
-		case c >= 0x20 && c < utf8.RuneSelf, c == '\t', c == '\n', c == '\r':
+		for i < len(b) && asciiChar[b[i]] == charOK {
+			i++
+		}
+		if i == len(b) {
+			break
+		}
+		switch c := b[i]; asciiChar[c] {
+		case charOK:
+			continue
+		case charCR:
+			cr = true
 			i++
 			continue
-		case c < 0x20:
-			return fmt.Errorf("control character %#02x", c)
+		case charControl:
+			return cr, fmt.Errorf("control character %#02x", c)
 		}
 		r, n := utf8.DecodeRune(b[i:])
 		if r == utf8.RuneError && n == 1 {
-			return errors.New("invalid UTF-8")
+			return cr, errors.New("invalid UTF-8")
 		}
 		if r == 0xFFFE || r == 0xFFFF {
-			return fmt.Errorf("%U is not an XML character", r)
+			return cr, fmt.Errorf("%U is not an XML character", r)
 		}
 		i += n
 	}
-	return nil
+	return cr, nil
 }
+
+const (
+	charOK      = iota // an XML character on its own
+	charCR             // carriage return
+	charControl        // no XML character
+	charMulti          // the first byte of a UTF-8 sequence, or no UTF-8
+)
+
+var asciiChar = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case c >= utf8.RuneSelf:
+			t[c] = charMulti
+		case c == '\r':
+			t[c] = charCR
+		case c < 0x20 && c != '\t' && c != '\n':
+			t[c] = charControl
+		}
+	}
+	return t
+}()
 
 // appendNewlines appends src to dst with each CR LF and each lone CR made
 // one LF, as XML 1.0 §2.11 has a parser do before anything else.
@@ -143,23 +174,41 @@ func isNCName(b []byte) bool {
 		return false
 	}
 	for i, c := range b {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', c == '_':
-		case i > 0 && ('0' <= c && c <= '9' || c == '-' || c == '.'):
-		default:
+		if !nameByte(c, i == 0) {
 			return false
 		}
 	}
 	return true
 }
 
-// splitQName splits an element or attribute name into its prefix (nil for
-// none) and local part, reporting whether it is a QName (Namespaces in XML
-// §4): one NCName, or two joined by one colon.
-func splitQName(b []byte) (prefix, local []byte, ok bool) {
-	if c := bytes.IndexByte(b, ':'); c >= 0 {
-		prefix, local = b[:c], b[c+1:]
-		return prefix, local, isNCName(prefix) && isNCName(local)
+func nameByte(c byte, first bool) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', c == '_':
+		return true
+	case '0' <= c && c <= '9', c == '-', c == '.':
+		return !first
 	}
-	return nil, b, isNCName(b)
+	return false
+}
+
+// scanQName measures the element or attribute name at the start of b: its
+// length up to the first byte that cannot be in a tag's name, where its
+// colon is (-1 for none), and whether it is a QName (Namespaces in XML §4):
+// one NCName, or two joined by one colon.
+func scanQName(b []byte) (n, colon int, ok bool) {
+	colon, ok = -1, true
+	for i, c := range b {
+		switch {
+		case c == ':':
+			if colon >= 0 || i == 0 {
+				ok = false
+			}
+			colon = i
+		case isSpace(c) || c == '>' || c == '/' || c == '=' || c == '<' || c == '"' || c == '\'':
+			return i, colon, ok && i > 0 && colon != i-1
+		case !nameByte(c, i == 0 || i == colon+1):
+			ok = false
+		}
+	}
+	return len(b), colon, ok && len(b) > 0 && colon != len(b)-1
 }
