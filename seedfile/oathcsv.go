@@ -26,7 +26,11 @@ import (
 //
 // A first line "# version: 2" puts the user in front. privacyIDEA writes
 // three columns there (user, resolver, realm); a single user column is
-// accepted too, told apart by where the type column falls.
+// accepted too, told apart by where the type column falls. keydesk has no
+// resolvers or realms, so those two are not kept. An empty user column
+// leaves the fob in stock; one of white space only is refused, and a user
+// name must pass fob.CheckUserName. A leading single quote that [CSVField]
+// put before a serial or user to defuse a spreadsheet formula is taken off.
 
 var versionLine = regexp.MustCompile(`^#\s*version:\s*(\d+)\s*$`)
 

@@ -2,12 +2,17 @@
 // PSKC (RFC 6030), OATH CSV, the YubiKey Personalization Tool's log, and
 // otpauth:// key URIs, one per line.
 //
-// Every reader streams: it holds one record at a time, so memory stays flat
-// whatever the file size, and it caps every line, element, attribute list and
-// nesting depth so that a hostile file cannot make it allocate without bound.
-// Each record comes out as a [fob.Token] that has been Normalize()d and
-// Validate()d; any error names the file and the position (line, or the
-// KeyPackage's number and serial) and what was wrong.
+// [NewReader] detects the format when not told it, and a UTF-8 byte order
+// mark in front is passed over in every format. Every reader streams: it
+// holds one record at a time, so memory stays flat whatever the file size,
+// and it caps every line, element, attribute list and nesting depth so that
+// a hostile file cannot make it allocate without bound. Each record comes
+// out as a [fob.Token] that has been Normalize()d and Validate()d; any error
+// names the file and the position (line, or the KeyPackage's number and
+// serial) and what was wrong.
+//
+// Every CSV field keydesk writes, here or in the CLI's reports, goes through
+// [CSVField].
 //
 // Because it streams, a reader hands out tokens before it has seen the end of
 // the file. An error from [Reader.Next] condemns the whole file: the caller
