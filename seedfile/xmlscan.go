@@ -241,7 +241,7 @@ func (s *xmlScanner) chardata(raw []byte, cdata bool) error {
 	if err != nil {
 		return s.errorf("in the text of <%s>: %v", s.stack[len(s.stack)-1].qname, err)
 	}
-	if !cdata && bytes.Contains(raw, []byte("]]>")) {
+	if !cdata && bytes.IndexByte(raw, ']') >= 0 && bytes.Contains(raw, []byte("]]>")) {
 		return s.errorf(`"]]>" in the text of <%s>`, s.stack[len(s.stack)-1].qname)
 	}
 	s.text = raw
@@ -405,7 +405,7 @@ func (s *xmlScanner) open(qname []byte, colon, n int, self bool) error {
 		declared++
 	}
 	for _, a := range s.attrs {
-		if p := string(a.prefix); p != "" && p != "xmlns" {
+		if len(a.prefix) > 0 && string(a.prefix) != "xmlns" {
 			if _, ok := s.lookup(a.prefix); !ok {
 				s.ns = s.ns[:len(s.ns)-declared]
 				return s.errorf("undeclared namespace prefix %q on attribute %s:%s of <%s>", a.prefix, a.prefix, a.local, qname)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -182,14 +183,34 @@ func isNCName(b []byte) bool {
 }
 
 func nameByte(c byte, first bool) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', c == '_':
-		return true
-	case '0' <= c && c <= '9', c == '-', c == '.':
-		return !first
-	}
-	return false
+	k := nameClass[c]
+	return k == nameStart || k == nameChar && !first
 }
+
+// Classes of the bytes of a name.
+const (
+	nameNot   = iota // cannot be in a name here
+	nameStart        // may start a name: a letter or _
+	nameChar         // may follow: a digit, - or .
+	nameColon        // between prefix and local name
+	nameEnd          // ends the name in a tag: white space, > / = < " '
+)
+
+var nameClass = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', c == '_':
+			t[c] = nameStart
+		case '0' <= c && c <= '9', c == '-', c == '.':
+			t[c] = nameChar
+		case c == ':':
+			t[c] = nameColon
+		case isSpace(byte(c)), strings.IndexByte(`>/=<"'`, byte(c)) >= 0:
+			t[c] = nameEnd
+		}
+	}
+	return t
+}()
 
 // scanQName measures the element or attribute name at the start of b: its
 // length up to the first byte that cannot be in a tag's name, where its
@@ -197,18 +218,22 @@ func nameByte(c byte, first bool) bool {
 // one NCName, or two joined by one colon.
 func scanQName(b []byte) (n, colon int, ok bool) {
 	colon, ok = -1, true
+	first := true // at the first byte of the prefix or the local name
 	for i, c := range b {
-		switch {
-		case c == ':':
-			if colon >= 0 || i == 0 {
-				ok = false
-			}
-			colon = i
-		case isSpace(c) || c == '>' || c == '/' || c == '=' || c == '<' || c == '"' || c == '\'':
-			return i, colon, ok && i > 0 && colon != i-1
-		case !nameByte(c, i == 0 || i == colon+1):
+		switch nameClass[c] {
+		case nameStart:
+		case nameChar:
+			ok = ok && !first
+		case nameColon:
+			ok = ok && colon < 0 && !first
+			colon, first = i, true
+			continue
+		case nameEnd:
+			return i, colon, ok && !first
+		default:
 			ok = false
 		}
+		first = false
 	}
-	return len(b), colon, ok && len(b) > 0 && colon != len(b)-1
+	return len(b), colon, ok && !first
 }
