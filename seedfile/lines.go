@@ -119,6 +119,9 @@ func splitCSV(line string) ([]string, error) {
 // blankField reports whether the first field of raw, an untrimmed line,
 // holds white space and nothing else: a column someone meant to fill.
 func blankField(raw string) bool {
+	if raw == "" || raw[0] == ',' || raw[0] > ' ' && raw[0] < utf8.RuneSelf {
+		return false // the usual: an empty column, or one that starts with a name
+	}
 	if strings.HasPrefix(strings.TrimLeft(raw, " \t"), `"`) {
 		return false
 	}
