@@ -120,20 +120,11 @@ func (d *Desk) Import(ctx context.Context, req ImportRequest) (ImportResult, err
 func (d *Desk) importFile(ctx context.Context, tx *inventory.Tx, f SeedFile, name string, req ImportRequest) (BatchResult, error) {
 	h := sha256.New()
 	in := bufio.NewReaderSize(io.TeeReader(f.R, h), 64<<10)
-	format := req.Format
-	if format == "" {
-		head, err := in.Peek(4096)
-		if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
-			return BatchResult{}, fmt.Errorf("%s: %w", f.Name, err)
-		}
-		if format, err = seedfile.Detect(head); err != nil {
-			return BatchResult{}, &seedfile.ParseError{File: f.Name, Err: err}
-		}
-	}
-	r, err := seedfile.NewReader(f.Name, in, format, req.Keys)
+	r, err := seedfile.NewReader(f.Name, in, req.Format, req.Keys)
 	if err != nil {
 		return BatchResult{}, err
 	}
+	format := r.Format()
 	batch, err := addBatch(tx, inventory.Batch{Name: name, FileName: filepath.Base(f.Name), Format: string(format), ImportedBy: d.actor}, req.Batch == "")
 	if err != nil {
 		return BatchResult{}, fmt.Errorf("%s: %w", f.Name, err)

@@ -226,10 +226,9 @@ func (t *Token) Validate() error {
 }
 
 // CheckUserName says what is wrong with a keydesk user name, if anything:
-// it is 1 to 128 bytes, holds no control character and does not start or
-// end with white space. Inner spaces are allowed, as directory names
-// ("Dave, Jr.") hold them. The inventory, the seed file readers and the
-// server all apply this one rule.
+// it is 1 to 128 bytes and holds neither white space nor a control
+// character. The inventory, the seed file readers and the server all
+// apply this one rule.
 func CheckUserName(name string) error {
 	if name == "" {
 		return errors.New("empty user name")
@@ -237,13 +236,14 @@ func CheckUserName(name string) error {
 	if len(name) > MaxUserNameLen {
 		return fmt.Errorf("user name longer than %d characters", MaxUserNameLen)
 	}
-	// A leading or trailing space is always a typing slip, or a column
-	// padded by the tool that wrote the file.
-	if strings.TrimSpace(name) != name {
-		return fmt.Errorf("user name %q starts or ends with white space", name)
-	}
+	// A user name is what a user types at a login prompt, or what a
+	// directory holds as an account name: never white space, which no
+	// VPN client sends intact.
 	for _, r := range name {
-		if unicode.IsControl(r) {
+		switch {
+		case unicode.IsSpace(r):
+			return fmt.Errorf("user name %q contains white space; a user name is what the user types to log in (the person's name goes in the full name)", name)
+		case unicode.IsControl(r):
 			return fmt.Errorf("user name %q contains a control character", name)
 		}
 	}

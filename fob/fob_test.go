@@ -132,7 +132,7 @@ func TestValidate(t *testing.T) {
 		// The edges: the last counter an HOTP fob may start from, the last
 		// Yubico counter an OTP can still beat, a user name with inner
 		// spaces, a key valid for one instant, dates on one side only.
-		{Serial: "E1", Kind: fob.HOTP, Secret: seed, Counter: fob.MaxCounter, User: "Dave, Jr."},
+		{Serial: "E1", Kind: fob.HOTP, Secret: seed, Counter: fob.MaxCounter, User: "dave,jr"},
 		{Serial: "E2", Kind: fob.Yubico, Secret: seed[:16], PrivateID: seed[:6], Counter: 0x7fff<<8 | 0xfe},
 		{Serial: "E3", Kind: fob.TOTP, Secret: seed, NotBefore: time.Unix(1e9, 0), NotAfter: time.Unix(1e9, 0)},
 		{Serial: "E4", Kind: fob.TOTP, Secret: seed, NotAfter: time.Unix(1e9, 0)},
@@ -157,9 +157,9 @@ func TestValidate(t *testing.T) {
 		"counter 9223372036854775808 is past":                      {Serial: "s", Kind: fob.HOTP, Secret: seed, Counter: fob.MaxCounter + 1},
 		"counter 32767.255: no OTP":                                {Serial: "s", Kind: fob.Yubico, Secret: seed[:16], PrivateID: seed[:6], Counter: 0x7fffff},
 		"counter 65535.255: no OTP":                                {Serial: "s", Kind: fob.Yubico, Secret: seed[:16], PrivateID: seed[:6], Counter: 0xffffff},
-		`user name " alice" starts or ends`:                        {Serial: "s", Kind: fob.HOTP, Secret: seed, User: " alice"},
-		`user name "   " starts or ends`:                           {Serial: "s", Kind: fob.HOTP, Secret: seed, User: "   "},
-		`user name "a\tb" contains a control`:                      {Serial: "s", Kind: fob.HOTP, Secret: seed, User: "a\tb"},
+		`user name " alice" contains white space`:                  {Serial: "s", Kind: fob.HOTP, Secret: seed, User: " alice"},
+		`user name "   " contains white space`:                     {Serial: "s", Kind: fob.HOTP, Secret: seed, User: "   "},
+		`user name "a\tb" contains white space`:                    {Serial: "s", Kind: fob.HOTP, Secret: seed, User: "a\tb"},
 		"user name longer than 128":                                {Serial: "s", Kind: fob.HOTP, Secret: seed, User: strings.Repeat("u", 129)},
 		"key expires (2001-09-09T01:46:39Z) before it starts (2001-09-09T01:46:40Z)": {Serial: "s", Kind: fob.TOTP, Secret: seed,
 			NotBefore: time.Unix(1e9, 0), NotAfter: time.Unix(1e9-1, 0)},
@@ -188,12 +188,12 @@ func TestNormalizeDatesUTC(t *testing.T) {
 }
 
 func TestCheckUserName(t *testing.T) {
-	for _, ok := range []string{"alice", "Dave, Jr.", "o'brien", "jürgen", strings.Repeat("u", 128)} {
+	for _, ok := range []string{"alice", "dave,jr", "o'brien", "jürgen", strings.Repeat("u", 128)} {
 		if err := fob.CheckUserName(ok); err != nil {
 			t.Errorf("%q: %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"", " ", "alice ", "\u00a0alice", "a\x00b", "a\u0085b", strings.Repeat("u", 129)} {
+	for _, bad := range []string{"", " ", "alice ", "\u00a0alice", "Dave, Jr.", "carol smith", "a\x00b", "a\u0085b", strings.Repeat("u", 129)} {
 		if err := fob.CheckUserName(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

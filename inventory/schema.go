@@ -137,6 +137,8 @@ CREATE INDEX keys_by_user ON keys(user_id);
 	// full reason of a denial, and names matched regardless of case.
 	`
 ALTER TABLE bypass_codes ADD COLUMN revoked_at INTEGER;
+ALTER TABLE fobs ADD COLUMN not_before INTEGER;
+ALTER TABLE fobs ADD COLUMN not_after INTEGER;
 ALTER TABLE bypass_codes ADD COLUMN last_used_at INTEGER;
 ALTER TABLE applications ADD COLUMN detailed_reasons INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE applications ADD COLUMN radius_mode TEXT NOT NULL DEFAULT 'otp' CHECK (radius_mode IN ('otp', 'password+otp', 'challenge'));

@@ -350,3 +350,11 @@ func nullTime(v sql.NullInt64) time.Time {
 func like(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
+
+// unixOrNil is t in unix seconds, or NULL for the zero time.
+func unixOrNil(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.Unix()
+}

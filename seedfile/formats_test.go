@@ -41,7 +41,7 @@ func TestTextFormats(t *testing.T) {
 		{"oath-v2-privacyidea.csv", OATHCSV, []fob.Token{
 			user(hotp("PI-0001", 6, 12, s20, fob.SHA1), "alice"), user(totp("PI-0002", 6, 30, s32, fob.SHA256), "bob"), hotp("PI-0003", 8, 0, s20, fob.SHA1)}, nil},
 		{"oath-v2-user.csv", OATHCSV, []fob.Token{
-			user(hotp("U-0001", 6, 3, s20, fob.SHA1), "carol"), user(totp("U-0002", 7, 45, s20, fob.SHA512), "Dave, Jr.")}, nil},
+			user(hotp("U-0001", 6, 3, s20, fob.SHA1), "carol"), user(totp("U-0002", 7, 45, s20, fob.SHA512), "dave,jr")}, nil},
 		{"yubico-traditional.csv", YubicoCSV, []fob.Token{
 			yk("vvcccbhcklhb", "vvcccbhcklhb", "4f2a9c1d7e3b", "0f1e2d3c4b5a69788796a5b4c3d2e1f0"),
 			{Serial: "cccccccccccc", Kind: fob.HOTP, Algorithm: fob.SHA1, Digits: 8, Counter: 16, Secret: ykHOTP, Manufacturer: "Yubico"}},
@@ -93,9 +93,9 @@ func TestTextErrors(t *testing.T) {
 		{"bad-digits.csv", "", OATHCSV, nil, `line 1 (serial "W-1"): wrong digit count 9`},
 		{"bad-user-blank.csv", "", OATHCSV, nil, `bad-user-blank.csv: line 4: user column holds only white space`},
 		{"x.csv", "# version: 2\n\u00a0\t,U-1,3132333435363738393031323334353637383930\n", OATHCSV, nil, `line 2: user column holds only white space`},
-		{"x.csv", "# version: 2\n\"  \",U-1,3132333435363738393031323334353637383930\n", OATHCSV, fob.ErrInvalid, `line 2 (serial "U-1"): invalid fob: user name "  " starts or ends with white space`},
-		{"x.csv", "# version: 2\n\" carol\",U-1,3132333435363738393031323334353637383930\n", OATHCSV, fob.ErrInvalid, `user name " carol" starts or ends`},
-		{"x.csv", "# version: 2\n\"car\tol\",U-1,3132333435363738393031323334353637383930\n", OATHCSV, fob.ErrInvalid, `user name "car\tol" contains a control character`},
+		{"x.csv", "# version: 2\n\"  \",U-1,3132333435363738393031323334353637383930\n", OATHCSV, fob.ErrInvalid, `line 2 (serial "U-1"): invalid fob: user name "  " contains white space`},
+		{"x.csv", "# version: 2\n\" carol\",U-1,3132333435363738393031323334353637383930\n", OATHCSV, fob.ErrInvalid, `user name " carol" contains white space`},
+		{"x.csv", "# version: 2\n\"car\tol\",U-1,3132333435363738393031323334353637383930\n", OATHCSV, fob.ErrInvalid, `user name "car\tol" contains white space`},
 		{"x.csv", "# version: 2\n" + strings.Repeat("u", 129) + ",U-1,3132333435363738393031323334353637383930\n", OATHCSV, fob.ErrInvalid, `line 2 (serial "U-1"): invalid fob: user name longer than 128`},
 		{"x.csv", "# version: 2\n\"car\"ol,U-1,3132333435363738393031323334353637383930\n", OATHCSV, nil, `line 2: field 1: text after the closing quote`},
 		{"x.csv", "# version: 2\n\"carol,U-1,3132333435363738393031323334353637383930\n", OATHCSV, nil, `line 2: field 1: quote not closed`},
@@ -204,13 +204,13 @@ func TestParseErrorText(t *testing.T) {
 // leaves the fob in stock.
 func TestOATHUserColumn(t *testing.T) {
 	const seed = ",3132333435363738393031323334353637383930,hotp\n"
-	doc := "# version: 2\n  carol  ,U-1" + seed + `"Dave, Jr.",U-2` + seed + ",U-3" + seed + `"",U-4` + seed + "\tjürgen\t,U-5" + seed
+	doc := "# version: 2\n  carol  ,U-1" + seed + `"dave,jr",U-2` + seed + ",U-3" + seed + `"",U-4` + seed + "\tjürgen\t,U-5" + seed
 	toks, _, err := readFrom("u.csv", strings.NewReader(doc), "", Keys{})
 	var users []string
 	for _, t := range toks {
 		users = append(users, t.User)
 	}
-	if err != nil || !slices.Equal(users, []string{"carol", "Dave, Jr.", "", "", "jürgen"}) {
+	if err != nil || !slices.Equal(users, []string{"carol", "dave,jr", "", "", "jürgen"}) {
 		t.Errorf("users %q, %v", users, err)
 	}
 }

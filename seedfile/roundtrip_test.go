@@ -120,7 +120,7 @@ func TestOATHCSVRoundTrip(t *testing.T) {
 		want[i].Manufacturer, want[i].Model, want[i].KeyID, want[i].Issuer, want[i].Label, want[i].T0, want[i].Drift = "", "", "", "", "", 0, 0
 		want[i].NotBefore, want[i].NotAfter = time.Time{}, time.Time{}
 	}
-	want[0].User = `Doe, "Jo" #1`
+	want[0].User = `doe,"jo"#1`
 	var buf bytes.Buffer
 	if err := WriteOATHCSV(&buf, seq(want)); err != nil {
 		t.Fatal(err)
