@@ -16,6 +16,15 @@ func (p Policy) Locked(lockedAt, now time.Time) bool {
 	return p.LockoutCooldown <= 0 || now.Before(lockedAt.Add(p.LockoutCooldown))
 }
 
+// LockEnd is when a lock set at lockedAt ends by itself: the zero time
+// when only an admin unlocks.
+func (p Policy) LockEnd(lockedAt time.Time) time.Time {
+	if p.LockoutCooldown <= 0 || lockedAt.IsZero() {
+		return time.Time{}
+	}
+	return lockedAt.Add(p.LockoutCooldown)
+}
+
 // lockEnds says how a lock set at lockedAt ends, for a clerk.
 func (p Policy) lockEnds(lockedAt time.Time) string {
 	if p.LockoutCooldown <= 0 {

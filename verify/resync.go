@@ -35,8 +35,55 @@ func (p Policy) Resync(f *inventory.Fob, code1, code2 string, now time.Time) (in
 	if use, ok := p.findPair(f, code1, code2, now); ok {
 		return use, nil
 	}
+	if err := p.usedPair(f, code1, code2, now); err != nil {
+		return inventory.FobUse{}, err
+	}
 	return inventory.FobUse{}, fmt.Errorf("%w: the two codes are not consecutive codes of fob %s within %d %s; check the serial and that the codes were read one after the other",
 		ErrResync, t.Serial, p.ResyncWindow, map[bool]string{true: "presses", false: "steps of now"}[t.Kind == fob.HOTP])
+}
+
+// usedPair explains two consecutive codes the fob showed before and that
+// were already used: they prove nothing about where the fob is now (they
+// may have been read over a shoulder), so they do not resync it, and the
+// clerk is told to read two new ones rather than that the codes are not
+// consecutive. It looks back as far as a resync looks ahead.
+func (p Policy) usedPair(f *inventory.Fob, c1, c2 string, now time.Time) error {
+	t := &f.Token
+	w := int64(p.ResyncWindow)
+	if t.Kind == fob.HOTP {
+		for back := uint64(1); back <= uint64(w) && back <= t.Counter; back++ {
+			c := t.Counter - back
+			if !fob.CodesEqual(c1, t.Code(c)) || !fob.CodesEqual(c2, t.Code(c+1)) {
+				continue
+			}
+			which := "both were used already"
+			if c+1 == t.Counter {
+				which = "the first was used already"
+			}
+			return fmt.Errorf("%w: the two codes follow each other, but fob %s showed them before and %s (counters %d and %d; the fob is at counter %d or later): press the button twice more and give those two new codes",
+				ErrResync, t.Serial, which, c, c+1, t.Counter)
+		}
+		return nil
+	}
+	if !f.HasLast {
+		return nil
+	}
+	raw := t.Step(now)
+	for d := -w; d <= w; d++ {
+		s := raw + d
+		if s < 0 || s > f.LastStep {
+			continue
+		}
+		if !fob.CodesEqual(c1, t.Code(uint64(s))) || !fob.CodesEqual(c2, t.Code(uint64(s+1))) {
+			continue
+		}
+		// A TOTP step once accepted, or any step before it, is never
+		// accepted again (RFC 6238 §5.2).
+		at := time.Unix(t.T0+s*int64(t.Period), 0)
+		return fmt.Errorf("%w: the two codes follow each other, but fob %s showed them at %s, and a code from then or later was accepted already, so they cannot be used again: wait until the fob shows a new code, then give that code and the next one",
+			ErrResync, t.Serial, clock(at))
+	}
+	return nil
 }
 
 func (p Policy) findPair(f *inventory.Fob, c1, c2 string, now time.Time) (inventory.FobUse, bool) {

@@ -3,6 +3,7 @@ package verify_test
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,5 +103,45 @@ func TestResyncUnlocksAndRefuses(t *testing.T) {
 	}
 	if _, err := resync(t, e, "RS-Y", otp(t, y, 1, 0), otp(t, y, 1, 1)); err == nil {
 		t.Error("resynced a Yubico fob")
+	}
+}
+
+// Two codes that follow each other but were used already say so, in
+// words a clerk acts on, rather than that they are not consecutive.
+func TestResyncWithUsedCodes(t *testing.T) {
+	e := newEnv(t)
+	a := hotp("RS-OLD")
+	e.add(t, "", a)
+	for c := range uint64(5) {
+		wantAllow(t, "code "+a.Code(c), e.serial(t, "RS-OLD", a.Code(c)))
+	}
+	for _, c := range []struct {
+		c1, c2 uint64
+		words  string
+	}{
+		{1, 2, "both were used already (counters 1 and 2; the fob is at counter 5 or later): press the button twice more"},
+		{4, 5, "the first was used already (counters 4 and 5"},
+	} {
+		_, err := resync(t, e, "RS-OLD", a.Code(c.c1), a.Code(c.c2))
+		if !errors.Is(err, verify.ErrResync) || !strings.Contains(err.Error(), "follow each other, but fob RS-OLD showed them before and "+c.words) ||
+			strings.Contains(err.Error(), "not consecutive") {
+			t.Errorf("used codes %d and %d: %v", c.c1, c.c2, err)
+		}
+	}
+	if _, err := resync(t, e, "RS-OLD", a.Code(1), a.Code(3)); err == nil || !strings.Contains(err.Error(), "not consecutive") {
+		t.Errorf("used codes that do not follow each other: %v", err)
+	}
+	if f := e.fob(t, "RS-OLD"); f.Token.Counter != 5 {
+		t.Errorf("counter %d after refused resyncs, want 5", f.Token.Counter)
+	}
+
+	tok := totp("RS-OLDT")
+	e.add(t, "", tok)
+	wantAllow(t, "the TOTP code now", e.serial(t, "RS-OLDT", tok.Code(step)))
+	for _, s := range []uint64{step - 1, step} {
+		_, err := resync(t, e, "RS-OLDT", tok.Code(s), tok.Code(s+1))
+		if !errors.Is(err, verify.ErrResync) || !strings.Contains(err.Error(), "a code from then or later was accepted already, so they cannot be used again: wait until the fob shows a new code") {
+			t.Errorf("TOTP codes of steps %+d and %+d: %v", int64(s-step), int64(s+1-step), err)
+		}
 	}
 }
