@@ -10,6 +10,9 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/verify"
@@ -25,6 +28,8 @@ type Desk struct {
 	ver   *verify.Verifier
 	actor string
 	rand  io.Reader
+	// reason is why the clerk acts, for the actions that keep one.
+	reason string
 }
 
 // New is the desk of an inventory, acting as "keydesk" until told who acts.
@@ -46,6 +51,44 @@ func (d *Desk) WithRand(r io.Reader) *Desk {
 	c := *d
 	c.rand = r
 	return &c
+}
+
+// Because is the same desk acting for reason: the actions that keep one
+// (a fob reported lost or revoked, a user disabled) write it in their
+// audit entry and keep it on the record. [CheckReason] says what a reason
+// may be.
+func (d *Desk) Because(reason string) *Desk {
+	c := *d
+	c.reason = strings.TrimSpace(reason)
+	return &c
+}
+
+// MaxReason bounds a reason: a sentence, not a report.
+const MaxReason = 200
+
+// CheckReason says what is wrong with a reason, if anything.
+func CheckReason(reason string) error {
+	switch {
+	case !utf8.ValidString(reason):
+		return verify.Refusef("the reason is not UTF-8 text")
+	case len(reason) > MaxReason:
+		return verify.Refusef("the reason is longer than %d bytes", MaxReason)
+	case strings.IndexFunc(reason, unicode.IsControl) >= 0:
+		return verify.Refusef("the reason contains a control character (a line break, say): give it on one line")
+	}
+	return nil
+}
+
+// because is the audit detail of an action, with the reason it was taken
+// for, if one was given.
+func (d *Desk) because(detail string) string {
+	switch {
+	case d.reason == "":
+		return detail
+	case detail == "":
+		return "reason: " + d.reason
+	}
+	return detail + "; reason: " + d.reason
 }
 
 // Actor is who the desk acts for.
@@ -72,8 +115,12 @@ func (d *Desk) AddUser(ctx context.Context, u inventory.User) (inventory.User, e
 }
 
 // SetUserDisabled disables or enables a user; a disabled user's passcodes
-// are all refused, and the fobs stay assigned.
+// are all refused, and the fobs stay assigned. A user is disabled for the
+// desk's reason ([Desk.Because]), which enabling clears.
 func (d *Desk) SetUserDisabled(ctx context.Context, name string, disabled bool) error {
+	if err := CheckReason(d.reason); err != nil {
+		return err
+	}
 	return d.update(ctx, func(tx *inventory.Tx) error {
 		u, err := tx.User(name)
 		if err != nil {
@@ -85,7 +132,14 @@ func (d *Desk) SetUserDisabled(ctx context.Context, name string, disabled bool) 
 		if err := tx.SetUserDisabled(u.ID, disabled); err != nil {
 			return err
 		}
-		return tx.Audit(d.actor, map[bool]string{true: "user disable", false: "user enable"}[disabled], "user "+name, "")
+		reason := ""
+		if disabled {
+			reason = d.reason
+		}
+		if err := tx.SetDisabledReason(u.ID, reason); err != nil {
+			return err
+		}
+		return tx.Audit(d.actor, map[bool]string{true: "user disable", false: "user enable"}[disabled], "user "+name, d.because(""))
 	})
 }
 

@@ -108,7 +108,7 @@ func TestFobLife(t *testing.T) {
 	}, "user add", "user ada", "Ada Lovelace")
 	fx.act(t, "add user", func() error { _, err := fx.d.AddUser(ctx, inventory.User{Name: "bob"}); return err },
 		"user add", "user bob", "")
-	fx.act(t, "add fob", func() error { return fx.d.AddFob(ctx, token("F-1")) }, "fob add", "fob F-1", "hotp, typed in")
+	fx.act(t, "add fob", func() error { return fx.d.AddFob(ctx, token("F-1"), desk.AddFobOptions{}) }, "fob add", "fob F-1", "hotp, typed in")
 	if f := fx.fob(t, "F-1"); f.State != inventory.InStock || f.User != "" || f.Token.Digits != 6 || f.Token.Algorithm != fob.SHA1 {
 		t.Fatalf("new fob %+v, want in stock with defaults", f)
 	}
@@ -169,7 +169,7 @@ func TestStockFobLostAndRevoked(t *testing.T) {
 	fx := newDesk(t)
 	ctx := t.Context()
 	for _, s := range []string{"S-1", "S-2"} {
-		if err := fx.d.AddFob(ctx, token(s)); err != nil {
+		if err := fx.d.AddFob(ctx, token(s), desk.AddFobOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -194,7 +194,7 @@ func TestUnknownFob(t *testing.T) {
 func TestUnlockFob(t *testing.T) {
 	fx := newDesk(t)
 	ctx := t.Context()
-	if err := fx.d.AddFob(ctx, token("U-1")); err != nil {
+	if err := fx.d.AddFob(ctx, token("U-1"), desk.AddFobOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	fx.refused(t, "unlock a fob that is not locked", func() error { return fx.d.UnlockFob(ctx, "U-1") }, nil, "U-1", "not locked")
@@ -231,7 +231,7 @@ func TestUsers(t *testing.T) {
 		nil, "white space")
 	fx.act(t, "disable", func() error { return fx.d.SetUserDisabled(ctx, "cy", true) }, "user disable", "user cy", "")
 	fx.refused(t, "disable twice", func() error { return fx.d.SetUserDisabled(ctx, "cy", true) }, nil, "cy", "already disabled")
-	if err := fx.d.AddFob(ctx, token("C-1")); err != nil {
+	if err := fx.d.AddFob(ctx, token("C-1"), desk.AddFobOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	fx.refused(t, "assign to a disabled user", func() error { return fx.d.AssignFob(ctx, "C-1", "cy") }, nil, "cy", "disabled")
@@ -245,9 +245,9 @@ func TestAddFobRefusals(t *testing.T) {
 	ctx := t.Context()
 	short := token("A-1")
 	short.Secret = short.Secret[:10]
-	fx.refused(t, "a short seed", func() error { return fx.d.AddFob(ctx, short) }, fob.ErrInvalid, "seed too short")
-	if err := fx.d.AddFob(ctx, token("A-2")); err != nil {
+	fx.refused(t, "a short seed", func() error { return fx.d.AddFob(ctx, short, desk.AddFobOptions{}) }, fob.ErrInvalid, "seed too short")
+	if err := fx.d.AddFob(ctx, token("A-2"), desk.AddFobOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	fx.refused(t, "the same serial", func() error { return fx.d.AddFob(ctx, token(" A-2 ")) }, inventory.ErrExists, `"A-2"`)
+	fx.refused(t, "the same serial", func() error { return fx.d.AddFob(ctx, token(" A-2 "), desk.AddFobOptions{}) }, inventory.ErrExists, `"A-2"`)
 }

@@ -5,23 +5,56 @@ package desk
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/keydesk/keydesk/fob"
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/verify"
 )
 
-// AddFob stores one fob typed in from a vendor's sheet, in stock.
-func (d *Desk) AddFob(ctx context.Context, t fob.Token) error {
+// ErrSharedSeed is wrapped when a fob's seed is another fob's: two fobs
+// with one seed make the same codes, so either passes for the other.
+var ErrSharedSeed = verify.Refusef("the same seed as another fob")
+
+// ErrNotLocked is wrapped when a fob to unlock is not locked; nothing
+// changed.
+var ErrNotLocked = verify.Refusef("not locked")
+
+// AddFobOptions are the choices of [Desk.AddFob].
+type AddFobOptions struct {
+	// AllowSharedSeed stores a fob whose seed another fob has, where it
+	// would be refused: some vendors ship pairs on purpose.
+	AllowSharedSeed bool
+}
+
+// AddFob stores one fob typed in from a vendor's sheet, in stock. A seed
+// another fob has is refused unless the options allow it.
+func (d *Desk) AddFob(ctx context.Context, t fob.Token, o AddFobOptions) error {
 	t.Normalize()
 	if err := t.Validate(); err != nil {
 		return err
 	}
 	return d.update(ctx, func(tx *inventory.Tx) error {
+		// Stored first, so that a serial already stored says so before a
+		// seed does; a refusal below undoes it.
 		if err := tx.AddFob(t, 0, 0); err != nil {
 			return err
 		}
-		return tx.Audit(d.actor, "fob add", "fob "+t.Serial, fmt.Sprintf("%s, typed in", t.Kind))
+		twins, err := tx.FobsWithSeed(t.Secret)
+		if err != nil {
+			return err
+		}
+		twins = slices.DeleteFunc(twins, func(s string) bool { return s == t.Serial })
+		if len(twins) > 0 && !o.AllowSharedSeed {
+			return fmt.Errorf("%w: fob %s would have the seed of fob %s, and make the same codes; check the seed file, or say --allow-duplicate-seed if the vendor made them so",
+				ErrSharedSeed, t.Serial, strings.Join(twins, ", "))
+		}
+		detail := fmt.Sprintf("%s, typed in", t.Kind)
+		if len(twins) > 0 {
+			detail += ", the same seed as fob " + strings.Join(twins, ", ")
+		}
+		return tx.Audit(d.actor, "fob add", "fob "+t.Serial, detail)
 	})
 }
 
@@ -81,37 +114,38 @@ func (d *Desk) UnassignFob(ctx context.Context, serial string) error {
 	})
 }
 
-// ReportLost disables a fob at once; it stays linked to its holder.
+// ReportLost disables a fob at once, for the desk's reason
+// ([Desk.Because]); it stays linked to its holder.
 func (d *Desk) ReportLost(ctx context.Context, serial string) error {
-	return d.fobAction(ctx, serial, func(tx *inventory.Tx, f *inventory.Fob) error {
-		if f.State == inventory.Lost || f.State == inventory.Revoked {
-			return stateError(f, "report lost")
-		}
-		if err := tx.SetFobState(f.ID, inventory.Lost); err != nil {
-			return err
-		}
-		return tx.Audit(d.actor, "fob lost", "fob "+serial, holder(f))
-	})
+	return d.retire(ctx, serial, inventory.Lost, "report lost", "fob lost")
 }
 
-// Revoke takes a fob out of service for good.
+// Revoke takes a fob out of service for good, for the desk's reason.
 func (d *Desk) Revoke(ctx context.Context, serial string) error {
+	return d.retire(ctx, serial, inventory.Revoked, "revoke", "fob revoke")
+}
+
+func (d *Desk) retire(ctx context.Context, serial string, st inventory.State, verb, action string) error {
+	if err := CheckReason(d.reason); err != nil {
+		return err
+	}
 	return d.fobAction(ctx, serial, func(tx *inventory.Tx, f *inventory.Fob) error {
-		if f.State == inventory.Revoked {
-			return stateError(f, "revoke")
+		if f.State == inventory.Revoked || f.State == st {
+			return stateError(f, verb)
 		}
-		if err := tx.SetFobState(f.ID, inventory.Revoked); err != nil {
+		if err := tx.SetFobState(f.ID, st, d.reason); err != nil {
 			return err
 		}
-		return tx.Audit(d.actor, "fob revoke", "fob "+serial, holder(f))
+		return tx.Audit(d.actor, action, "fob "+serial, d.because(holder(f)))
 	})
 }
 
-// UnlockFob clears a fob's failures and lock.
+// UnlockFob clears a fob's failures and lock; [ErrNotLocked] if it has
+// neither, and nothing changes.
 func (d *Desk) UnlockFob(ctx context.Context, serial string) error {
 	return d.fobAction(ctx, serial, func(tx *inventory.Tx, f *inventory.Fob) error {
 		if !f.Locked() && f.FailCount == 0 {
-			return verify.Refusef("fob %s is not locked", serial)
+			return fmt.Errorf("%w: fob %s is not locked, and has no failures to clear", ErrNotLocked, serial)
 		}
 		if err := tx.UnlockFob(f.ID); err != nil {
 			return err

@@ -23,6 +23,7 @@ import (
 // Errors of [Desk.Import] that callers branch on.
 var (
 	ErrAlreadyImported = verify.Refusef("file already imported")
+	ErrSameFile        = verify.Refusef("the same file given twice")
 	ErrDuplicates      = verify.Refusef("serials already stored")
 	errDryRun          = errors.New("dry run")
 )
@@ -31,6 +32,14 @@ var (
 type SeedFile struct {
 	Name string    // as the clerk named it; used in messages and the batch record
 	R    io.Reader // its content
+	// SHA256 is the content's SHA-256 in hex when the caller hashed the
+	// file beforehand (a regular file hashes cheaply), so that what needs
+	// only the hash is checked before the file is parsed or its password
+	// asked for; empty for a stream, which is hashed as it is read.
+	SHA256 string
+	// Keys open this file when it needs other keys than the request's
+	// (each file its own password, say); nil for the request's.
+	Keys *seedfile.Keys
 }
 
 // ImportRequest says what to import and how.
@@ -41,6 +50,9 @@ type ImportRequest struct {
 	Batch        string // batch name; the file name when empty
 	DryRun       bool   // do everything but commit
 	SkipExisting bool   // import only serials not yet stored, instead of refusing
+	// AllowSharedSeed imports fobs whose seed another fob has, which are
+	// refused otherwise (ErrSharedSeed).
+	AllowSharedSeed bool
 	// MayAddUsers lets a file that names users who do not exist create
 	// them. Without it such a file is refused as a whole (ErrAddsUsers):
 	// adding users is a permission of its own ("modify users and groups").
@@ -60,9 +72,15 @@ type BatchResult struct {
 	Vendor   string          `json:"vendor,omitempty"`
 	Imported int             `json:"imported"`
 	ByKind   map[string]int  `json:"by_kind"`
-	Existing []string        `json:"existing,omitempty"` // serials skipped as already stored
-	Skipped  []seedfile.Skip `json:"skipped,omitempty"`  // records the file itself marks as not fobs
-	NewUsers []string        `json:"new_users,omitempty"`
+	Existing []string        `json:"existing,omitempty"` // serials skipped as already stored, the first 20
+	// SkippedExisting is how many fobs were skipped as already stored.
+	SkippedExisting int             `json:"skipped_existing,omitempty"`
+	Skipped         []seedfile.Skip `json:"skipped,omitempty"` // records the file itself marks as not fobs
+	NewUsers        []string        `json:"new_users,omitempty"`
+	// SharedSeeds are fobs imported with a seed another fob has (with
+	// AllowSharedSeed), the first 20 of SharedSeedCount.
+	SharedSeeds     []inventory.SharedSeed `json:"shared_seeds,omitempty"`
+	SharedSeedCount int                    `json:"shared_seed_count,omitempty"`
 }
 
 // ImportResult sums up an import.
@@ -83,13 +101,58 @@ func (r *ImportResult) Total() int {
 // maxListed bounds the serials an error or result lists by name.
 const maxListed = 20
 
+// CheckSeedFiles makes the checks of an import that need only the files'
+// hashes, before any file is read: the same file given twice, and a file
+// a batch already brought. Files without a SHA256 are passed over.
+func (d *Desk) CheckSeedFiles(ctx context.Context, files []SeedFile) error {
+	seen := map[string]string{}
+	for _, f := range files {
+		if f.SHA256 == "" {
+			continue
+		}
+		if err := sameFile(seen, f.Name, f.SHA256); err != nil {
+			return err
+		}
+		prev, err := d.store.BatchByFile(ctx, f.SHA256)
+		switch {
+		case err == nil:
+			return alreadyImported(f.Name, prev)
+		case !errors.Is(err, inventory.ErrNotFound):
+			return err
+		}
+	}
+	return nil
+}
+
+// sameFile refuses a file whose content an earlier file of the same
+// import has: it would name a batch of this very import, which is never
+// stored.
+func sameFile(seen map[string]string, name, sha string) error {
+	if first, ok := seen[sha]; ok {
+		same := ""
+		if first != name {
+			same = " (their content is the same)"
+		}
+		return fmt.Errorf("%w: %s and %s%s; nothing imported", ErrSameFile, first, name, same)
+	}
+	seen[sha] = name
+	return nil
+}
+
+func alreadyImported(name string, prev inventory.Batch) error {
+	return fmt.Errorf("%w: %s is the file batch %q brought on %s (%d fobs, imported by %s); nothing imported",
+		ErrAlreadyImported, name, prev.Name, prev.ImportedAt.Format(time.DateOnly), prev.Count, prev.ImportedBy)
+}
+
 // Import stores every fob of every file in one transaction: either all of
 // them are stored, or none. A serial that is already stored refuses the
 // whole import (or is skipped with SkipExisting); a file whose SHA-256 a
-// batch already records is refused, naming that batch.
+// batch already records is refused, naming that batch, and so is a file
+// given twice. A file that brings no new fob leaves no batch.
 func (d *Desk) Import(ctx context.Context, req ImportRequest) (ImportResult, error) {
 	res := ImportResult{DryRun: req.DryRun}
 	err := d.update(ctx, func(tx *inventory.Tx) error {
+		seen := map[string]string{}
 		for i, f := range req.Files {
 			name := req.Batch
 			if name == "" {
@@ -97,7 +160,7 @@ func (d *Desk) Import(ctx context.Context, req ImportRequest) (ImportResult, err
 			} else if len(req.Files) > 1 {
 				name = fmt.Sprintf("%s-%d", req.Batch, i+1)
 			}
-			b, err := d.importFile(ctx, tx, f, name, req)
+			b, err := d.importFile(ctx, tx, f, name, req, seen)
 			if err != nil {
 				return err
 			}
@@ -117,10 +180,19 @@ func (d *Desk) Import(ctx context.Context, req ImportRequest) (ImportResult, err
 	return res, nil
 }
 
-func (d *Desk) importFile(ctx context.Context, tx *inventory.Tx, f SeedFile, name string, req ImportRequest) (BatchResult, error) {
+func (d *Desk) importFile(ctx context.Context, tx *inventory.Tx, f SeedFile, name string, req ImportRequest, seen map[string]string) (BatchResult, error) {
+	if f.SHA256 != "" {
+		if err := d.knownFile(tx, seen, f.Name, f.SHA256); err != nil {
+			return BatchResult{}, err
+		}
+	}
+	keys := req.Keys
+	if f.Keys != nil {
+		keys = *f.Keys
+	}
 	h := sha256.New()
 	in := bufio.NewReaderSize(io.TeeReader(f.R, h), 64<<10)
-	r, err := seedfile.NewReader(f.Name, in, req.Format, req.Keys)
+	r, err := seedfile.NewReader(f.Name, in, req.Format, keys)
 	if err != nil {
 		return BatchResult{}, err
 	}
@@ -176,21 +248,77 @@ func (d *Desk) importFile(ctx context.Context, tx *inventory.Tx, f SeedFile, nam
 		return BatchResult{}, fmt.Errorf("%s: %w", f.Name, err)
 	}
 	res.SHA256, res.Vendor, res.Skipped = hex.EncodeToString(h.Sum(nil)), r.Vendor(), r.Skipped()
-	if prev, err := tx.BatchByFile(res.SHA256); err == nil {
-		return BatchResult{}, fmt.Errorf("%w: %s is the file batch %q brought on %s (%d fobs, imported by %s); nothing imported",
-			ErrAlreadyImported, f.Name, prev.Name, prev.ImportedAt.Format(time.DateOnly), prev.Count, prev.ImportedBy)
-	} else if !errors.Is(err, inventory.ErrNotFound) {
-		return BatchResult{}, err
+	switch {
+	case f.SHA256 == "":
+		if err := d.knownFile(tx, seen, f.Name, res.SHA256); err != nil {
+			return BatchResult{}, err
+		}
+	case !strings.EqualFold(f.SHA256, res.SHA256):
+		return BatchResult{}, verify.Refusef("%s changed while it was imported; nothing imported", f.Name)
 	}
 	if ndups > 0 && !req.SkipExisting {
 		return BatchResult{}, duplicatesError(f.Name, dups, ndups)
 	}
-	res.Existing = dups
+	res.Existing, res.SkippedExisting = dups, ndups
+	if res.Imported == 0 {
+		// Nothing new: no batch is left to say the file was imported, so
+		// that it can be, once there is something in it to import.
+		if err := tx.RemoveBatch(batch.ID); err != nil {
+			return BatchResult{}, err
+		}
+		res.Batch = ""
+		return res, tx.Audit(d.actor, "import", "file "+filepath.Base(f.Name), fmt.Sprintf("no new fob in %s (%s, sha256 %s)%s; no batch recorded",
+			filepath.Base(f.Name), format, res.SHA256[:16], skippedNote(ndups)))
+	}
+	shared, nshared, err := tx.SharedSeeds(batch.ID, maxListed)
+	if err != nil {
+		return BatchResult{}, err
+	}
+	if nshared > 0 && !req.AllowSharedSeed {
+		return BatchResult{}, sharedSeedsError(f.Name, shared, nshared)
+	}
+	res.SharedSeeds, res.SharedSeedCount = shared, nshared
 	if err := tx.FinishBatch(batch.ID, res.SHA256, res.Vendor, res.Imported); err != nil {
 		return BatchResult{}, err
 	}
-	return res, tx.Audit(d.actor, "import", "batch "+name, fmt.Sprintf("%d fobs from %s (%s, sha256 %s)%s",
-		res.Imported, filepath.Base(f.Name), format, res.SHA256[:16], skippedNote(ndups)))
+	return res, tx.Audit(d.actor, "import", "batch "+name, fmt.Sprintf("%d fobs from %s (%s, sha256 %s)%s%s",
+		res.Imported, filepath.Base(f.Name), format, res.SHA256[:16], skippedNote(ndups), sharedNote(nshared)))
+}
+
+// knownFile refuses a file given twice in one import, or brought before.
+func (d *Desk) knownFile(tx *inventory.Tx, seen map[string]string, name, sha string) error {
+	if err := sameFile(seen, name, sha); err != nil {
+		return err
+	}
+	prev, err := tx.BatchByFile(sha)
+	switch {
+	case err == nil:
+		return alreadyImported(name, prev)
+	case errors.Is(err, inventory.ErrNotFound):
+		return nil
+	}
+	return err
+}
+
+func sharedNote(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d with the seed of another fob", n)
+}
+
+func sharedSeedsError(file string, shared []inventory.SharedSeed, n int) error {
+	const shown = 5
+	var pairs []string
+	for _, s := range shared[:min(len(shared), shown)] {
+		pairs = append(pairs, fmt.Sprintf("%s has the seed of %s", s.Serial, s.Other))
+	}
+	more := ""
+	if n > len(pairs) {
+		more = fmt.Sprintf(" and %d more", n-len(pairs))
+	}
+	return fmt.Errorf("%w: %s has %d fob(s) with the seed of another fob: %s%s; two fobs with one seed make the same codes, so either passes for the other; nothing imported (--allow-duplicate-seed imports them anyway)",
+		ErrSharedSeed, file, n, strings.Join(pairs, ", "), more)
 }
 
 // addBatch records a batch; a name keydesk chose (the file's) gets a

@@ -21,6 +21,7 @@ type FobView struct {
 	PublicID   string    `json:"public_id,omitempty"`
 	State      string    `json:"state"`
 	Since      time.Time `json:"since"`
+	Reason     string    `json:"reason,omitempty"` // why it was reported lost or revoked
 	User       string    `json:"user,omitempty"`
 	Batch      string    `json:"batch,omitempty"`
 	FailCount  int       `json:"fail_count"`
@@ -28,6 +29,10 @@ type FobView struct {
 	LastUsedAt time.Time `json:"last_used_at,omitzero"`
 	Vendor     string    `json:"manufacturer,omitempty"`
 	Model      string    `json:"model,omitempty"`
+	// NotBefore and NotAfter are the seed file's dates, outside which the
+	// fob is refused; zero when the file gave none.
+	NotBefore time.Time `json:"not_before,omitzero"`
+	NotAfter  time.Time `json:"not_after,omitzero"`
 }
 
 // ViewFob is the view of a stored fob.
@@ -36,7 +41,7 @@ func ViewFob(f *inventory.Fob) FobView {
 	return FobView{Serial: t.Serial, Kind: t.Kind, Algorithm: string(t.Algorithm), Digits: t.Digits, Period: t.Period,
 		Counter: t.Counter, Drift: t.Drift, PublicID: t.PublicID, State: string(f.State), Since: f.StateAt,
 		User: f.User, Batch: f.Batch, FailCount: f.FailCount, Locked: f.Locked(), LastUsedAt: f.LastUsedAt,
-		Vendor: t.Manufacturer, Model: t.Model}
+		Vendor: t.Manufacturer, Model: t.Model, Reason: f.StateReason, NotBefore: t.NotBefore, NotAfter: t.NotAfter}
 }
 
 // Fobs lists the fobs a filter selects, as views.
@@ -59,9 +64,11 @@ func (d *Desk) EachFob(ctx context.Context, filter inventory.FobFilter, fn func(
 // bypass codes and security keys.
 type UserView struct {
 	inventory.User
-	Fobs   []FobView              `json:"fobs"`
-	Bypass []inventory.BypassCode `json:"bypass_codes"`
-	Keys   []inventory.Key        `json:"keys"`
+	// DisabledReason is why the user was disabled, as the clerk said.
+	DisabledReason string                 `json:"disabled_reason,omitempty"`
+	Fobs           []FobView              `json:"fobs"`
+	Bypass         []inventory.BypassCode `json:"bypass_codes"`
+	Keys           []inventory.Key        `json:"keys"`
 	// Attempts are the user's last decisions, newest first.
 	Attempts []inventory.AuthEntry `json:"attempts"`
 }
@@ -76,6 +83,11 @@ func (d *Desk) UserDetail(ctx context.Context, name string) (UserView, error) {
 		return UserView{}, err
 	}
 	v := UserView{User: u, Bypass: []inventory.BypassCode{}, Keys: []inventory.Key{}}
+	if u.Disabled {
+		if v.DisabledReason, err = d.store.DisabledReason(ctx, u.ID); err != nil {
+			return UserView{}, err
+		}
+	}
 	if v.Fobs, err = d.Fobs(ctx, inventory.FobFilter{User: u.Name}); err != nil {
 		return UserView{}, err
 	}

@@ -76,3 +76,22 @@ func (s *Store) Batches(ctx context.Context) ([]Batch, error) {
 	}
 	return out, rows.Err()
 }
+
+// BatchByFile finds the batch that imported a file with this SHA-256,
+// outside any update: to say so before a file is read at all.
+func (s *Store) BatchByFile(ctx context.Context, sha256hex string) (Batch, error) {
+	return getBatchBy(ctx, s.db, "file_sha256", sha256hex)
+}
+
+// RemoveBatch removes a batch that holds no fob: an import that brought
+// nothing new leaves no batch behind, so the file may be imported later.
+func (tx *Tx) RemoveBatch(id int64) error {
+	res, err := tx.exec(tx.ctx, `DELETE FROM batches WHERE id = ? AND NOT EXISTS (SELECT 1 FROM fobs WHERE batch_id = ?)`, id, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("batch #%d holds fobs or is gone: not removed", id)
+	}
+	return nil
+}

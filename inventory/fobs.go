@@ -47,6 +47,9 @@ type Fob struct {
 	HasLast    bool
 	LastUsedAt time.Time
 	CreatedAt  time.Time
+	// StateReason is why the fob was reported lost or revoked, as the
+	// clerk gave it; empty for the other states.
+	StateReason string
 }
 
 // Locked reports whether failures locked the fob.
@@ -60,7 +63,7 @@ const fobColumns = `f.id, f.serial, f.kind, f.algorithm, f.digits, f.period, f.t
 	coalesce((SELECT name FROM users WHERE id = f.user_id), ''),
 	coalesce((SELECT name FROM batches WHERE id = f.batch_id), ''),
 	f.fail_count, f.locked_at, f.last_used_at, f.manufacturer, f.model, f.key_id, f.created_at,
-	f.not_before, f.not_after`
+	f.not_before, f.not_after, f.state_reason`
 
 const fobFrom = ` FROM fobs f `
 
@@ -69,6 +72,7 @@ const fobFrom = ` FROM fobs f `
 var checkColumns = strings.NewReplacer(
 	"coalesce((SELECT name FROM users WHERE id = f.user_id), '')", "''",
 	"coalesce((SELECT name FROM batches WHERE id = f.batch_id), '')", "''",
+	"f.state_reason", "''",
 ).Replace(fobColumns)
 
 func scanFob(row interface{ Scan(...any) error }, extra ...any) (Fob, error) {
@@ -80,7 +84,7 @@ func scanFob(row interface{ Scan(...any) error }, extra ...any) (Fob, error) {
 	dest := []any{&f.ID, &f.Token.Serial, &kind, &alg, &f.Token.Digits, &f.Token.Period, &f.Token.T0,
 		&counter, &f.Token.Drift, &last, &f.Token.PublicID, &f.State, &stateAt, &f.User, &f.Batch,
 		&f.FailCount, &locked, &used, &f.Token.Manufacturer, &f.Token.Model, &f.Token.KeyID, &created,
-		&notBefore, &notAfter}
+		&notBefore, &notAfter, &f.StateReason}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return Fob{}, err
 	}
@@ -217,6 +221,17 @@ func (s *Store) Fobs(ctx context.Context, filter FobFilter, fn func(Fob) error) 
 
 // fobQuery completes a query of fobs with the filter's conditions.
 func fobQuery(q string, filter FobFilter) (string, []any) {
+	where, args := fobWhere(filter)
+	q += where
+	q += " ORDER BY f.serial"
+	if filter.Limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", filter.Limit)
+	}
+	return q, args
+}
+
+// fobWhere is the WHERE clause of the filter's conditions, if any.
+func fobWhere(filter FobFilter) (string, []any) {
 	var where []string
 	var args []any
 	if filter.State != "" {
@@ -231,14 +246,10 @@ func fobQuery(q string, filter FobFilter) (string, []any) {
 	if filter.After != "" {
 		where, args = append(where, "f.serial > ?"), append(args, filter.After)
 	}
-	if len(where) > 0 {
-		q += "WHERE " + strings.Join(where, " AND ")
+	if len(where) == 0 {
+		return "", nil
 	}
-	q += " ORDER BY f.serial"
-	if filter.Limit > 0 {
-		q += fmt.Sprintf(" LIMIT %d", filter.Limit)
-	}
-	return q, args
+	return "WHERE " + strings.Join(where, " AND "), args
 }
 
 // FobCounts counts fobs by state.
@@ -290,11 +301,11 @@ func (tx *Tx) AddFob(t fob.Token, batchID, userID int64) error {
 	}
 	_, err = tx.exec(tx.ctx, `INSERT INTO fobs(serial, kind, algorithm, digits, period, t0, counter, drift,
 		last_step, public_id, secret, private_id, state, state_at, user_id, batch_id, manufacturer, model, key_id, created_at,
-		not_before, not_after)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		not_before, not_after, seed_hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.Serial, t.Kind, t.Algorithm, t.Digits, t.Period, t.T0, int64(t.Counter), t.Drift,
 		lastStep, pub, secret, priv, state, tx.now.Unix(), user, batch, t.Manufacturer, t.Model, t.KeyID, tx.now.Unix(),
-		unixOrNil(t.NotBefore), unixOrNil(t.NotAfter))
+		unixOrNil(t.NotBefore), unixOrNil(t.NotAfter), tx.w.s.seedHash(t.Secret))
 	if isUnique(err) {
 		if strings.Contains(err.Error(), "public_id") {
 			return fmt.Errorf("a fob with public id %q is already stored: %w", t.PublicID, ErrExists)
@@ -311,14 +322,15 @@ func (tx *Tx) SetFobHolder(id, userID int64) error {
 	if userID != 0 {
 		user, state = userID, Assigned
 	}
-	_, err := tx.exec(tx.ctx, `UPDATE fobs SET user_id = ?, state = ?, state_at = ? WHERE id = ?`,
+	_, err := tx.exec(tx.ctx, `UPDATE fobs SET user_id = ?, state = ?, state_at = ?, state_reason = '' WHERE id = ?`,
 		user, state, tx.now.Unix(), id)
 	return err
 }
 
-// SetFobState marks a fob lost or revoked; the holder stays on record.
-func (tx *Tx) SetFobState(id int64, st State) error {
-	_, err := tx.exec(tx.ctx, `UPDATE fobs SET state = ?, state_at = ? WHERE id = ?`, st, tx.now.Unix(), id)
+// SetFobState marks a fob lost or revoked, for the reason given (which
+// may be empty); the holder stays on record.
+func (tx *Tx) SetFobState(id int64, st State, reason string) error {
+	_, err := tx.exec(tx.ctx, `UPDATE fobs SET state = ?, state_at = ?, state_reason = ? WHERE id = ?`, st, tx.now.Unix(), reason, id)
 	return err
 }
 

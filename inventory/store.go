@@ -158,6 +158,10 @@ func Open(ctx context.Context, path string, master []byte, o Options) (*Store, e
 				return nil, err
 			}
 		}
+		if err := s.hashSeeds(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
 	return s, nil
 }

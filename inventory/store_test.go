@@ -364,6 +364,18 @@ func TestMigrateFromVersion2(t *testing.T) {
 	if err != nil || len(apps) != 1 || apps[0].DetailedReasons || apps[0].RADIUSMode != "" {
 		t.Fatalf("applications: %+v, %v", apps, err)
 	}
+	// The fob stored before seeds were hashed has its hash now: the same
+	// seed on a new fob is found.
+	err = s.Update(t.Context(), func(tx *inventory.Tx) error {
+		twins, err := tx.FobsWithSeed([]byte("12345678901234567890"))
+		if err != nil || len(twins) != 1 || twins[0] != "F1" {
+			return fmt.Errorf("fobs with F1's seed: %v, %v", twins, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // A new inventory, its WAL and its shared-memory file are readable by

@@ -38,8 +38,8 @@ func (s *Server) adminRoutes() []route {
 		{"GET /v1/admin/fobs/{serial}", verify.ViewLogs, s.showFob},
 		{"POST /v1/admin/fobs/{serial}/assign", verify.ModifyFobs, s.assignFob},
 		{"POST /v1/admin/fobs/{serial}/unassign", verify.ModifyFobs, s.fobAction((*desk.Desk).UnassignFob)},
-		{"POST /v1/admin/fobs/{serial}/lost", verify.ModifyFobs, s.fobAction((*desk.Desk).ReportLost)},
-		{"POST /v1/admin/fobs/{serial}/revoke", verify.ModifyFobs, s.fobAction((*desk.Desk).Revoke)},
+		{"POST /v1/admin/fobs/{serial}/lost", verify.ModifyFobs, s.retireFob((*desk.Desk).ReportLost)},
+		{"POST /v1/admin/fobs/{serial}/revoke", verify.ModifyFobs, s.retireFob((*desk.Desk).Revoke)},
 		{"POST /v1/admin/fobs/{serial}/unlock", verify.ModifyFobs, s.fobAction((*desk.Desk).UnlockFob)},
 		{"POST /v1/admin/fobs/{serial}/resync", verify.ModifyFobs, s.resync},
 
@@ -63,6 +63,7 @@ func (s *Server) adminRoutes() []route {
 		{"GET /v1/admin/audit", verify.ViewLogs, s.auditLog},
 		{"GET /v1/admin/log", verify.ViewLogs, s.authLog},
 		{"GET /v1/admin/audit/verify", verify.ViewLogs, s.verifyAudit},
+		{"GET /v1/admin/reports/{name}", verify.ViewLogs, s.report},
 	}
 }
 

@@ -4,6 +4,7 @@ package server
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -58,7 +59,7 @@ const (
 
 // rawImportRequest reads the options of an import whose body is the seed
 // file itself: in the query (file_name, format, batch, dry_run,
-// skip_existing), and what opens an encrypted file in headers, which
+// skip_existing, allow_duplicate_seed), and what opens an encrypted file in headers, which
 // proxies and logs keep out of URLs (Keydesk-Seed-PSK in hex,
 // Keydesk-Seed-Password).
 func rawImportRequest(r *http.Request) (importRequest, error) {
@@ -75,10 +76,11 @@ func rawImportRequest(r *http.Request) (importRequest, error) {
 	}
 	req := importRequest{FileName: q.Get("file_name"), Format: q.Get("format"), Batch: q.Get("batch"),
 		PSK: r.Header.Get("Keydesk-Seed-PSK"), Password: r.Header.Get("Keydesk-Seed-Password"), Content: "-"}
-	var err1, err2 error
+	var err1, err2, err3 error
 	req.DryRun, err1 = flag("dry_run")
 	req.SkipExisting, err2 = flag("skip_existing")
-	if err := errors.Join(err1, err2); err != nil {
+	req.AllowDuplicateSeed, err3 = flag("allow_duplicate_seed")
+	if err := errors.Join(err1, err2, err3); err != nil {
 		return importRequest{}, errorf(http.StatusBadRequest, "bad_query", "%v", err)
 	}
 	if err := req.check(); err != nil {
@@ -98,6 +100,8 @@ type importRequest struct {
 	Batch        string `json:"batch"`
 	DryRun       bool   `json:"dry_run"`
 	SkipExisting bool   `json:"skip_existing"`
+	// AllowDuplicateSeed imports fobs whose seed another fob has.
+	AllowDuplicateSeed bool `json:"allow_duplicate_seed"`
 
 	file   []byte
 	format seedfile.Format
@@ -156,6 +160,7 @@ func (s *Server) importSeedFile(w http.ResponseWriter, r *http.Request, actor st
 	}
 	var req importRequest
 	var file io.Reader
+	var sum string
 	var err error
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/octet-stream" {
 		req, err = rawImportRequest(r)
@@ -163,6 +168,10 @@ func (s *Server) importSeedFile(w http.ResponseWriter, r *http.Request, actor st
 	} else {
 		req, err = decode[importRequest](w, r, maxImportBody)
 		file = bytes.NewReader(req.file)
+		// The file is at hand: one imported before is refused before it
+		// is parsed.
+		h := sha256.Sum256(req.file)
+		sum = hex.EncodeToString(h[:])
 	}
 	if err != nil {
 		return err
@@ -172,9 +181,9 @@ func (s *Server) importSeedFile(w http.ResponseWriter, r *http.Request, actor st
 		keys.Password = func() ([]byte, error) { return []byte(req.Password), nil }
 	}
 	res, err := s.desk(actor).Import(r.Context(), desk.ImportRequest{
-		Files:  []desk.SeedFile{{Name: req.FileName, R: file}},
+		Files:  []desk.SeedFile{{Name: req.FileName, R: file, SHA256: sum}},
 		Format: req.format, Keys: keys, Batch: req.Batch, DryRun: req.DryRun, SkipExisting: req.SkipExisting,
-		MayAddUsers: mayAct(r, verify.ModifyUsers),
+		AllowSharedSeed: req.AllowDuplicateSeed, MayAddUsers: mayAct(r, verify.ModifyUsers),
 	})
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
@@ -200,6 +209,8 @@ func importError(err error) error {
 	switch {
 	case errors.Is(err, desk.ErrAlreadyImported), errors.Is(err, desk.ErrDuplicates):
 		return &apiError{Status: http.StatusConflict, Code: "already_imported", Message: err.Error()}
+	case errors.Is(err, desk.ErrSharedSeed):
+		return &apiError{Status: http.StatusConflict, Code: "shared_seed", Message: strings.Replace(err.Error(), "--allow-duplicate-seed", "allow_duplicate_seed", 1)}
 	case errors.Is(err, seedfile.ErrNeedKey), errors.Is(err, seedfile.ErrWrongKey):
 		return &apiError{Status: http.StatusUnprocessableEntity, Code: "seed_file_key", Message: err.Error()}
 	case errors.As(err, &pe):

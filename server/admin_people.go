@@ -3,8 +3,10 @@ package server
 // The admin API's routes on users, fobs and bypass codes.
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -101,10 +103,56 @@ func (s *Server) disableUser(disabled bool) func(w http.ResponseWriter, r *http.
 		if err != nil {
 			return err
 		}
-		if err := s.desk(actor).SetUserDisabled(r.Context(), name, disabled); err != nil {
+		reason, err := decodeReason(w, r)
+		if err != nil {
+			return err
+		}
+		if err := s.desk(actor).Because(reason).SetUserDisabled(r.Context(), name, disabled); err != nil {
 			return err
 		}
 		return ok(w, http.StatusOK, map[string]any{"user": name, "disabled": disabled})
+	}
+}
+
+// reasonRequest is the body, which may be left out, of the actions that
+// keep why they were taken: a fob reported lost or revoked, a user
+// disabled (and enabled, for the audit log).
+type reasonRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (q *reasonRequest) Validate() error {
+	if err := desk.CheckReason(q.Reason); err != nil {
+		return fmt.Errorf("reason: %w", err)
+	}
+	return nil
+}
+
+// decodeReason reads a reasonRequest; an empty body gives no reason.
+func decodeReason(w http.ResponseWriter, r *http.Request) (string, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	if err != nil {
+		return "", errorf(http.StatusRequestEntityTooLarge, "too_large", "the body is larger than %d bytes", maxAdminBody)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return "", nil
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	req, err := decode[reasonRequest](w, r, maxAdminBody)
+	return req.Reason, err
+}
+
+// retireFob is a fob reported lost or revoked, with the reason the body
+// gives, if any.
+func (s *Server) retireFob(change func(d *desk.Desk, ctx context.Context, serial string) error) func(w http.ResponseWriter, r *http.Request, actor string) error {
+	return func(w http.ResponseWriter, r *http.Request, actor string) error {
+		reason, err := decodeReason(w, r)
+		if err != nil {
+			return err
+		}
+		return s.fobAction(func(d *desk.Desk, ctx context.Context, serial string) error {
+			return change(d.Because(reason), ctx, serial)
+		})(w, r, actor)
 	}
 }
 

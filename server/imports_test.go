@@ -28,10 +28,17 @@ func seedFile(t *testing.T, name string) string {
 func TestImportThroughTheAPI(t *testing.T) {
 	fx := newFixture(t, Config{})
 	token := fx.tokens[verify.HelpDesk]
-	body := map[string]any{"file_name": "oath-v1.csv", "content": seedFile(t, "oath-v1.csv"), "batch": "spring"}
+	body := map[string]any{"file_name": "oath-v1.csv", "content": seedFile(t, "oath-v1.csv"), "batch": "spring", "allow_duplicate_seed": true}
 
+	// The file gives three fobs the RFC's seed: refused, unless allowed.
 	dry := map[string]any{"file_name": "oath-v1.csv", "content": body["content"], "dry_run": true}
 	status, m := fx.do(t, "POST", "/v1/admin/imports", token, dry)
+	if msg, _ := m["error"].(map[string]any)["message"].(string); status != 409 || errorCode(m) != "shared_seed" ||
+		!strings.Contains(msg, "OATH-0004 has the seed of OATH-0001") || !strings.Contains(msg, "(allow_duplicate_seed imports them anyway)") {
+		t.Errorf("dry run of a file with shared seeds: %d %v", status, m)
+	}
+	dry["allow_duplicate_seed"] = true
+	status, m = fx.do(t, "POST", "/v1/admin/imports", token, dry)
 	if status != 200 || m["dry_run"] != true {
 		t.Fatalf("dry run: %d %v", status, m)
 	}
@@ -197,7 +204,7 @@ func TestImportsOneAtATime(t *testing.T) {
 	pr, pw := io.Pipe()
 	first := make(chan int, 1)
 	go func() {
-		status, _, _ := rawImport(t, http.DefaultClient, lv.url, token, pr, "file_name=slow.csv&batch=slow", nil)
+		status, _, _ := rawImport(t, http.DefaultClient, lv.url, token, pr, "file_name=slow.csv&batch=slow&allow_duplicate_seed=true", nil)
 		first <- status
 	}()
 	pw.Write(raw[:10])
@@ -221,7 +228,7 @@ func TestImportsOneAtATime(t *testing.T) {
 	}
 	// What opens an encrypted file comes in headers, never the URL.
 	pskc, _ := os.ReadFile(filepath.Join("..", "testdata", "seedfiles", "rfc6030-figure6.pskc"))
-	status, m, _ := rawImport(t, http.DefaultClient, lv.url, token, bytes.NewReader(pskc), "file_name=f6.pskc&dry_run=true",
+	status, m, _ := rawImport(t, http.DefaultClient, lv.url, token, bytes.NewReader(pskc), "file_name=f6.pskc&dry_run=true&allow_duplicate_seed=1",
 		map[string]string{"Keydesk-Seed-PSK": "12345678901234567890123456789012"})
 	if status != http.StatusOK || m["dry_run"] != true {
 		t.Errorf("encrypted PSKC with the key in a header: %d %v", status, m)

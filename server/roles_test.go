@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keydesk/keydesk/desk"
 	"github.com/keydesk/keydesk/fob"
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/verify"
@@ -55,7 +56,7 @@ func matrixCases() []matrixCase {
 		{"DELETE /v1/admin/users/{user}/bypass", "DELETE", "/v1/admin/users/u-revoke/bypass", nil, "modify fobs"},
 		{"GET /v1/admin/users/{user}/keys", "GET", "/v1/admin/users/u-show/keys", nil, "view logs"},
 		{"DELETE /v1/admin/users/{user}/keys/{key}", "DELETE", "/v1/admin/users/u-show/keys/desk-key", nil, "modify fobs"},
-		{"POST /v1/admin/imports", "POST", "/v1/admin/imports", map[string]any{"file_name": "delivery.csv",
+		{"POST /v1/admin/imports", "POST", "/v1/admin/imports", map[string]any{"file_name": "delivery.csv", "allow_duplicate_seed": true,
 			"content": base64.StdEncoding.EncodeToString([]byte("IMP-1,3132333435363738393031323334353637383930,hotp,6,0\n"))}, "modify fobs"},
 		{"GET /v1/admin/applications", "GET", "/v1/admin/applications", nil, "view logs"},
 		{"POST /v1/admin/applications", "POST", "/v1/admin/applications", map[string]any{"name": "new-app",
@@ -67,6 +68,7 @@ func matrixCases() []matrixCase {
 		{"GET /v1/admin/audit", "GET", "/v1/admin/audit?limit=10", nil, "view logs"},
 		{"GET /v1/admin/log", "GET", "/v1/admin/log?limit=10&result=deny", nil, "view logs"},
 		{"GET /v1/admin/audit/verify", "GET", "/v1/admin/audit/verify", nil, "view logs"},
+		{"GET /v1/admin/reports/{name}", "GET", "/v1/admin/reports/no-factor?limit=5", nil, "view logs"},
 	}
 }
 
@@ -92,7 +94,8 @@ func matrixFixture(t *testing.T) *fixture {
 	for _, serial := range []string{"F-stock", "F-assigned", "F-lost", "F-revoke", "F-locked", "F-resync"} {
 		tok := fob.Token{Serial: serial, Kind: fob.HOTP, Secret: resyncSeed}
 		tok.Normalize()
-		must(d.AddFob(ctx, tok))
+		// One seed for all, so that the resync case's codes are known.
+		must(d.AddFob(ctx, tok, desk.AddFobOptions{AllowSharedSeed: true}))
 		if serial != "F-stock" {
 			must(d.AssignFob(ctx, serial, "u-show"))
 		}

@@ -1,9 +1,10 @@
 package main
 
 import (
+	"encoding/base32"
 	"encoding/hex"
+	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -13,9 +14,12 @@ import (
 	"github.com/keydesk/keydesk/inventory"
 )
 
+// reasonFlag is --reason of the actions that keep one in the record.
+var reasonFlag = &cli.StringFlag{Name: "reason", Usage: "why, in a few words, kept in the record and the audit log (`TEXT`, one line)"}
+
 func fobCommand() *cli.Command {
-	serialAction := func(name, usage string, act func(c *cli.Context, s *session, serial string) (string, error)) *cli.Command {
-		return &cli.Command{Name: name, Usage: usage, ArgsUsage: "SERIAL", Flags: []cli.Flag{jsonFlag}, Action: withSession(func(c *cli.Context, s *session) error {
+	serialAction := func(name, usage string, act func(c *cli.Context, s *session, serial string) (string, error), flags ...cli.Flag) *cli.Command {
+		return &cli.Command{Name: name, Usage: usage, ArgsUsage: "SERIAL", Flags: append(flags, jsonFlag), Action: withSession(func(c *cli.Context, s *session) error {
 			a, err := args(c, "SERIAL")
 			if err != nil {
 				return err
@@ -37,9 +41,11 @@ func fobCommand() *cli.Command {
 					&cli.StringFlag{Name: "kind", Usage: "hotp or totp (required)"},
 					&cli.StringFlag{Name: "algorithm", Value: "SHA1", Usage: "SHA1, SHA256 or SHA512"},
 					&cli.IntFlag{Name: "digits", Value: 6, Usage: "6, 7 or 8"},
-					&cli.IntFlag{Name: "period", Value: 30, Usage: "TOTP time step in seconds"},
+					&cli.IntFlag{Name: "period", Value: 30, Usage: "TOTP time step in seconds: 30 or 60 (a fob with another step comes from its seed file: keydesk import)"},
 					&cli.Uint64Flag{Name: "counter", Usage: "HOTP counter the fob is at"},
-					&cli.StringFlag{Name: "secret-file", Usage: "`FILE` holding the seed in hex, never on the command line (required)"},
+					&cli.StringFlag{Name: "secret-file", Usage: "`FILE` holding the seed in hex or base32, never on the command line (required)"},
+					&cli.StringFlag{Name: "secret-format", Value: "auto", Usage: "how the seed is written: auto, hex or base32 (auto takes hex when the text is both)"},
+					&cli.BoolFlag{Name: "allow-duplicate-seed", Usage: "store the fob even if another fob has the same seed (refused otherwise)"},
 					jsonFlag,
 				},
 				Action: withSession(fobAdd),
@@ -50,6 +56,7 @@ func fobCommand() *cli.Command {
 					&cli.StringFlag{Name: "state", Usage: "stock, assigned, lost or revoked"},
 					&cli.StringFlag{Name: "user", Usage: "only the fobs of `USER`"},
 					&cli.StringFlag{Name: "batch", Usage: "only the fobs of `BATCH`"},
+					&cli.BoolFlag{Name: "summary", Usage: "only the totals, by state and by kind"},
 					jsonFlag,
 				},
 				Action: withSession(fobList),
@@ -60,13 +67,18 @@ func fobCommand() *cli.Command {
 				return "fob " + serial + " back in stock", s.desk.UnassignFob(c.Context, serial)
 			}),
 			serialAction("lost", "report a fob lost or stolen: refused at once, kept on record", func(c *cli.Context, s *session, serial string) (string, error) {
-				return "fob " + serial + " reported lost; it is refused from now on", s.desk.ReportLost(c.Context, serial)
-			}),
+				return "fob " + serial + " reported lost; it is refused from now on", s.desk.Because(c.String("reason")).ReportLost(c.Context, serial)
+			}, reasonFlag),
 			serialAction("revoke", "take a fob out of service for good", func(c *cli.Context, s *session, serial string) (string, error) {
-				return "fob " + serial + " revoked", s.desk.Revoke(c.Context, serial)
-			}),
+				return "fob " + serial + " revoked", s.desk.Because(c.String("reason")).Revoke(c.Context, serial)
+			}, reasonFlag),
 			serialAction("unlock", "clear a fob's failures and lock", func(c *cli.Context, s *session, serial string) (string, error) {
-				return "fob " + serial + " unlocked", s.desk.UnlockFob(c.Context, serial)
+				err := s.desk.UnlockFob(c.Context, serial)
+				if errors.Is(err, desk.ErrNotLocked) {
+					// The clerk wanted the fob unlocked, and it is.
+					return "fob " + serial + " was not locked; nothing to do", nil
+				}
+				return "fob " + serial + " unlocked", err
 			}),
 			{Name: "resync", Usage: "find a drifted fob again from two consecutive codes", ArgsUsage: "SERIAL CODE1 CODE2",
 				Flags: []cli.Flag{jsonFlag}, Action: withSession(fobResync)},
@@ -90,13 +102,22 @@ func fobAdd(c *cli.Context, s *session) error {
 	if err != nil {
 		return usageError{err}
 	}
-	raw, err := os.ReadFile(c.String("secret-file"))
+	switch {
+	case kind == fob.TOTP && c.Int("period") != 30 && c.Int("period") != 60:
+		return usagef("--period must be 30 or 60, the steps of TOTP fobs sold to type in; a fob with a %d s step comes from its vendor's seed file (keydesk import)", c.Int("period"))
+	case kind == fob.HOTP && c.IsSet("period"):
+		return usagef("--period is the time step of a TOTP fob; an HOTP fob counts presses (--counter)")
+	case kind == fob.TOTP && c.IsSet("counter"):
+		return usagef("--counter is the press count of an HOTP fob; a TOTP fob follows the clock (--period)")
+	}
+	secret, encoding, both, err := readSeed(c.String("secret-file"), c.String("secret-format"))
 	if err != nil {
 		return err
 	}
-	secret, err := hex.DecodeString(strings.Join(strings.Fields(string(raw)), ""))
-	if err != nil {
-		return fmt.Errorf("%s: the seed is not hex: %v", c.String("secret-file"), err)
+	if both {
+		note(c, "read the seed in %s as hex: %d bytes (it reads as base32 too: say --secret-format base32 if it is)", c.String("secret-file"), len(secret))
+	} else {
+		note(c, "read the seed in %s as %s: %d bytes", c.String("secret-file"), encoding, len(secret))
 	}
 	t := fob.Token{Serial: a[0], Kind: kind, Algorithm: alg, Digits: c.Int("digits"), Secret: secret}
 	if kind == fob.TOTP {
@@ -104,10 +125,49 @@ func fobAdd(c *cli.Context, s *session) error {
 	} else {
 		t.Counter = c.Uint64("counter")
 	}
-	if err := s.desk.AddFob(c.Context, t); err != nil {
+	if err := s.desk.AddFob(c.Context, t, desk.AddFobOptions{AllowSharedSeed: c.Bool("allow-duplicate-seed")}); err != nil {
 		return err
 	}
-	return done(c, fmt.Sprintf("added %s fob %s in stock", kind, t.Serial), "serial", t.Serial, "kind", kind)
+	return done(c, fmt.Sprintf("added %s fob %s in stock", kind, t.Serial), "serial", t.Serial, "kind", kind, "seed_format", encoding)
+}
+
+// readSeed reads a seed file in hex or base32 (RFC 4648 §6, as otpauth
+// URIs and many vendor sheets write seeds), white space ignored, and says
+// which it read. Text that is both (hex digits that are also base32
+// letters and digits 2-7) is hex unless format says base32; both says so.
+func readSeed(path, format string) (seed []byte, encoding string, both bool, err error) {
+	raw, err := readSmallFile(path)
+	if err != nil {
+		return nil, "", false, err
+	}
+	text := strings.Join(strings.Fields(string(raw)), "")
+	hexSeed, hexErr := hex.DecodeString(text)
+	b32 := strings.ToUpper(strings.TrimRight(text, "="))
+	b32Seed, b32Err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(b32)
+	switch format {
+	case "hex":
+		if hexErr != nil {
+			return nil, "", false, fmt.Errorf("%s: the seed is not hex: %v", path, hexErr)
+		}
+		return hexSeed, "hex", false, nil
+	case "base32":
+		if b32Err != nil {
+			return nil, "", false, fmt.Errorf("%s: the seed is not base32: %v", path, b32Err)
+		}
+		return b32Seed, "base32", false, nil
+	case "auto":
+	default:
+		return nil, "", false, usagef("--secret-format must be auto, hex or base32, not %q", format)
+	}
+	switch {
+	case text == "":
+		return nil, "", false, fmt.Errorf("%s: the file holds no seed", path)
+	case hexErr == nil:
+		return hexSeed, "hex", b32Err == nil, nil
+	case b32Err == nil:
+		return b32Seed, "base32", false, nil
+	}
+	return nil, "", false, fmt.Errorf("%s: the seed is neither hex nor base32 (RFC 4648: the letters A to Z and the digits 2 to 7)", path)
 }
 
 func fobStatus(v desk.FobView) string {
@@ -132,6 +192,9 @@ func fobList(c *cli.Context, s *session) error {
 			return usageError{err}
 		}
 		filter.State = st
+	}
+	if c.Bool("summary") {
+		return fobSummary(c, s, filter)
 	}
 	if wantJSON(c) {
 		// One JSON array, written as it is read: memory stays flat on a
@@ -171,6 +234,27 @@ func fobList(c *cli.Context, s *session) error {
 	return nil
 }
 
+// fobSummary prints only the totals of the fobs a filter selects.
+func fobSummary(c *cli.Context, s *session, filter inventory.FobFilter) error {
+	t, err := s.desk.FobTotals(c.Context, filter)
+	if err != nil {
+		return err
+	}
+	return answer(c, t, func() {
+		say(c, "%s: %d in stock, %d assigned, %d lost, %d revoked", plural(t.Total, "fob", "fobs"),
+			t.ByState[inventory.InStock], t.ByState[inventory.Assigned], t.ByState[inventory.Lost], t.ByState[inventory.Revoked])
+		var kinds []string
+		for _, k := range []fob.Kind{fob.HOTP, fob.TOTP, fob.Yubico} {
+			if n := t.ByKind[k]; n > 0 {
+				kinds = append(kinds, fmt.Sprintf("%d %s", n, k))
+			}
+		}
+		if len(kinds) > 0 {
+			say(c, "by kind: %s", strings.Join(kinds, ", "))
+		}
+	})
+}
+
 func fobShow(c *cli.Context, s *session) error {
 	a, err := args(c, "SERIAL")
 	if err != nil {
@@ -193,6 +277,17 @@ func fobShow(c *cli.Context, s *session) error {
 		say(c, "kind:       Yubico OTP, public id %s", v.PublicID)
 	}
 	say(c, "state:      %s since %s", fobStatus(v), when(v.Since))
+	if v.Reason != "" {
+		say(c, "reason:     %s", v.Reason)
+	}
+	switch {
+	case !v.NotBefore.IsZero() && !v.NotAfter.IsZero():
+		say(c, "valid:      from %s until %s (the seed file's dates)", when(v.NotBefore), when(v.NotAfter))
+	case !v.NotAfter.IsZero():
+		say(c, "valid:      until %s (the seed file's date)", when(v.NotAfter))
+	case !v.NotBefore.IsZero():
+		say(c, "valid:      from %s (the seed file's date)", when(v.NotBefore))
+	}
 	say(c, "failures:   %d", v.FailCount)
 	if v.Batch != "" {
 		say(c, "batch:      %s", v.Batch)

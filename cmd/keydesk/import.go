@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -31,6 +34,7 @@ func importCommand() *cli.Command {
 			&cli.StringFlag{Name: "batch", Usage: "batch `NAME` (default: the file name)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "check everything, store nothing"},
 			&cli.BoolFlag{Name: "skip-existing", Usage: "import only the serials not yet stored, instead of refusing the file"},
+			&cli.BoolFlag{Name: "allow-duplicate-seed", Usage: "import fobs whose seed another fob has (refused otherwise)"},
 			jsonFlag,
 		},
 		Action: withSession(importAction),
@@ -57,15 +61,37 @@ func importAction(c *cli.Context, s *session) error {
 	}
 	// The clerk at the console holds the master key: an owner, who may
 	// add the users a file names.
-	req := desk.ImportRequest{Format: format, Keys: keys, Batch: c.String("batch"),
-		DryRun: c.Bool("dry-run"), SkipExisting: c.Bool("skip-existing"), MayAddUsers: true}
+	req := desk.ImportRequest{Format: format, Keys: keys, Batch: c.String("batch"), DryRun: c.Bool("dry-run"),
+		SkipExisting: c.Bool("skip-existing"), AllowSharedSeed: c.Bool("allow-duplicate-seed"), MayAddUsers: true}
+	var files []*os.File
 	for _, name := range c.Args().Slice() {
 		f, err := os.Open(name)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		req.Files = append(req.Files, desk.SeedFile{Name: name, R: withProgress(c, f)})
+		sf := desk.SeedFile{Name: name, R: f}
+		// A regular file is hashed first: a pass of SHA-256 costs little
+		// beside the import, and says "imported before" or "given twice"
+		// before anything is parsed or asked. A pipe is hashed as it is
+		// read.
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			if sf.SHA256, err = hashFile(f); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+		}
+		req.Files, files = append(req.Files, sf), append(files, f)
+	}
+	if err := s.desk.CheckSeedFiles(c.Context, req.Files); err != nil {
+		return err
+	}
+	if err := askPasswords(c, &req, files); err != nil {
+		return err
+	}
+	// The bars start once nothing more is asked, so that their rate is
+	// the import's, not the clerk's typing.
+	for i := range req.Files {
+		req.Files[i].R = withProgress(c, files[i])
 	}
 	res, err := s.desk.Import(c.Context, req)
 	if err != nil {
@@ -83,7 +109,71 @@ func importAction(c *cli.Context, s *session) error {
 // importMemoryLimit is the Go heap an import aims to stay within.
 const importMemoryLimit = 40 << 20
 
+// hashFile is the SHA-256 of f's content in hex; f is rewound.
+func hashFile(f *os.File) (string, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// errProbe ends a look into a seed file at its password.
+var errProbe = errors.New("probe: the file asks for a password")
+
+// askPasswords asks on the terminal, before the import starts, for the
+// password of each regular file that derives its key from one: asked
+// during the import, the prompt would hold the inventory's write lock
+// while the clerk types, and a server beside it would wait. A file is
+// probed by reading it up to its first fob, then rewound. Files read from
+// a pipe, and every file when --password-file is given or there is no
+// terminal, are left to the import.
+func askPasswords(c *cli.Context, req *desk.ImportRequest, files []*os.File) error {
+	if _, ok := terminal(c); !ok || c.String("password-file") != "" {
+		return nil
+	}
+	for i := range req.Files {
+		sf := &req.Files[i]
+		if sf.SHA256 == "" {
+			continue
+		}
+		asked := false
+		probe := seedfile.Keys{PSK: req.Keys.PSK, Password: func() ([]byte, error) { asked = true; return nil, errProbe }}
+		if r, err := seedfile.NewReader(sf.Name, files[i], req.Format, probe); err == nil {
+			r.Next()
+		}
+		if _, err := files[i].Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("%s: %w", sf.Name, err)
+		}
+		if !asked {
+			continue
+		}
+		pw, err := promptSecret(c, "Password of "+sf.Name+": ", "the file is encrypted with a password: give it with --password-file")
+		if err != nil {
+			return err
+		}
+		// The reader wipes what Password returns, so each call gets a copy.
+		sf.Keys = &seedfile.Keys{PSK: req.Keys.PSK, Password: func() ([]byte, error) { return bytes.Clone(pw), nil }}
+	}
+	return nil
+}
+
 func importSummary(dry bool, b desk.BatchResult) string {
+	if b.Batch == "" {
+		line := fmt.Sprintf("nothing new in %s (%s): ", b.File, b.Format)
+		if dry {
+			line = "dry run: " + line
+		}
+		if b.SkippedExisting > 0 {
+			line += fmt.Sprintf("its %s already stored, skipped", plural(b.SkippedExisting, "fob is", "fobs are"))
+		} else {
+			line += "it holds no fob"
+		}
+		return line + "; no batch recorded, so the file can be imported later"
+	}
 	var kinds []string
 	for k, n := range b.ByKind {
 		kinds = append(kinds, fmt.Sprintf("%d %s", n, k))
@@ -105,8 +195,11 @@ func importSummary(dry bool, b desk.BatchResult) string {
 	if len(b.NewUsers) > 0 {
 		line += fmt.Sprintf("; %d new user(s)", len(b.NewUsers))
 	}
-	if len(b.Existing) > 0 {
-		line += fmt.Sprintf("; skipped %d already stored", len(b.Existing))
+	if b.SkippedExisting > 0 {
+		line += fmt.Sprintf("; skipped %d already stored", b.SkippedExisting)
+	}
+	if b.SharedSeedCount > 0 {
+		line += fmt.Sprintf("; %s with the seed of another fob, as --allow-duplicate-seed allows", plural(b.SharedSeedCount, "fob", "fobs"))
 	}
 	if len(b.Skipped) > 0 {
 		why := map[string]int{}

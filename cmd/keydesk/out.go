@@ -101,6 +101,36 @@ func printList[T any](c *cli.Context, items []T, header []string, row func(T) []
 	return nil
 }
 
+// printCSV prints a table as CSV (RFC 4180, CRLF line ends) for a
+// spreadsheet: a header row, then every field through seedfile.CSVField,
+// which quotes what must be and defuses what a spreadsheet would run.
+func printCSV(c *cli.Context, header []string, rows [][]string) error {
+	w := bufio.NewWriter(c.App.Writer)
+	line := func(cells []string) {
+		for i, cell := range cells {
+			if i > 0 {
+				w.WriteByte(',')
+			}
+			w.WriteString(seedfile.CSVField(cell))
+		}
+		w.WriteString("\r\n")
+	}
+	line(header)
+	for _, r := range rows {
+		line(r)
+	}
+	return w.Flush()
+}
+
+// printTable prints rows under a header, aligned.
+func printTable(c *cli.Context, header []string, rows [][]string) {
+	t := newTable(c.App.Writer, header...)
+	for _, r := range rows {
+		t.row(r...)
+	}
+	t.flush()
+}
+
 // say prints a line of human text on stdout; nothing with --json.
 func say(c *cli.Context, format string, args ...any) {
 	if wantJSON(c) {
@@ -177,8 +207,16 @@ func (t *table) row(cells ...string) {
 func (t *table) flush() { t.tw.Flush() }
 
 // timeLayout is the one way text shows a moment: local time with its zone.
-// JSON carries RFC 3339.
+// JSON carries RFC 3339, and so does CSV, for a spreadsheet to read.
 const timeLayout = "2006-01-02 15:04 MST"
+
+// rfc3339 is how CSV shows a moment: RFC 3339 in UTC; empty for none.
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
 
 func when(t time.Time) string {
 	if t.IsZero() {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -24,8 +25,8 @@ func userCommand() *cli.Command {
 			},
 			{Name: "list", Usage: "list users", Flags: []cli.Flag{jsonFlag}, Action: withSession(userList)},
 			{Name: "show", Usage: "show a user, with fobs and bypass codes", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: withSession(userShow)},
-			{Name: "disable", Usage: "refuse every passcode of a user", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: withSession(userDisable(true))},
-			{Name: "enable", Usage: "undo disable", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: withSession(userDisable(false))},
+			{Name: "disable", Usage: "refuse every passcode of a user", ArgsUsage: "NAME", Flags: []cli.Flag{reasonFlag, jsonFlag}, Action: withSession(userDisable(true))},
+			{Name: "enable", Usage: "undo disable", ArgsUsage: "NAME", Flags: []cli.Flag{reasonFlag, jsonFlag}, Action: withSession(userDisable(false))},
 			{Name: "unlock", Usage: "clear a user's failed passcodes", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: withSession(userUnlock)},
 		},
 	}
@@ -50,13 +51,30 @@ func userList(c *cli.Context, s *session) error {
 	if _, err := args(c); err != nil {
 		return err
 	}
-	users, err := s.desk.Users(c.Context, inventory.UserFilter{})
+	users, err := s.desk.UsersWithFactors(c.Context, inventory.UserFilter{})
 	if err != nil {
 		return err
 	}
-	return printList(c, users, []string{"USER", "FULL NAME", "EMAIL", "STATUS"}, func(u inventory.User) []string {
-		return []string{u.Name, u.FullName, u.Email, userStatus(&u)}
+	return printList(c, users, []string{"USER", "FULL NAME", "EMAIL", "STATUS", "FACTORS"}, func(u inventory.UserFactors) []string {
+		return []string{u.Name, u.FullName, u.Email, userStatus(&u.User), factorList(u.Factors)}
 	})
+}
+
+// factorList is "2 fobs, 1 key, 1 bypass", or "none".
+func factorList(f inventory.Factors) string {
+	var out []string
+	for _, c := range []struct {
+		n         int
+		one, many string
+	}{{f.Fobs, "fob", "fobs"}, {f.Keys, "key", "keys"}, {f.Bypass, "bypass", "bypass"}} {
+		if c.n > 0 {
+			out = append(out, plural(c.n, c.one, c.many))
+		}
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, ", ")
 }
 
 func userStatus(u *inventory.User) string {
@@ -90,6 +108,9 @@ func userShow(c *cli.Context, s *session) error {
 		say(c, "email:      %s", u.Email)
 	}
 	say(c, "status:     %s", userStatus(&u))
+	if v.DisabledReason != "" {
+		say(c, "reason:     %s", v.DisabledReason)
+	}
 	say(c, "added:      %s", when(u.CreatedAt))
 	say(c, "fobs:       %d", len(v.Fobs))
 	for _, f := range v.Fobs {
@@ -120,7 +141,7 @@ func userDisable(disabled bool) func(c *cli.Context, s *session) error {
 		if err != nil {
 			return err
 		}
-		if err := s.desk.SetUserDisabled(c.Context, a[0], disabled); err != nil {
+		if err := s.desk.Because(c.String("reason")).SetUserDisabled(c.Context, a[0], disabled); err != nil {
 			return err
 		}
 		return done(c, fmt.Sprintf("user %s %s", a[0], map[bool]string{true: "disabled", false: "enabled"}[disabled]), "user", a[0], "disabled", disabled)
