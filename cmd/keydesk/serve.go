@@ -23,13 +23,22 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "radius", Usage: "RADIUS UDP listen `ADDR`, such as 0.0.0.0:1812 (none unless given)"},
 			&cli.StringFlag{Name: "tls-cert", Usage: "TLS certificate `FILE` (PEM) for the HTTP API"},
 			&cli.StringFlag{Name: "tls-key", Usage: "TLS private key `FILE` (PEM) for the HTTP API"},
-			&cli.Float64Flag{Name: "user-rate", Usage: "passcode attempts a second per user (negative: no limit)"},
-			&cli.Float64Flag{Name: "client-rate", Usage: "requests a second per source address (negative: no limit)"},
+			&cli.Float64Flag{Name: "user-rate", DefaultText: fmt.Sprint(defaults.UserRate),
+				Usage: "passcode attempts a second per user name (0 or unset: the default; negative: no limit)"},
+			&cli.Float64Flag{Name: "client-rate", DefaultText: fmt.Sprint(defaults.ClientRate),
+				Usage: "requests (and RADIUS packets) a second per source address (0 or unset: the default; negative: no limit)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 		},
 		Action: withSession(serve),
 	}
 }
+
+// defaults is the server's config with nothing set, for the flags' help.
+var defaults = func() server.Config {
+	var c server.Config
+	c.Default()
+	return c
+}()
 
 func serve(c *cli.Context, s *session) error {
 	if _, err := args(c); err != nil {
@@ -49,17 +58,21 @@ func serve(c *cli.Context, s *session) error {
 		return fmt.Errorf("http: %w", err)
 	}
 	defer ln.Close()
-	scheme := "http"
-	if cfg.TLSCert != "" {
-		scheme = "https"
-	}
-	note(c, "serving the HTTP API on %s://%s", scheme, ln.Addr())
 	var pc net.PacketConn
 	if cfg.RADIUS != "" {
 		if pc, err = net.ListenPacket("udp", cfg.RADIUS); err != nil {
 			return fmt.Errorf("radius: %w", err)
 		}
 		defer pc.Close()
+	}
+	// Said only once every listener is bound: a clerk who reads it knows
+	// the server is up.
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	note(c, "serving the HTTP API on %s://%s", scheme, ln.Addr())
+	if pc != nil {
 		note(c, "serving RADIUS on udp %s", pc.LocalAddr())
 	}
 	if err := srv.Serve(c.Context, ln, pc); err != nil {
