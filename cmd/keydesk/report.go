@@ -50,6 +50,9 @@ func reportAction(name string) func(c *cli.Context, s *session) error {
 		if c.Bool("csv") && wantJSON(c) {
 			return usagef("give --csv or --json, not both")
 		}
+		if c.IsSet("days") && (c.Int("days") < 1 || c.Int("days") > desk.MaxDays) {
+			return usagef("--days must be 1 to %d, not %d", desk.MaxDays, c.Int("days"))
+		}
 		r, err := s.desk.Report(c.Context, name, desk.ReportQuery{Days: c.Int("days")})
 		if err != nil {
 			return err
@@ -81,7 +84,7 @@ func emptyReport(r desk.Report) string {
 	case desk.ReportStock:
 		return "no fobs in the inventory"
 	case desk.ReportUnused:
-		return fmt.Sprintf("every assigned fob and key was used in the last %s", plural(r.Days, "day", "days"))
+		return fmt.Sprintf("every assigned fob and key was used, or handed out, within the last %s", plural(r.Days, "day", "days"))
 	case desk.ReportExpiring:
 		return fmt.Sprintf("no fob expires within %s", plural(r.Days, "day", "days"))
 	case desk.ReportLocked:

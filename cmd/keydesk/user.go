@@ -114,7 +114,11 @@ func userShow(c *cli.Context, s *session) error {
 	say(c, "added:      %s", when(u.CreatedAt))
 	say(c, "fobs:       %d", len(v.Fobs))
 	for _, f := range v.Fobs {
-		say(c, "  %s  %s  %s", f.Serial, f.Kind, fobStatus(f))
+		if f.Reason != "" {
+			say(c, "  %s  %s  %s (reason: %s)", f.Serial, f.Kind, fobStatus(f), f.Reason)
+		} else {
+			say(c, "  %s  %s  %s", f.Serial, f.Kind, fobStatus(f))
+		}
 	}
 	say(c, "keys:       %d", len(v.Keys))
 	for _, k := range v.Keys {
