@@ -4,6 +4,15 @@
 GO      ?= go
 BIN     := bin/keydesk
 PREFIX  ?= /usr/local
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+# The version make build stamps into keydesk (keydesk --version): git's
+# name for the tree. Without git, or outside a clone, it is left out and
+# keydesk reports its module's version, or "devel".
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+LDFLAGS := $(if $(VERSION),-X main.version=$(VERSION))
 # Debian packages the build and the tests need: cgo for SQLite and libusb,
 # the reference tools the tests check keydesk against (oathtool, radclient,
 # python3-fido2, pskc-utils' csv2pskc and pskc2csv), OpenLDAP (slapd,
@@ -12,7 +21,7 @@ PREFIX  ?= /usr/local
 DEB_DEPS := gcc libc6-dev pkg-config libusb-1.0-0-dev oathtool sqlite3 freeradius-utils time slapd ldap-utils python3-fido2 pskc-utils chromium
 FUZZTIME ?= 10s
 
-.PHONY: all build deps demo test test-short bench fuzz install clean
+.PHONY: all build deps demo test test-short bench fuzz man install clean
 
 all: build
 
@@ -28,7 +37,12 @@ deps:
 	fi
 
 build: deps
-	CGO_ENABLED=1 $(GO) build -o $(BIN) ./cmd/keydesk
+	CGO_ENABLED=1 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/keydesk
+
+# The man page, made by keydesk itself from its commands (keydesk man).
+man: build
+	@mkdir -p build
+	./$(BIN) man > build/keydesk.1.tmp && mv build/keydesk.1.tmp build/keydesk.1
 
 demo: build
 	./scripts/demo.sh $(BIN)
@@ -48,8 +62,15 @@ bench: build
 fuzz: deps
 	./scripts/fuzz.sh $(FUZZTIME)
 
-install: build
+# The binary, its man page and its shell completions. The systemd unit,
+# its user and an example config are in contrib/ (see keydesk.service).
+install: build man
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/keydesk
+	install -D -m 0644 build/keydesk.1 $(DESTDIR)$(MANDIR)/man1/keydesk.1
+	install -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	./$(BIN) completion bash > $(DESTDIR)$(BASHCOMPDIR)/keydesk
+	./$(BIN) completion zsh > $(DESTDIR)$(ZSHCOMPDIR)/_keydesk
+	./$(BIN) completion fish > $(DESTDIR)$(FISHCOMPDIR)/keydesk.fish
 
 clean:
 	rm -rf bin build

@@ -20,9 +20,12 @@ import (
 // globalFlags work before or after the command (see interspersed).
 func globalFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "db", Usage: "inventory database `PATH`", EnvVars: []string{"KEYDESK_DB"}, Value: defaultDB()},
+		// The defaults are shown as the rule, not as this machine's paths,
+		// so that the man page made at build time says what holds anywhere.
+		&cli.StringFlag{Name: "db", Usage: "inventory database `PATH`", EnvVars: []string{"KEYDESK_DB"}, Value: defaultDB(),
+			DefaultText: "$XDG_DATA_HOME/keydesk/keydesk.db"},
 		&cli.StringFlag{Name: "master-key", Usage: "master key file `PATH` (kept apart from the database)",
-			EnvVars: []string{"KEYDESK_MASTER_KEY_FILE"}, Value: defaultMasterKey()},
+			EnvVars: []string{"KEYDESK_MASTER_KEY_FILE"}, Value: defaultMasterKey(), DefaultText: "$XDG_CONFIG_HOME/keydesk/master.key"},
 		jsonFlag,
 	}
 }

@@ -105,7 +105,8 @@ func manCommand() *cli.Command {
 			if _, err := args(c); err != nil {
 				return err
 			}
-			page, err := c.App.ToMan()
+			// Section 1, a command, where make install puts it.
+			page, err := c.App.ToManWithSection(1)
 			if err != nil {
 				return err
 			}
