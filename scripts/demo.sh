@@ -25,7 +25,7 @@ printf '12345678901234567890123456789012' | od -An -tx1 | tr -d ' \n' > seed-tot
 	echo "# serial, seed (hex), type, digits, counter or time step, hash"
 	echo "HOTP-0001,$(cat seed-hotp.hex),hotp,6,0,sha1"
 	echo "TOTP-0002,$(cat seed-totp.hex),totp,8,30,sha256"
-	echo "TOTP-0003,$(cat seed-hotp.hex),totp,6,30,sha1"
+	echo "TOTP-0003,4142434445464748494a4b4c4d4e4f5051525354,totp,6,30,sha1"
 } > box-2026-11.csv
 run "$keydesk" import box-2026-11.csv
 step "The same file again imports nothing, and says why"
@@ -57,8 +57,12 @@ run "$keydesk" verify --user bob "$bypass"
 try "$keydesk" verify --user bob "$bypass"
 
 step "Alice's fob is stolen: it is refused from now on"
-run "$keydesk" fob lost HOTP-0001
+run "$keydesk" fob lost HOTP-0001 --reason stolen
 try "$keydesk" verify --user alice "$(oathtool --hotp -c 2 "$(cat seed-hotp.hex)")"
+
+step "Who needs a factor now, and what is on the shelf"
+run "$keydesk" report no-factor
+run "$keydesk" report stock
 
 step "The inventory"
 run "$keydesk" fob list
