@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/base32"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -129,45 +127,6 @@ func fobAdd(c *cli.Context, s *session) error {
 		return err
 	}
 	return done(c, fmt.Sprintf("added %s fob %s in stock", kind, t.Serial), "serial", t.Serial, "kind", kind, "seed_format", encoding)
-}
-
-// readSeed reads a seed file in hex or base32 (RFC 4648 §6, as otpauth
-// URIs and many vendor sheets write seeds), white space ignored, and says
-// which it read. Text that is both (hex digits that are also base32
-// letters and digits 2-7) is hex unless format says base32; both says so.
-func readSeed(path, format string) (seed []byte, encoding string, both bool, err error) {
-	raw, err := readSmallFile(path)
-	if err != nil {
-		return nil, "", false, err
-	}
-	text := strings.Join(strings.Fields(string(raw)), "")
-	hexSeed, hexErr := hex.DecodeString(text)
-	b32 := strings.ToUpper(strings.TrimRight(text, "="))
-	b32Seed, b32Err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(b32)
-	switch format {
-	case "hex":
-		if hexErr != nil {
-			return nil, "", false, fmt.Errorf("%s: the seed is not hex: %v", path, hexErr)
-		}
-		return hexSeed, "hex", false, nil
-	case "base32":
-		if b32Err != nil {
-			return nil, "", false, fmt.Errorf("%s: the seed is not base32: %v", path, b32Err)
-		}
-		return b32Seed, "base32", false, nil
-	case "auto":
-	default:
-		return nil, "", false, usagef("--secret-format must be auto, hex or base32, not %q", format)
-	}
-	switch {
-	case text == "":
-		return nil, "", false, fmt.Errorf("%s: the file holds no seed", path)
-	case hexErr == nil:
-		return hexSeed, "hex", b32Err == nil, nil
-	case b32Err == nil:
-		return b32Seed, "base32", false, nil
-	}
-	return nil, "", false, fmt.Errorf("%s: the seed is neither hex nor base32 (RFC 4648: the letters A to Z and the digits 2 to 7)", path)
 }
 
 func fobStatus(v desk.FobView) string {
