@@ -77,6 +77,7 @@ func FuzzAdminBody(f *testing.F) {
 		`{"name":"vpn","radius_secret":"sixteen or more bytes","radius_sources":["192.0.2.0/24","2001:db8::1"]}`,
 		`{"name":"hd","role":"help-desk"}`,
 		`{"file_name":"delivery.csv","content":"SU1QLTEsMzEzMjMzMzQzNTM2MzczODM5MzAzMTMyMzMzNDM1MzYzNzM4MzkzMCxob3RwLDYsMAo=","psk":"000102030405060708090a0b0c0d0e0f","dry_run":true}`,
+		`{"reason":"left on the 8:15 bus"}`,
 	}
 	for kind, s := range seeds {
 		f.Add(byte(kind), []byte(s))
@@ -85,7 +86,7 @@ func FuzzAdminBody(f *testing.F) {
 	f.Add(byte(3), []byte(`{"ttl":"-1h"}`))
 	f.Add(byte(4), []byte(`{"name":"vpn","radius_sources":["300.1.1.1"]}`))
 	f.Fuzz(func(t *testing.T, kind byte, data []byte) {
-		switch kind % 7 {
+		switch kind % 8 {
 		case 0:
 			checkDecode[addUserRequest](t, data)
 		case 1:
@@ -100,6 +101,8 @@ func FuzzAdminBody(f *testing.F) {
 			checkDecodeAdmin(t, data)
 		case 6:
 			checkDecodeImport(t, data)
+		case 7:
+			checkDecode[reasonRequest](t, data)
 		}
 	})
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"reflect"
@@ -19,8 +20,16 @@ import (
 func checkKeys(raw []byte, t reflect.Type) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	return walkValue(dec, t)
+	if err := walkValue(dec, t); !errors.Is(err, errMalformed) {
+		return err
+	}
+	return nil // the decoder itself says where the JSON went wrong
 }
+
+// errMalformed ends the walk at JSON that does not parse. It must end it:
+// a token that fails leaves the decoder where it was, and a loop over an
+// array or object would ask for it again forever.
+var errMalformed = errors.New("malformed JSON")
 
 func walkValue(dec *json.Decoder, t reflect.Type) error {
 	tok, err := dec.Token()
@@ -28,7 +37,7 @@ func walkValue(dec *json.Decoder, t reflect.Type) error {
 		return nil
 	}
 	if err != nil {
-		return nil // malformed JSON: the decoder itself says where
+		return errMalformed
 	}
 	switch tok {
 	case json.Delim('{'):
@@ -55,7 +64,7 @@ func walkObject(dec *json.Decoder, t reflect.Type) error {
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil
+			return errMalformed
 		}
 		key, _ := tok.(string)
 		folded := strings.ToLower(key)

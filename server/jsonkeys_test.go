@@ -27,6 +27,11 @@ func TestCheckKeys(t *testing.T) {
 		{`{"labels":{"a":"1","A":"2"}}`, `the same field given twice`},
 		{`{"unknown":1}`, ""}, // left to the decoder's unknown-field refusal
 		{`{"user":`, ""},      // left to the decoder's syntax error
+		// A token that does not parse inside an array or an object ends
+		// the walk: it used to be asked for again, forever.
+		{`{"list":[{"name":"c"}x]}`, ""},
+		{`{"labels":{"a":"1" x}}`, ""},
+		{`{"user":"a" "b"}`, ""},
 	} {
 		err := checkKeys([]byte(c.in), reflect.TypeFor[outer]())
 		if (c.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.want) {
