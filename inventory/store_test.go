@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/keydesk/keydesk/inventory"
 	_ "github.com/mattn/go-sqlite3"
@@ -329,7 +330,14 @@ func TestMigrateFromVersion2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := inventory.Open(t.Context(), path, master, inventory.Options{})
+	// The file's bypass code lived for an hour from when the file was
+	// made: the test runs at that time, not at the real clock's.
+	var made int64
+	if err := sqliteFile(t, path).QueryRowContext(t.Context(), `SELECT created_at FROM bypass_codes`).Scan(&made); err != nil {
+		t.Fatal(err)
+	}
+	then := time.Unix(made, 0).Add(time.Minute)
+	s, err := inventory.Open(t.Context(), path, master, inventory.Options{Now: func() time.Time { return then }})
 	if err != nil {
 		t.Fatal(err)
 	}
