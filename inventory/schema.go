@@ -137,6 +137,9 @@ CREATE INDEX keys_by_user ON keys(user_id);
 	// full reason of a denial, and names matched regardless of case.
 	`
 ALTER TABLE bypass_codes ADD COLUMN revoked_at INTEGER;
+ALTER TABLE users ADD COLUMN directory_id TEXT;
+ALTER TABLE users ADD COLUMN disabled_by_sync INTEGER NOT NULL DEFAULT 0;
+CREATE UNIQUE INDEX users_by_directory_id ON users(directory_id) WHERE directory_id IS NOT NULL;
 ALTER TABLE fobs ADD COLUMN not_before INTEGER;
 ALTER TABLE fobs ADD COLUMN not_after INTEGER;
 ALTER TABLE bypass_codes ADD COLUMN last_used_at INTEGER;
@@ -165,5 +168,16 @@ CREATE TABLE auth_log (
 ) STRICT;
 CREATE INDEX auth_log_by_user ON auth_log(username COLLATE NOCASE, id);
 CREATE INDEX auth_log_by_app ON auth_log(app, id);
+
+-- RADIUS Access-Challenge State (RFC 2865 §5.24): the first request's
+-- password was right; the second must come from the same client for the
+-- same user, once, before it expires. Kept here so that any server of
+-- several answers the second request.
+CREATE TABLE radius_states (
+	hash       BLOB PRIMARY KEY,
+	username   TEXT NOT NULL,
+	client     TEXT NOT NULL,
+	expires_at INTEGER NOT NULL
+) STRICT;
 `,
 }

@@ -112,7 +112,9 @@ func (tx *Tx) AddUser(u User) (User, error) {
 
 // SetUserDisabled disables or enables a user.
 func (tx *Tx) SetUserDisabled(id int64, disabled bool) error {
-	_, err := tx.exec(tx.ctx, `UPDATE users SET disabled = ? WHERE id = ?`, disabled, id)
+	// The desk's word stands over the sync's: a user the desk enables or
+	// disables is no longer one the sync disabled.
+	_, err := tx.exec(tx.ctx, `UPDATE users SET disabled = ?, disabled_by_sync = 0 WHERE id = ?`, disabled, id)
 	return err
 }
 

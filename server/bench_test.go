@@ -164,7 +164,7 @@ func BenchmarkLoadRADIUS(b *testing.B) {
 // of the decision: checks, Message-Authenticator, User-Password, answer.
 func BenchmarkRADIUSPacket(b *testing.B) {
 	fx := newFixture(b, Config{UserRate: -1})
-	fx.srv.deps.Decider = allowAll{}
+	fx.srv.deps.Decider = allowAll{fx.ver}
 	rs := fx.radius(b)
 	packets := make([][]byte, 256)
 	for i := range packets {
@@ -193,7 +193,7 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-type allowAll struct{}
+type allowAll struct{ Decider }
 
 func (allowAll) VerifyUser(context.Context, string, string, verify.Origin) (verify.Decision, error) {
 	return verify.Decision{Allow: true, Method: "fob", Serial: "X"}, nil
@@ -203,7 +203,7 @@ func (allowAll) VerifyUser(context.Context, string, string, verify.Origin) (veri
 // network and without the verifier: what the HTTP layer costs.
 func BenchmarkAuthHandler(b *testing.B) {
 	fx := newFixture(b, Config{UserRate: -1, ClientRate: -1})
-	fx.srv.deps.Decider = allowAll{}
+	fx.srv.deps.Decider = allowAll{fx.ver}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/keydesk/keydesk/desk"
+	"github.com/keydesk/keydesk/directory"
 	"github.com/keydesk/keydesk/fob"
 	"github.com/keydesk/keydesk/internal/loadtest"
 	"github.com/keydesk/keydesk/internal/testbin"
@@ -63,7 +64,18 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	if cfg.Log == nil {
 		cfg.Log = quietLog(t)
 	}
-	if fx.srv, err = New(cfg, NewDeps(st, fx.ver)); err != nil {
+	deps := NewDeps(st, fx.ver)
+	if cfg.Directory != nil {
+		dc := *cfg.Directory
+		dc.Default()
+		dir, err := directory.New(dc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { dir.Close() })
+		deps.Directory = dir
+	}
+	if fx.srv, err = New(cfg, deps); err != nil {
 		t.Fatal(err)
 	}
 	fx.desk = fx.srv.deps.Desk.As("test")

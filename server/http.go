@@ -183,7 +183,8 @@ func (a *authRequest) Validate() error {
 }
 
 // checkPasscode never quotes the passcode: a user may have typed a
-// password into the wrong field.
+// password into the wrong field. Spaces and dashes are how people read
+// codes off a fob ("592 264", "333-503-004"): the verifier drops them.
 func checkPasscode(p string) error {
 	if p == "" {
 		return errors.New("passcode: empty")
@@ -192,8 +193,8 @@ func checkPasscode(p string) error {
 		return fmt.Errorf("passcode: longer than %d characters", maxPasscode)
 	}
 	for i := 0; i < len(p); i++ {
-		if p[i] < 0x21 || p[i] > 0x7e {
-			return fmt.Errorf("passcode: character %d is not printable ASCII", i+1)
+		if (p[i] < 0x21 || p[i] > 0x7e) && p[i] != ' ' {
+			return fmt.Errorf("passcode: character %d is neither printable ASCII nor a space", i+1)
 		}
 	}
 	return nil
