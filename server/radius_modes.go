@@ -104,7 +104,16 @@ func (rs *radiusServer) password(ctx context.Context, req radiusRequest, user, p
 	if s.deps.Directory == nil {
 		return nil, nil, errors.New("the client's mode needs a directory, and the server has none configured")
 	}
+	began := time.Now()
 	e, err := s.deps.Directory.Authenticate(ctx, user, password)
+	result := "ok"
+	switch {
+	case errors.Is(err, directory.ErrUnavailable):
+		result = "unavailable"
+	case err != nil:
+		result = "refused"
+	}
+	s.m.directory.WithLabelValues(result).Observe(time.Since(began).Seconds())
 	switch {
 	case err == nil:
 		return &e, nil, nil
