@@ -6,9 +6,10 @@ BIN     := bin/keydesk
 PREFIX  ?= /usr/local
 # Debian packages the build and the tests need: cgo for SQLite and libusb,
 # the reference tools the tests check keydesk against (oathtool, radclient,
-# python3-fido2), and OpenLDAP (slapd, ldap-utils) for the directory tests,
-# which start their own slapd.
-DEB_DEPS := gcc libc6-dev pkg-config libusb-1.0-0-dev oathtool sqlite3 freeradius-utils time slapd ldap-utils python3-fido2
+# python3-fido2), OpenLDAP (slapd, ldap-utils) for the directory tests,
+# which start their own slapd, and PostgreSQL for the inventory's tests,
+# which start their own cluster (internal/pgtest) beside any system one.
+DEB_DEPS := gcc libc6-dev pkg-config libusb-1.0-0-dev oathtool sqlite3 freeradius-utils time slapd ldap-utils python3-fido2 postgresql
 FUZZTIME ?= 10s
 
 .PHONY: all build deps demo test test-short bench fuzz install clean
