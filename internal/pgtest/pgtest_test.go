@@ -193,3 +193,21 @@ func TestASCIIFoldWithCollateC(t *testing.T) {
 		t.Errorf(`lower('ÄLICE' COLLATE "C") = %q, want "Älice"`, got)
 	}
 }
+
+// TestParallelDatabases: parallel tests each make their database in the
+// one cluster at once.
+func TestParallelDatabases(t *testing.T) {
+	c := pgtest.Shared(t)
+	for i := range 8 {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			t.Parallel()
+			db := openDB(t, c.NewDatabase(t))
+			mustExec(t, db, "CREATE TABLE fobs (serial text PRIMARY KEY)")
+			mustExec(t, db, "INSERT INTO fobs VALUES ($1)", fmt.Sprint(i))
+			var n int
+			if err := db.QueryRowContext(t.Context(), "SELECT count(*) FROM fobs").Scan(&n); err != nil || n != 1 {
+				t.Errorf("%d fobs, %v; want 1", n, err)
+			}
+		})
+	}
+}
