@@ -1,6 +1,7 @@
 // Package pgtest starts a real PostgreSQL for tests: a throw-away cluster
-// made by initdb in a temporary folder, listening on 127.0.0.1 and a port of
-// its own, with its unix socket in that folder. It reads nothing of a
+// made by initdb in a temporary folder (in memory, under /dev/shm, when
+// that has room), listening on 127.0.0.1 and a port of its own, with its
+// unix socket in that folder. It reads nothing of a
 // system cluster (Debian's "main" on port 5432 may run beside it) and is
 // removed when the tests end.
 //
@@ -12,6 +13,13 @@
 // Tests connect as [User], an ordinary role that owns its databases, as
 // keydesk connects in production; the helper itself acts as the
 // superuser over the unix socket.
+//
+//	func TestMain(m *testing.M) { pgtest.Main(m) }
+//
+//	func TestFobs(t *testing.T) {
+//		url := pgtest.Shared(t).NewDatabase(t) // postgres://keydesk:...@127.0.0.1:PORT/NAME
+//		...
+//	}
 package pgtest
 
 import (
