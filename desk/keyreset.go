@@ -158,3 +158,9 @@ func (d *Desk) DeleteResidentCredential(ctx context.Context, dev CredentialDelet
 	}
 	return k, nil
 }
+
+// KeyOfCredential finds the registration, of any user and state, whose
+// credential id is id; [inventory.ErrNotFound] if there is none.
+func (d *Desk) KeyOfCredential(ctx context.Context, id []byte) (inventory.Key, error) {
+	return d.store.KeyByCredentialID(ctx, id)
+}
