@@ -3,6 +3,7 @@ package desk_test
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
@@ -168,6 +169,31 @@ func TestRegisterCTAP2(t *testing.T) {
 	// Another relying party's credentials are not asked for.
 	if d := fx.keyTest(t, dev, "alice", desk.KeyRules{RPID: "other.example"}); d.Allow || !errors.Is(d.Denial, verify.ErrNoKey) {
 		t.Errorf("another relying party: %+v", d)
+	}
+}
+
+// Requiring a trusted attestation refuses the soft key's own certificate,
+// until a trust store holds it (as --attestation-roots adds a vendor's).
+func TestRequireTrusted(t *testing.T) {
+	fx := newDesk(t)
+	fx.users(t, "alice")
+	// The key makes its certificate on its own clock, which reads the
+	// desk's day, so that the certificate is valid at the desk's clock.
+	clock := &laterClock{}
+	clock.later.Store(int64(time.Until(fx.now)))
+	sk := newSoftKey(t, softkey.Config{Clock: clock})
+	dev := device(plugIn(t, sk), "")
+	strict := desk.KeyRules{RPID: rpID, Registration: verify.RegistrationPolicy{RequireTrusted: true}}
+	if _, err := fx.d.RegisterKey(t.Context(), dev, desk.KeyRequest{User: "alice"}, strict); !errors.Is(err, verify.ErrUntrusted) {
+		t.Errorf("an untrusted attestation: %v", err)
+	}
+	ts, err := verify.NewTrustStore(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: sk.PackedCertificate()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	strict.Registration.Trust = ts
+	if reg := fx.register(t, dev, "alice", strict); reg.Attestation.Result != "trusted" {
+		t.Errorf("with the key's root trusted: %+v", reg.Attestation)
 	}
 }
 

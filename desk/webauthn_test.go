@@ -97,7 +97,7 @@ func login(t *testing.T, rp *webauthn.WebAuthn, user browserUser, appID string, 
 	t.Helper()
 	var opts []webauthn.LoginOption
 	if appID != "" {
-		opts = append(opts, webauthn.WithAppIdExtension(appID))
+		opts = append(opts, webauthn.WithAssertionExtensions(webauthn.WithExtensionAppID(appID)))
 	}
 	_, session, err := rp.BeginLogin(user, opts...)
 	if err != nil {
