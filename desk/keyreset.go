@@ -12,6 +12,7 @@ import (
 
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/u2f"
+	"github.com/keydesk/keydesk/verify"
 )
 
 // KeyReset is what a reset erased.
@@ -86,7 +87,7 @@ func (d *Desk) heldBy(ctx context.Context, dev Device, info *u2f.AuthenticatorIn
 				rps = append(rps, k.RPID)
 			}
 		case dev.U2F != nil:
-			mine, err := dev.U2F.CheckKeyHandle(ctx, sha256Of([]byte(k.AppID)), k.KeyHandle)
+			mine, err := dev.U2F.CheckKeyHandle(ctx, verify.AppParam(k.AppID), k.KeyHandle)
 			if err != nil {
 				return nil, false, fmt.Errorf("asking the key about its handles: %w", err)
 			}

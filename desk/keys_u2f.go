@@ -10,7 +10,6 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/sha256"
 	"fmt"
 
 	"github.com/keydesk/keydesk/inventory"
@@ -132,6 +131,3 @@ func concat(chain [][]byte) []byte {
 	}
 	return out
 }
-
-// sha256Of is the SHA-256 of b as an array.
-func sha256Of(b []byte) [32]byte { return sha256.Sum256(b) }
