@@ -198,6 +198,37 @@ func TestRequireTrusted(t *testing.T) {
 	}
 }
 
+// Ctrl-C while the key waits for a touch: the context's end sends CANCEL
+// (CTAP 2.1 §11.2.9.2.5), nothing is stored, and the key answers the
+// next request.
+func TestCancelWhileWaitingForTouch(t *testing.T) {
+	fx := newDesk(t)
+	fx.users(t, "alice")
+	sk := newSoftKey(t, softkey.Config{TouchDelay: time.Hour})
+	ctx, cancel := context.WithCancel(t.Context())
+	host, end := hid.Pipe()
+	served := make(chan struct{})
+	go func() { sk.Serve(t.Context(), end); close(served) }()
+	cl, err := hid.Open(t.Context(), host, hid.Options{OnTouch: cancel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close(); host.Close(); <-served })
+	before := sk.Counter()
+	if _, err := fx.d.RegisterKey(ctx, device(cl, ""), desk.KeyRequest{User: "alice"}, rules); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled registration: %v", err)
+	}
+	if keys, _ := fx.d.Keys(t.Context(), "alice"); len(keys) != 0 || sk.Counter() != before {
+		t.Errorf("after the cancel: keys %+v, counter %d (was %d)", keys, sk.Counter(), before)
+	}
+	if e := fx.audit(t); e[len(e)-1].Action != "user add" {
+		t.Errorf("a cancelled registration was audited: %+v", e[len(e)-1])
+	}
+	if info, err := cl.GetInfo(t.Context()); err != nil || info.AAGUID != softkey.AAGUID {
+		t.Errorf("the key after the cancel: %+v, %v", info, err)
+	}
+}
+
 // The soft key takes an allowList or excludeList of 8: beyond that the
 // desk asks silently, 8 at a time, which credential the key holds.
 func TestManyCredentials(t *testing.T) {
