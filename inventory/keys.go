@@ -79,8 +79,15 @@ func scanKey(row interface{ Scan(...any) error }) (Key, error) {
 	return k, err
 }
 
+// queryKeys reads the keys where selects. Inside an update the rows are
+// held until it ends: the counter check of a key test reads what another
+// server's test of the same key wrote.
 func queryKeys(ctx context.Context, q querier, where string, args ...any) ([]Key, error) {
-	rows, err := q.query(ctx, `SELECT `+keyColumns+` FROM keys k JOIN users u ON u.id = k.user_id WHERE `+where+` ORDER BY k.id`, args...)
+	lock := ""
+	if _, ok := q.(*Tx); ok {
+		lock = " FOR UPDATE OF k"
+	}
+	rows, err := q.query(ctx, `SELECT `+keyColumns+` FROM keys k JOIN users u ON u.id = k.user_id WHERE `+where+` ORDER BY k.id`+lock, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -145,20 +152,20 @@ func (tx *Tx) AddKey(userID int64, k Key) (Key, error) {
 	if k.AttestationFormat == "" {
 		k.AttestationFormat = "fido-u2f"
 	}
-	res, err := tx.exec(tx.ctx, `INSERT INTO keys(user_id, name, kind, key_handle, public_key, cose_key, algorithm, counter,
+	id, added, err := tx.insert(`INSERT INTO keys(user_id, name, kind, key_handle, public_key, cose_key, algorithm, counter,
 		app_id, rp_id, attestation_cert, attestation_format, attestation, model, aaguid, resident, user_verified,
 		backup_eligible, backup_state, state, state_at, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		userID, k.Name, k.Kind, k.KeyHandle, nonNilBytes(k.PublicKey), nonNilBytes(k.COSEKey), k.Algorithm, k.Counter,
 		k.AppID, k.RPID, nonNilBytes(k.Certificate), k.AttestationFormat, k.Attestation, k.Model, k.AAGUID, k.Resident,
 		k.UserVerified, k.BackupEligible, k.BackupState, k.State, k.StateAt.Unix(), k.CreatedAt.Unix())
-	if isUnique(err) {
-		return Key{}, fmt.Errorf("this key handle is already registered: %w", ErrExists)
-	}
 	if err != nil {
 		return Key{}, err
 	}
-	k.ID, _ = res.LastInsertId()
+	if !added {
+		return Key{}, fmt.Errorf("this key handle is already registered: %w", ErrExists)
+	}
+	k.ID = id
 	return k, nil
 }
 

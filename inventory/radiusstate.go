@@ -21,7 +21,7 @@ func (tx *Tx) AddRADIUSState(state []byte, st RADIUSState) error {
 		return err
 	}
 	_, err := tx.exec(tx.ctx, `INSERT INTO radius_states(hash, username, client, expires_at) VALUES (?, ?, ?, ?)`,
-		tx.w.s.stateHash(state), st.User, st.Client, st.ExpiresAt.Unix())
+		tx.s.stateHash(state), st.User, st.Client, st.ExpiresAt.Unix())
 	return err
 }
 
@@ -31,7 +31,7 @@ func (tx *Tx) AddRADIUSState(state []byte, st RADIUSState) error {
 func (tx *Tx) TakeRADIUSState(state []byte) (st RADIUSState, found bool, err error) {
 	var exp int64
 	err = tx.queryRow(tx.ctx, `DELETE FROM radius_states WHERE hash = ? RETURNING username, client, expires_at`,
-		tx.w.s.stateHash(state)).Scan(&st.User, &st.Client, &exp)
+		tx.s.stateHash(state)).Scan(&st.User, &st.Client, &exp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return RADIUSState{}, false, nil
 	}

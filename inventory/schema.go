@@ -145,9 +145,11 @@ ALTER TABLE fobs ADD COLUMN not_after INTEGER;
 ALTER TABLE bypass_codes ADD COLUMN last_used_at INTEGER;
 ALTER TABLE applications ADD COLUMN detailed_reasons INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE applications ADD COLUMN radius_mode TEXT NOT NULL DEFAULT 'otp' CHECK (radius_mode IN ('otp', 'password+otp', 'challenge'));
-CREATE INDEX users_by_folded_name ON users(name COLLATE NOCASE);
-CREATE INDEX admins_by_folded_name ON admins(name COLLATE NOCASE);
-CREATE INDEX applications_by_folded_name ON applications(name COLLATE NOCASE);
+-- On PostgreSQL these are unique: there, two servers may add "Alice" and
+-- "alice" at once, which one SQLite writer never does.
+CREATE INDEX users_by_folded_name ON users(name COLLATE NOCASE); -- unique on PostgreSQL
+CREATE INDEX admins_by_folded_name ON admins(name COLLATE NOCASE); -- unique on PostgreSQL
+CREATE INDEX applications_by_folded_name ON applications(name COLLATE NOCASE); -- unique on PostgreSQL
 
 -- The authentication log: every decision, with where it was asked from,
 -- written in the decision's own transaction and kept for a set time.

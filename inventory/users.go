@@ -45,10 +45,10 @@ func scanUser(row interface{ Scan(...any) error }) (User, error) {
 	return u, err
 }
 
-func getUser(ctx context.Context, q querier, name string) (User, error) {
+func getUser(ctx context.Context, q querier, name, lock string) (User, error) {
 	// Names match regardless of the case of ASCII letters, as directory
 	// logins do: "Alice" at the VPN is alice.
-	u, err := scanUser(q.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE name = ? COLLATE NOCASE`, name))
+	u, err := scanUser(q.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE name = ? COLLATE NOCASE`+lock, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("no user named %q: %w", name, ErrNotFound)
 	}
@@ -56,10 +56,12 @@ func getUser(ctx context.Context, q querier, name string) (User, error) {
 }
 
 // User reads one user by name.
-func (s *Store) User(ctx context.Context, name string) (User, error) { return getUser(ctx, s.db, name) }
+func (s *Store) User(ctx context.Context, name string) (User, error) { return getUser(ctx, s.db, name, "") }
 
-// User reads one user by name inside the update.
-func (tx *Tx) User(name string) (User, error) { return getUser(tx.ctx, tx, name) }
+// User reads one user by name inside the update, and holds the row until
+// the update ends: a user's verifications on several servers go one at a
+// time, so that a lockout and an allow cannot cross.
+func (tx *Tx) User(name string) (User, error) { return getUser(tx.ctx, tx, name, " FOR UPDATE") }
 
 // UserFilter selects users in [Store.Users]; empty fields select all.
 type UserFilter struct {
@@ -101,15 +103,15 @@ func (tx *Tx) AddUser(u User) (User, error) {
 	if err := tx.nameFree("users", "user", u.Name); err != nil {
 		return User{}, err
 	}
-	res, err := tx.exec(tx.ctx, `INSERT INTO users(name, full_name, email, created_at) VALUES (?, ?, ?, ?)`,
+	id, added, err := tx.insert(`INSERT INTO users(name, full_name, email, created_at) VALUES (?, ?, ?, ?)`,
 		u.Name, u.FullName, u.Email, u.CreatedAt.Unix())
-	if isUnique(err) {
-		return User{}, fmt.Errorf("user %q: %w", u.Name, ErrExists)
-	}
 	if err != nil {
 		return User{}, err
 	}
-	u.ID, _ = res.LastInsertId()
+	if !added {
+		return User{}, fmt.Errorf("user %q: %w", u.Name, ErrExists)
+	}
+	u.ID = id
 	return u, nil
 }
 
