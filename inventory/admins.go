@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 	"unicode"
-
 )
 
 // Prefixes of the credentials the server hands out, so that a token in a
@@ -109,7 +108,6 @@ func (tx *Tx) AddAdmin(name, role, by string) (Admin, string, error) {
 	a.ID = id
 	return a, token, nil
 }
-
 
 // AdminByToken finds the administrator a token belongs to, disabled or
 // not; [ErrNotFound] if none. The token is looked up by its keyed hash:

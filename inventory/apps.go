@@ -161,7 +161,11 @@ func (tx *Tx) AddApplication(n NewApplication, by string) (Application, string, 
 	}
 	var sealed []byte
 	if n.RADIUSSecret != nil {
-		if sealed, err = s.currentKeys().sealValue(n.RADIUSSecret, appRow(n.Name)); err != nil {
+		k, err := tx.sealer()
+		if err != nil {
+			return Application{}, "", err
+		}
+		if sealed, err = k.sealValue(n.RADIUSSecret, appRow(n.Name)); err != nil {
 			return Application{}, "", err
 		}
 	}

@@ -62,7 +62,7 @@ func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
 		return fmt.Errorf("%s: %w: the file is not writable", s.where(), ErrReadOnly)
 	}
 	if s.pg != nil {
-		return s.pg.update(ctx, fn)
+		return s.pg.update(ctx, fn, false)
 	}
 	r := &request{ctx: ctx, fn: fn, err: make(chan error, 1)}
 	// A send on a closed channel would panic, so a store that is closing

@@ -5,11 +5,11 @@ import "testing"
 func TestPostgresQueries(t *testing.T) {
 	d := &postgres{}
 	for in, want := range map[string]string{
-		`SELECT id FROM users WHERE name = ? COLLATE NOCASE`:                      `SELECT id FROM users WHERE lower(name) = lower($1)`,
-		`UPDATE users SET fail_count = ?2 WHERE id = ?1 AND locked_at = ?3`:       `UPDATE users SET fail_count = $2 WHERE id = $1 AND locked_at = $3`,
+		`SELECT id FROM users WHERE name = ? COLLATE NOCASE`:                     `SELECT id FROM users WHERE lower(name) = lower($1)`,
+		`UPDATE users SET fail_count = ?2 WHERE id = ?1 AND locked_at = ?3`:      `UPDATE users SET fail_count = $2 WHERE id = $1 AND locked_at = $3`,
 		`SELECT 1 FROM users WHERE name LIKE ? ESCAPE '\' AND name > ? LIMIT 10`: `SELECT 1 FROM users WHERE name ILIKE $1 ESCAPE '\' AND name > $2 LIMIT 10`,
-		`SELECT v FROM meta WHERE name = 'audit_head' FOR UPDATE`:                 `SELECT v FROM meta WHERE name = 'audit_head' FOR UPDATE`,
-		`WHERE u.name = ? COLLATE NOCASE AND k.state = ?`:                         `WHERE lower(u.name) = lower($1) AND k.state = $2`,
+		`SELECT v FROM meta WHERE name = 'audit_head' FOR UPDATE`:                `SELECT v FROM meta WHERE name = 'audit_head' FOR UPDATE`,
+		`WHERE u.name = ? COLLATE NOCASE AND k.state = ?`:                        `WHERE lower(u.name) = lower($1) AND k.state = $2`,
 	} {
 		if got := d.query(in); got != want {
 			t.Errorf("%s\n got %s\nwant %s", in, got, want)

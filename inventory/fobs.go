@@ -270,7 +270,10 @@ func (tx *Tx) AddFob(t fob.Token, batchID, userID int64) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
-	k := tx.s.currentKeys()
+	k, err := tx.sealer()
+	if err != nil {
+		return err
+	}
 	secret, err := k.sealValue(t.Secret, fobRow(t.Serial, "secret"))
 	if err != nil {
 		return err

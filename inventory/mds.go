@@ -55,8 +55,11 @@ func (tx *Tx) PutMDSBlob(b MDSBlob) error {
 	if len(b.Blob) == 0 {
 		return errors.New("an empty FIDO metadata BLOB")
 	}
-	_, err := tx.exec(tx.ctx, `INSERT OR REPLACE INTO mds_blob(id, blob, serial, next_update, roots, signer, models, imported_by, imported_at)
-		VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := tx.exec(tx.ctx, `INSERT INTO mds_blob(id, blob, serial, next_update, roots, signer, models, imported_by, imported_at)
+		VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET blob = excluded.blob, serial = excluded.serial, next_update = excluded.next_update,
+			roots = excluded.roots, signer = excluded.signer, models = excluded.models,
+			imported_by = excluded.imported_by, imported_at = excluded.imported_at`,
 		b.Blob, b.Serial, b.NextUpdate.Unix(), nonNilBytes(b.Roots), b.Signer, b.Models, b.ImportedBy, tx.now.Unix())
 	return err
 }

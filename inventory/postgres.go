@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -46,7 +47,14 @@ var ErrBusy = errors.New("inventory is busy: another server was changing the sam
 // fob or key go one after the other while the rest run side by side.
 // PostgreSQL shares a WAL flush among commits that arrive together, which
 // is what the group commit does for SQLite.
-type pgStore struct{ s *Store }
+type pgStore struct {
+	s *Store
+	// updates hold mu shared; a rekey, and Close, hold it alone: an
+	// update of this server never seals under a key the rekey is
+	// replacing, and Close waits for the updates in flight.
+	mu     sync.RWMutex
+	closed bool
+}
 
 // pgConfig is the URL's configuration, with keydesk's settings where the
 // URL names none: a row lock is waited for as long as SQLite waits for its
@@ -106,7 +114,12 @@ func openPostgres(ctx context.Context, rawURL string, keys *keyring, o Options) 
 // pgSchema reads keydesk's schema row; found is false in a database
 // keydesk never migrated.
 func pgSchema(ctx context.Context, q querier) (appID int64, version int, found bool, err error) {
-	if err := q.queryRow(ctx, `SELECT to_regclass('`+pgSchemaTable+`') IS NOT NULL`).Scan(&found); err != nil || !found {
+	// Asked of pg_tables, not to_regclass: a name lookup goes through the
+	// session's catalog cache, which can still say "no such table" just
+	// after another server's migration committed, and the advisory lock
+	// in migratePG does not refresh it.
+	if err := q.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables
+		WHERE schemaname = current_schema() AND tablename = '`+pgSchemaTable+`')`).Scan(&found); err != nil || !found {
 		return 0, 0, false, err
 	}
 	err = q.queryRow(ctx, `SELECT application_id, version FROM `+pgSchemaTable).Scan(&appID, &version)
@@ -225,9 +238,20 @@ func (s *Store) migratePG(ctx context.Context) error {
 	return s.describe0(sqltx.Commit())
 }
 
-// update runs fn in a transaction of its own.
-func (p *pgStore) update(ctx context.Context, fn func(tx *Tx) error) (err error) {
+// update runs fn in a transaction of its own; exclusive ones run alone
+// on this server.
+func (p *pgStore) update(ctx context.Context, fn func(tx *Tx) error, exclusive bool) (err error) {
 	s := p.s
+	if exclusive {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+	} else {
+		p.mu.RLock()
+		defer p.mu.RUnlock()
+	}
+	if p.closed {
+		return fmt.Errorf("%s: %w", s.where(), ErrClosed)
+	}
 	sqltx, err := s.sqldb.BeginTx(ctx, nil)
 	if err != nil {
 		return s.describe(err)
@@ -343,4 +367,11 @@ func pgFingerprint(ctx context.Context, rawURL string) (string, error) {
 		return "", fmt.Errorf("%s: %w", Where(rawURL), ErrNotInventory)
 	}
 	return string(fp), nil
+}
+
+// close refuses updates from now on, once those in flight are done.
+func (p *pgStore) close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
 }

@@ -243,6 +243,9 @@ func (s *Store) Close() error {
 	if s.writer != nil {
 		s.writer.close()
 	}
+	if s.pg != nil {
+		s.pg.close()
+	}
 	return s.sqldb.Close()
 }
 

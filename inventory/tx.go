@@ -1,9 +1,10 @@
 package inventory
 
 import (
-	"errors"
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -15,6 +16,8 @@ type Tx struct {
 	ctx context.Context
 	now time.Time
 	g   *group
+
+	keyChecked bool // sealer checked the key record
 }
 
 // group is what a commit carries beyond the database: on SQLite the
@@ -110,4 +113,24 @@ func (tx *Tx) insert(q string, args ...any) (id int64, added bool, err error) {
 		return 0, false, nil
 	}
 	return id, err == nil, err
+}
+
+// sealer is the keyring the update seals under. On PostgreSQL the key
+// record is read and held shared until the update ends: a rekey by another
+// server waits for this update, and an update that comes after a rekey
+// refuses rather than seal under a key the inventory no longer records.
+func (tx *Tx) sealer() (*keyring, error) {
+	k := tx.s.currentKeys()
+	if tx.s.pg == nil || tx.keyChecked {
+		return k, nil
+	}
+	var fp []byte
+	if err := tx.queryRow(tx.ctx, `SELECT value FROM meta WHERE name = 'master_key_fingerprint' FOR SHARE`).Scan(&fp); err != nil {
+		return nil, err
+	}
+	if string(fp) != k.fingerprint {
+		return nil, fmt.Errorf("%w: the inventory was rekeyed to the key with fingerprint %s; restart keydesk with that key", ErrWrongKey, fp)
+	}
+	tx.keyChecked = true
+	return k, nil
 }

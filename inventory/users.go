@@ -56,7 +56,9 @@ func getUser(ctx context.Context, q querier, name, lock string) (User, error) {
 }
 
 // User reads one user by name.
-func (s *Store) User(ctx context.Context, name string) (User, error) { return getUser(ctx, s.db, name, "") }
+func (s *Store) User(ctx context.Context, name string) (User, error) {
+	return getUser(ctx, s.db, name, "")
+}
 
 // User reads one user by name inside the update, and holds the row until
 // the update ends: a user's verifications on several servers go one at a
@@ -121,10 +123,16 @@ func (tx *Tx) SetUserWebAuthnID(userID int64, id []byte) error {
 	if len(id) == 0 || len(id) > 64 {
 		return fmt.Errorf("a user handle of %d bytes, want 1 to 64", len(id))
 	}
-	res, err := tx.exec(tx.ctx, `UPDATE users SET webauthn_id = ? WHERE id = ? AND webauthn_id IS NULL`, id, userID)
-	if isUnique(err) {
+	// Asked first rather than left to the unique index: PostgreSQL
+	// would abort the whole update at the failed statement.
+	var taken int
+	if err := tx.queryRow(tx.ctx, `SELECT count(*) FROM users WHERE webauthn_id = ?`, id).Scan(&taken); err != nil {
+		return err
+	}
+	if taken > 0 {
 		return fmt.Errorf("this user handle is another user's: %w", ErrExists)
 	}
+	res, err := tx.exec(tx.ctx, `UPDATE users SET webauthn_id = ? WHERE id = ? AND webauthn_id IS NULL`, id, userID)
 	if err != nil {
 		return err
 	}

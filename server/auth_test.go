@@ -246,7 +246,7 @@ func TestUnmatchedRoutesAnswerJSON(t *testing.T) {
 
 func TestHealthz(t *testing.T) {
 	fx := newFixture(t, Config{})
-	if status, m := fx.do(t, "GET", "/healthz", "", nil); status != 200 || m["status"] != "ok" {
+	if status, m := fx.do(t, "GET", "/healthz", "", nil); status != 200 || m["status"] != "ok" || m["store"] != fx.store.Kind() {
 		t.Errorf("%d %v", status, m)
 	}
 	fx.store.Close()

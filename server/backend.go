@@ -49,11 +49,14 @@ type Deps struct {
 	// Directory is the LDAP or Active Directory server of the config's
 	// directory section; nil without one.
 	Directory Directory
+	// Store names the database behind the inventory ("sqlite",
+	// "postgresql"), for /healthz.
+	Store string
 }
 
 // NewDeps is the server's dependencies on one inventory and its verifier.
 func NewDeps(st *inventory.Store, v *verify.Verifier) Deps {
-	return Deps{Decider: v, Callers: st, Desk: desk.New(st, v)}
+	return Deps{Decider: v, Callers: st, Desk: desk.New(st, v), Store: st.Kind()}
 }
 
 // desk is the desk acting for actor.

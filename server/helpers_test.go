@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +22,7 @@ import (
 	"github.com/keydesk/keydesk/internal/loadtest"
 	"github.com/keydesk/keydesk/internal/testbin"
 	"github.com/keydesk/keydesk/internal/testclock"
+	"github.com/keydesk/keydesk/internal/teststore"
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/verify"
 )
@@ -50,7 +50,7 @@ type fixture struct {
 func newFixture(t testing.TB, cfg Config) *fixture {
 	t.Helper()
 	fx := &fixture{clock: newClock(), tokens: map[verify.Role]string{}}
-	st, err := inventory.Open(context.Background(), filepath.Join(t.TempDir(), "keydesk.db"),
+	st, err := inventory.Open(context.Background(), teststore.Path(t, t.TempDir(), "keydesk.db"),
 		bytes.Repeat([]byte{7}, inventory.MasterKeySize), inventory.Options{Create: true, Now: fx.clock.Now, Sync: "NORMAL"})
 	if err != nil {
 		t.Fatal(err)
@@ -260,7 +260,7 @@ func (fx *fixture) auditCount(t testing.TB, action string) int {
 	return n
 }
 
-func TestMain(m *testing.M) { os.Exit(testbin.Run(m)) }
+func TestMain(m *testing.M) { os.Exit(teststore.Run(testbin.Wrap(m))) }
 
 // authEntries counts the decisions in the authentication log.
 func (fx *fixture) authEntries(t testing.TB) int {

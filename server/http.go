@@ -147,7 +147,11 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(http.StatusServiceUnavailable, "unavailable", "the inventory cannot be read"))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	out := map[string]string{"status": "ok"}
+	if s.deps.Store != "" {
+		out["store"] = s.deps.Store
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // bearer is the token of an "Authorization: Bearer" header.

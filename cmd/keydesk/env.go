@@ -21,7 +21,7 @@ import (
 // globalFlags work before or after the command (see interspersed).
 func globalFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "db", Usage: "inventory database `PATH`", EnvVars: []string{"KEYDESK_DB"}, Value: defaultDB()},
+		&cli.StringFlag{Name: "db", Usage: "the inventory: an SQLite file `PATH`, or a postgres:// URL shared by several servers", EnvVars: []string{"KEYDESK_DB"}, Value: defaultDB()},
 		&cli.StringFlag{Name: "master-key", Usage: "master key file `PATH` (kept apart from the database)",
 			EnvVars: []string{"KEYDESK_MASTER_KEY_FILE"}, Value: defaultMasterKey()},
 		jsonFlag,
@@ -78,15 +78,19 @@ var errNoInventory = errors.New("no inventory")
 // that names the key it needs.
 func open(c *cli.Context) (*session, error) {
 	dbPath, keyPath := paths(c)
-	if !inventory.Exists(dbPath) {
-		return nil, fmt.Errorf("%w at %s: create one with keydesk init (or check --db / KEYDESK_DB)", errNoInventory, dbPath)
+	exists, err := inventory.Probe(c.Context, dbPath)
+	if err != nil {
+		return nil, err
+	}
+	if !exists {
+		return nil, fmt.Errorf("%w at %s: create one with keydesk init (or check --db / KEYDESK_DB)", errNoInventory, inventory.Where(dbPath))
 	}
 	key, err := inventory.ReadMasterKey(keyPath)
 	switch {
 	case err == nil:
 	case errors.Is(err, os.ErrNotExist):
 		return nil, fmt.Errorf("master key %s is missing, and the inventory %s needs the key with fingerprint %s; restore it from your copy (keydesk never makes a new key for an existing inventory)",
-			keyPath, dbPath, sealedFingerprint(c.Context, dbPath))
+			keyPath, inventory.Where(dbPath), sealedFingerprint(c.Context, dbPath))
 	default:
 		return nil, err
 	}
@@ -112,8 +116,12 @@ func newSession(st *inventory.Store) *session {
 // inventory is not silently reused, and never overwritten.
 func create(c *cli.Context) (*session, string, error) {
 	dbPath, keyPath := paths(c)
-	if inventory.Exists(dbPath) {
-		return nil, "", verify.Refusef("an inventory already exists at %s", dbPath)
+	exists, err := inventory.Probe(c.Context, dbPath)
+	if err != nil {
+		return nil, "", err
+	}
+	if exists {
+		return nil, "", verify.Refusef("an inventory already exists at %s", inventory.Where(dbPath))
 	}
 	if _, err := os.Lstat(keyPath); err == nil {
 		return nil, "", verify.Refusef("a master key already exists at %s; keydesk init will not reuse or overwrite it: move it away, or give --master-key a new path", keyPath)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,10 +18,11 @@ import (
 
 	"github.com/keydesk/keydesk/fob"
 	"github.com/keydesk/keydesk/internal/testbin"
+	"github.com/keydesk/keydesk/internal/teststore"
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(testbin.Wrap(m), map[string]func(){
+	testscript.Main(storeRun{testbin.Wrap(m)}, map[string]func(){
 		"keydesk": func() {
 			// KEYDESK_TEST_NOW fixes the inventory's clock, for scripts
 			// whose files are good only for a while (MDS BLOBs).
@@ -37,12 +39,45 @@ func TestMain(m *testing.M) {
 	})
 }
 
+// storeRun removes the PostgreSQL cluster of a run on PostgreSQL.
+type storeRun struct{ m interface{ Run() int } }
+
+func (r storeRun) Run() int { return teststore.Run(r.m) }
+
 // TestScripts runs the CLI as a clerk types it: each file in
 // testdata/script is a session of commands and the output they must give.
+// On a run with KEYDESK_TEST_STORE=postgres, each script's inventory is a
+// database of its own (KEYDESK_DB), and [postgres] is true for scripts
+// about the SQLite file to skip.
 func TestScripts(t *testing.T) {
+	// On PostgreSQL, each script has two databases: its inventory, and
+	// an empty one to migrate into (TARGET_DB).
+	dbs := map[string][2]string{}
+	if teststore.Postgres() {
+		files, _ := filepath.Glob("testdata/script/*.txtar")
+		for _, f := range files {
+			dbs["script-"+strings.TrimSuffix(filepath.Base(f), ".txtar")] = [2]string{teststore.Path(t, "", ""), teststore.Path(t, "", "")}
+		}
+	}
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
+		Condition: func(cond string) (bool, error) {
+			if cond == "postgres" {
+				return teststore.Postgres(), nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Setup: func(env *testscript.Env) error {
+			if urls, ok := dbs[filepath.Base(env.WorkDir)]; ok {
+				env.Setenv("KEYDESK_DB", urls[0])
+				env.Setenv("TARGET_DB", urls[1])
+				u, err := url.Parse(urls[0])
+				if err != nil {
+					return err
+				}
+				pw, _ := u.User.Password()
+				env.Setenv("DB_PASSWORD", pw)
+			}
 			env.Setenv("XDG_DATA_HOME", env.WorkDir+"/data")
 			env.Setenv("XDG_CONFIG_HOME", env.WorkDir+"/config")
 			env.Setenv("HOME", env.WorkDir)

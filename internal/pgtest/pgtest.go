@@ -86,6 +86,7 @@ func Start(t testing.TB) *Cluster {
 
 var (
 	mainRunning atomic.Bool
+	sharedUsed  atomic.Bool // Shared was called: there is a cluster to remove
 	shared      = sync.OnceValues(func() (*Cluster, error) { return start(true) })
 )
 
@@ -96,6 +97,7 @@ func Shared(t testing.TB) *Cluster {
 	if !mainRunning.Load() {
 		t.Fatal("pgtest.Shared needs TestMain to call pgtest.Main(m), which removes the cluster after the tests")
 	}
+	sharedUsed.Store(true)
 	c, err := shared()
 	if errors.Is(err, errNotInstalled) {
 		t.Skip(installMsg)
@@ -109,13 +111,18 @@ func Shared(t testing.TB) *Cluster {
 // Main runs the tests and then stops and removes the cluster [Shared]
 // started, if any; it exits with the tests' status. Call it from TestMain.
 func Main(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(Run(m))
 }
 
-func run(m *testing.M) int {
+// Run is [Main] without the exit, for a TestMain that wraps m in other
+// set-up: it returns the tests' status.
+func Run(m interface{ Run() int }) int {
 	mainRunning.Store(true)
 	code := m.Run()
 	mainRunning.Store(false)
+	if !sharedUsed.Load() {
+		return code
+	}
 	if c, err := shared(); err == nil {
 		if code != 0 {
 			fmt.Fprintf(os.Stderr, "pgtest: postgres log:\n%s\n", c.srv.logTail())
