@@ -196,6 +196,12 @@ func (d *Desk) keyUser(t *inventory.Tx, name string) (inventory.User, error, err
 // began: made up, of another caller, or of the other kind.
 var ErrNoCeremony = fmt.Errorf("no such sign-in or registration was begun: %w", inventory.ErrNotFound)
 
+// KeyDecision is a decision on a key's answer, and the user it was for.
+type KeyDecision struct {
+	verify.Decision
+	User string
+}
+
 // FinishKeyLogin judges a key's answer to the login transaction begun by
 // boundTo, once: the same answer sent again is denied as a replay, a late
 // one as too late, a key that is not one the ceremony offered (another
@@ -203,13 +209,15 @@ var ErrNoCeremony = fmt.Errorf("no such sign-in or registration was begun: %w", 
 // is a denial and an audit entry (a clone?). The decision is recorded in
 // the authentication log with what it changed. An error means no
 // decision; [ErrNoCeremony] when the transaction is not the caller's.
-func (d *Desk) FinishKeyLogin(ctx context.Context, site Site, boundTo, transaction string, a KeyAnswer, from verify.Origin) (verify.Decision, error) {
+func (d *Desk) FinishKeyLogin(ctx context.Context, site Site, boundTo, transaction string, a KeyAnswer, from verify.Origin) (KeyDecision, error) {
 	var dec verify.Decision
+	var user string
 	err := d.update(ctx, func(t *inventory.Tx) error {
 		c, err := t.TakeCeremony(transaction)
 		if errors.Is(err, inventory.ErrNotFound) || c.ID != 0 && (c.BoundTo != boundTo || c.Purpose != inventory.CeremonyLogin) {
 			return ErrNoCeremony
 		}
+		user = c.User
 		switch {
 		case errors.Is(err, inventory.ErrCeremonyUsed):
 			dec = verify.Decision{Method: "key", Denial: fmt.Errorf("%w: this sign-in was finished before; begin a new one", verify.ErrKeyReplay)}
@@ -226,9 +234,9 @@ func (d *Desk) FinishKeyLogin(ctx context.Context, site Site, boundTo, transacti
 		return verify.Record(t, c.User, from, dec)
 	})
 	if err != nil {
-		return verify.Decision{}, err
+		return KeyDecision{}, err
 	}
-	return dec, nil
+	return KeyDecision{Decision: dec, User: user}, nil
 }
 
 func (d *Desk) judgeLogin(t *inventory.Tx, site Site, c inventory.Ceremony, a KeyAnswer) (verify.Decision, error) {

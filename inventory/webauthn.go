@@ -111,13 +111,13 @@ func (tx *Tx) TakeCeremony(id string) (Ceremony, error) {
 // under its AppID.
 type WebAuthnKey struct {
 	Key
-	RPID           string // the relying party of a browser-registered key; "" for a U2F one
-	Algorithm      int64  // COSE algorithm of PublicKey when RPID is set
-	Format         string // attestation statement format
-	UserVerified   bool   // the key verified its user at registration
-	BackupEligible bool
-	BackupState    bool
-	Transports     []string
+	RPID           string   `json:"rp_id,omitempty"`  // the relying party of a browser-registered key; "" for a U2F one
+	Algorithm      int64    `json:"-"`                // COSE algorithm of PublicKey when RPID is set
+	Format         string   `json:"format,omitempty"` // attestation statement format
+	UserVerified   bool     `json:"user_verified"`    // the key verified its user at registration
+	BackupEligible bool     `json:"-"`
+	BackupState    bool     `json:"-"`
+	Transports     []string `json:"transports,omitempty"`
 }
 
 // IsWebAuthn reports a key registered through a browser, whose PublicKey

@@ -62,6 +62,9 @@ type Config struct {
 	Now func() time.Time `json:"-"`
 	// Log receives the server's log; slog's default when nil.
 	Log *slog.Logger `json:"-"`
+
+	// Keys in the browser and the self-service portal (portal_config.go).
+	PortalConfig
 }
 
 // DefaultHTTP is where the HTTP API listens unless told otherwise:
@@ -146,6 +149,7 @@ func (c *Config) Default() {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
+	c.defaultPortal()
 }
 
 // Validate says what is wrong with a defaulted config, all of it at once.
@@ -182,6 +186,7 @@ func (c *Config) Validate() error {
 	if c.RADIUSQueue < 1 || c.RADIUSQueue > 1<<20 {
 		bad("radius_queue must be 1 to %d, not %d", 1<<20, c.RADIUSQueue)
 	}
+	errs = append(errs, c.validatePortal()...)
 	return errors.Join(errs...)
 }
 

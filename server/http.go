@@ -28,6 +28,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET /healthz", http.HandlerFunc(s.healthz))
 	handle("GET /metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{}))
 	handle("POST /v1/auth", http.HandlerFunc(s.auth))
+	s.browserRoutes(handle)
 	for _, rt := range s.adminRoutes() {
 		handle(rt.pattern, s.admin(rt))
 	}
