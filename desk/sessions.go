@@ -115,7 +115,8 @@ func (d *Desk) startSession(ctx context.Context, p SessionPolicy, s inventory.Se
 }
 
 // Session is the live session a cookie names, its last use recorded;
-// [ErrNoSession] if there is none, it ended, or its user was disabled.
+// [ErrNoSession] if there is none, it ended, its user was disabled, or
+// the link it came from is no longer live.
 func (d *Desk) Session(ctx context.Context, p SessionPolicy, id string) (inventory.Session, error) {
 	if id == "" || len(id) > maxToken {
 		return inventory.Session{}, ErrNoSession
@@ -134,6 +135,14 @@ func (d *Desk) Session(ctx context.Context, p SessionPolicy, id string) (invento
 	if s.UserID != 0 {
 		u, err := d.store.User(ctx, s.User)
 		if err != nil || u.Disabled {
+			return inventory.Session{}, ErrNoSession
+		}
+	}
+	// A link's session lasts as long as the link is live: used by
+	// another browser, or replaced, it lets nobody in any more.
+	if s.LinkID != 0 && s.Kind != inventory.SignedIn {
+		l, err := d.store.Link(ctx, s.LinkID)
+		if err != nil || l.State(now) != inventory.LinkLive {
 			return inventory.Session{}, ErrNoSession
 		}
 	}

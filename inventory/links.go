@@ -107,6 +107,15 @@ func (s *Store) LinkByToken(ctx context.Context, token string) (Link, error) {
 	return l, err
 }
 
+// Link reads a link by id.
+func (s *Store) Link(ctx context.Context, id int64) (Link, error) {
+	l, err := scanLink(s.db.queryRow(ctx, `SELECT `+linkColumns+linkFrom+`WHERE l.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Link{}, fmt.Errorf("no such link: %w", ErrNotFound)
+	}
+	return l, err
+}
+
 // Link reads a link by id inside the update.
 func (tx *Tx) Link(id int64) (Link, error) { return tx.linkBy(`l.id = ?`, id) }
 

@@ -37,6 +37,7 @@ const radiusSecret = "radius secret shared with the vpn"
 // "vpn" (API key, and RADIUS from loopback), and one administrator of
 // each role.
 type fixture struct {
+	t      testing.TB // the test that made it
 	clock  *clock
 	store  *inventory.Store
 	ver    *verify.Verifier
@@ -48,7 +49,7 @@ type fixture struct {
 
 func newFixture(t testing.TB, cfg Config) *fixture {
 	t.Helper()
-	fx := &fixture{clock: newClock(), tokens: map[verify.Role]string{}}
+	fx := &fixture{t: t, clock: newClock(), tokens: map[verify.Role]string{}}
 	st, err := inventory.Open(context.Background(), filepath.Join(t.TempDir(), "keydesk.db"),
 		bytes.Repeat([]byte{7}, inventory.MasterKeySize), inventory.Options{Create: true, Now: fx.clock.Now, Sync: "NORMAL"})
 	if err != nil {

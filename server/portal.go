@@ -141,6 +141,7 @@ func (s *Server) portal(h http.HandlerFunc, may func(inventory.Session) bool) ht
 			s.pageError(w, r, err)
 			return
 		}
+		r = r.WithContext(withSession(r.Context(), sess))
 		if r.Method == http.MethodPost && !desk.CheckCSRF(sess, csrfOf(r)) {
 			s.m.refused.Inc()
 			s.pageError(w, r, errCSRF)
@@ -150,7 +151,7 @@ func (s *Server) portal(h http.HandlerFunc, may func(inventory.Session) bool) ht
 			s.pageError(w, r, errSignIn)
 			return
 		}
-		h(w, r.WithContext(withSession(r.Context(), sess)))
+		h(w, r)
 	})
 }
 
