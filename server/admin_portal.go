@@ -87,9 +87,14 @@ type linkAnswer struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// portalLink is the address of a link's page in the portal.
-func (s *Server) portalLink(l desk.IssuedLink) string {
-	return s.cfg.PortalURL + map[inventory.LinkKind]string{inventory.EnrolLink: "enrol/", inventory.ActivateLink: "activate/"}[l.Link.Kind] + l.Token
+// LinkURL is the address of a link's page in the portal at portalURL
+// (the config's portal_url, such as https://keydesk.example.edu/portal/),
+// for the CLI and the admin API alike.
+func LinkURL(portalURL string, l desk.IssuedLink) (string, error) {
+	if err := CheckPortalURL(portalURL); err != nil {
+		return "", err
+	}
+	return portalURL + map[inventory.LinkKind]string{inventory.EnrolLink: "enrol/", inventory.ActivateLink: "activate/"}[l.Link.Kind] + l.Token, nil
 }
 
 func portalOff() *apiError {
@@ -123,6 +128,10 @@ func (s *Server) issueLink(w http.ResponseWriter, r *http.Request, actor string,
 	if err != nil {
 		return err
 	}
+	u, err := LinkURL(s.cfg.PortalURL, l)
+	if err != nil {
+		return err
+	}
 	// The link is the user's way in: shown this once, marked no-store.
-	return ok(w, http.StatusCreated, linkAnswer{User: l.Link.User, Kind: string(l.Link.Kind), URL: s.portalLink(l), ExpiresAt: l.Link.ExpiresAt})
+	return ok(w, http.StatusCreated, linkAnswer{User: l.Link.User, Kind: string(l.Link.Kind), URL: u, ExpiresAt: l.Link.ExpiresAt})
 }

@@ -114,7 +114,9 @@ func mayAddDevice(s inventory.Session) bool {
 	return s.Kind == inventory.SignedIn || s.Kind == inventory.Enrolling || s.Kind == inventory.Activating
 }
 
-func mayAddKey(s inventory.Session) bool { return s.Kind == inventory.SignedIn || s.Kind == inventory.Enrolling }
+func mayAddKey(s inventory.Session) bool {
+	return s.Kind == inventory.SignedIn || s.Kind == inventory.Enrolling
+}
 
 type sessionKey struct{}
 
@@ -248,7 +250,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 
 // message is a page that says one thing and links on.
 type message struct {
-	Heading, Text string
+	Heading, Text  string
 	Link, LinkText string
 	Kind           string // "ok", "warn" or "error", for the page's colour
 }

@@ -118,7 +118,7 @@ func (c *PortalConfig) validatePortal() []error {
 	if c.Portal {
 		if c.PortalURL == "" {
 			bad("portal is on: portal_url must say where users reach it, such as https://keydesk.example.edu/portal/")
-		} else if err := checkPortalURL(c.PortalURL); err != nil {
+		} else if err := CheckPortalURL(c.PortalURL); err != nil {
 			bad("portal_url: %v", err)
 		} else if c.RPID != "" && checkOrigin(origin(c.PortalURL), c.RPID) != nil {
 			bad("portal_url %q is not on rp_id %q or a host under it, so keys could not be used in the portal", c.PortalURL, c.RPID)
@@ -182,8 +182,8 @@ func checkOrigin(o, rpID string) error {
 	return nil
 }
 
-// checkPortalURL checks the portal's address.
-func checkPortalURL(s string) error {
+// CheckPortalURL says what is wrong with the portal's address, if anything.
+func CheckPortalURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return fmt.Errorf("%q is not an address such as https://keydesk.example.edu/portal/", s)

@@ -16,7 +16,9 @@ import (
 	"github.com/keydesk/keydesk/verify"
 )
 
-func sessionCeremony(sess inventory.Session) string { return "session:" + strconv.FormatInt(sess.ID, 10) }
+func sessionCeremony(sess inventory.Session) string {
+	return "session:" + strconv.FormatInt(sess.ID, 10)
+}
 
 // portalAnswer is what the portal's routes tell its script.
 type portalAnswer struct {

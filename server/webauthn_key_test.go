@@ -93,7 +93,7 @@ func (k *testKey) login(challenge []byte, origin string) map[string]any {
 		k.t.Fatal(err)
 	}
 	return map[string]any{"id": b64(k.id), "rawId": b64(k.id), "type": "public-key",
-		"response": map[string]any{"clientDataJSON": b64(cd), "authenticatorData": b64(ad), "signature": b64(sig)},
+		"response":               map[string]any{"clientDataJSON": b64(cd), "authenticatorData": b64(ad), "signature": b64(sig)},
 		"clientExtensionResults": map[string]any{"appid": k.rpID != "" && k.rpID[0] == 'h'}}
 }
 
