@@ -19,6 +19,7 @@ import (
 
 	"github.com/keydesk/keydesk/desk"
 	"github.com/keydesk/keydesk/fob"
+	"github.com/keydesk/keydesk/internal/browsertest"
 	"github.com/keydesk/keydesk/internal/loadtest"
 	"github.com/keydesk/keydesk/internal/testbin"
 	"github.com/keydesk/keydesk/internal/testclock"
@@ -249,4 +250,4 @@ func (fx *fixture) auditCount(t testing.TB, action string) int {
 	return n
 }
 
-func TestMain(m *testing.M) { os.Exit(testbin.Run(m)) }
+func TestMain(m *testing.M) { os.Exit(browsertest.Run(testbin.Wrap(m))) }
