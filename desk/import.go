@@ -41,7 +41,15 @@ type ImportRequest struct {
 	Batch        string // batch name; the file name when empty
 	DryRun       bool   // do everything but commit
 	SkipExisting bool   // import only serials not yet stored, instead of refusing
+	// MayAddUsers lets a file that names users who do not exist create
+	// them. Without it such a file is refused as a whole (ErrAddsUsers):
+	// adding users is a permission of its own ("modify users and groups").
+	MayAddUsers bool
 }
+
+// ErrAddsUsers is returned by [Desk.Import] for a file that names users
+// who do not exist when the import may not add users.
+var ErrAddsUsers = fmt.Errorf("%w: the file names users who do not exist, and adding users needs the %q permission", verify.ErrForbidden, verify.ModifyUsers)
 
 // BatchResult is what one file brought.
 type BatchResult struct {
@@ -112,20 +120,11 @@ func (d *Desk) Import(ctx context.Context, req ImportRequest) (ImportResult, err
 func (d *Desk) importFile(ctx context.Context, tx *inventory.Tx, f SeedFile, name string, req ImportRequest) (BatchResult, error) {
 	h := sha256.New()
 	in := bufio.NewReaderSize(io.TeeReader(f.R, h), 64<<10)
-	format := req.Format
-	if format == "" {
-		head, err := in.Peek(4096)
-		if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
-			return BatchResult{}, fmt.Errorf("%s: %w", f.Name, err)
-		}
-		if format, err = seedfile.Detect(head); err != nil {
-			return BatchResult{}, &seedfile.ParseError{File: f.Name, Err: err}
-		}
-	}
-	r, err := seedfile.NewReader(f.Name, in, format, req.Keys)
+	r, err := seedfile.NewReader(f.Name, in, req.Format, req.Keys)
 	if err != nil {
 		return BatchResult{}, err
 	}
+	format := r.Format()
 	batch, err := addBatch(tx, inventory.Batch{Name: name, FileName: filepath.Base(f.Name), Format: string(format), ImportedBy: d.actor}, req.Batch == "")
 	if err != nil {
 		return BatchResult{}, fmt.Errorf("%s: %w", f.Name, err)
@@ -148,7 +147,7 @@ func (d *Desk) importFile(ctx context.Context, tx *inventory.Tx, f SeedFile, nam
 		if err != nil {
 			return BatchResult{}, err
 		}
-		userID, created, err := users.resolve(tx, t.User)
+		userID, created, err := users.resolve(tx, t.User, req.MayAddUsers)
 		if err != nil {
 			return BatchResult{}, fmt.Errorf("%s: serial %q: user %q: %w", f.Name, t.Serial, t.User, err)
 		}
@@ -235,7 +234,7 @@ type userCache struct{ ids map[string]int64 }
 
 func newUserCache() *userCache { return &userCache{ids: map[string]int64{}} }
 
-func (c *userCache) resolve(tx *inventory.Tx, name string) (id int64, created bool, err error) {
+func (c *userCache) resolve(tx *inventory.Tx, name string, mayAdd bool) (id int64, created bool, err error) {
 	if name == "" {
 		return 0, false, nil
 	}
@@ -244,6 +243,9 @@ func (c *userCache) resolve(tx *inventory.Tx, name string) (id int64, created bo
 	}
 	u, err := tx.User(name)
 	if errors.Is(err, inventory.ErrNotFound) {
+		if !mayAdd {
+			return 0, false, ErrAddsUsers
+		}
 		u, err = tx.AddUser(inventory.User{Name: name})
 		created = err == nil
 	}

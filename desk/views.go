@@ -151,3 +151,15 @@ func (d *Desk) VerifyAudit(ctx context.Context) (inventory.AuditSummary, error) 
 func (d *Desk) AuthLog(ctx context.Context, f inventory.AuthFilter) ([]inventory.AuthEntry, error) {
 	return nonNil(d.store.AuthLog(ctx, f))
 }
+
+// PruneAuthLog removes up to max decisions older than before from the
+// authentication log, and says how many.
+func (d *Desk) PruneAuthLog(ctx context.Context, before time.Time, max int) (int, error) {
+	var n int
+	err := d.update(ctx, func(tx *inventory.Tx) error {
+		var err error
+		n, err = tx.PruneAuthLog(before, max)
+		return err
+	})
+	return n, err
+}

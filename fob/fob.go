@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Kind is the family of one-time password a fob produces.
@@ -68,7 +69,28 @@ const (
 	DefaultPeriod  = 30
 	maxPeriod      = 3600
 	maxPublicIDLen = 16 // bytes; 32 modhex characters
+	MaxUserNameLen = 128
 )
+
+// MaxCounter is the largest counter an HOTP fob may start from: 2⁶³−1.
+//
+// verify accepts a code at counter c, within HOTPWindow presses of the
+// fob's counter or ResyncWindow presses for a resync, and then stores c+1
+// (c+2 for a resync). Those windows are ints, so at most 2⁶³−1: from a
+// counter of at most 2⁶³−1, every counter either window can reach, and the
+// one stored after it, stays below 2⁶⁴−1 whatever the policy says, and the
+// fob can never be "exhausted" on arrival. A counter above it (most often
+// −1 written as unsigned, 2⁶⁴−1) has, under some policy, codes the fob
+// shows that keydesk cannot accept. It also keeps every counter exact in the
+// inventory's signed 64-bit column. A real fob never gets near: at one press
+// a second, 2⁶³ presses take 3·10¹¹ years.
+const MaxCounter = 1<<63 - 1
+
+// maxYubicoCounter is the largest (use counter, session use) an OTP can
+// carry: 15 bits of use counter (the top bit is Caps Lock), 8 of session use.
+// A Yubico fob's Counter is the last one seen, and only a greater one is
+// accepted, so a fob that has already seen this one can never log in again.
+const maxYubicoCounter = 0x7fff<<8 | 0xff
 
 // Token is one fob as a seed file describes it and the inventory keeps it.
 // Secret is the OATH seed, or the AES key of a Yubico OTP fob.
@@ -90,9 +112,15 @@ type Token struct {
 	Manufacturer string
 	Model        string
 	KeyID        string // the vendor's identifier of the key, when distinct from the serial
-	User         string // the person the seed file assigns the fob to, if any
+	User         string // the person the seed file assigns the fob to, if any; see [CheckUserName]
 	Issuer       string // otpauth:// issuer
 	Label        string // otpauth:// account label
+
+	// NotBefore and NotAfter bound the time the fob's key may be used
+	// (PSKC's Policy StartDate and ExpiryDate, RFC 6030 §5); the zero time
+	// leaves that side unbounded. Normalize makes them UTC.
+	NotBefore time.Time
+	NotAfter  time.Time
 }
 
 // ErrInvalid is wrapped by every error [Token.Validate] returns.
@@ -112,6 +140,12 @@ func (t *Token) Normalize() {
 	if t.Kind == TOTP && t.Period == 0 {
 		t.Period = DefaultPeriod
 	}
+	if !t.NotBefore.IsZero() {
+		t.NotBefore = t.NotBefore.UTC()
+	}
+	if !t.NotAfter.IsZero() {
+		t.NotAfter = t.NotAfter.UTC()
+	}
 }
 
 // Validate reports what is wrong with t, if anything, in words a clerk can
@@ -130,6 +164,14 @@ func (t *Token) Validate() error {
 		if r < 0x20 || r == 0x7f {
 			return bad("serial contains a control character")
 		}
+	}
+	if t.User != "" {
+		if err := CheckUserName(t.User); err != nil {
+			return bad("%v", err)
+		}
+	}
+	if !t.NotBefore.IsZero() && !t.NotAfter.IsZero() && t.NotAfter.Before(t.NotBefore) {
+		return bad("key expires (%s) before it starts (%s)", t.NotAfter.UTC().Format(time.RFC3339), t.NotBefore.UTC().Format(time.RFC3339))
 	}
 	switch t.Kind {
 	case HOTP, TOTP:
@@ -153,6 +195,9 @@ func (t *Token) Validate() error {
 		if t.Kind == TOTP && (t.Period < 1 || t.Period > maxPeriod) {
 			return bad("time step of %d s (want 1 to %d)", t.Period, maxPeriod)
 		}
+		if t.Kind == HOTP && t.Counter > MaxCounter {
+			return bad("counter %d is past %d: the fob would run out of codes keydesk can accept", t.Counter, uint64(MaxCounter))
+		}
 	case Yubico:
 		if len(t.Secret) == 0 {
 			return bad("missing AES key")
@@ -169,10 +214,38 @@ func (t *Token) Validate() error {
 		if _, err := DecodeModhex(t.PublicID); err != nil {
 			return bad("public id: %v", err)
 		}
+		if t.Counter >= maxYubicoCounter {
+			return bad("counter %d.%d: no OTP the fob can type is newer, so none would be accepted", t.Counter>>8, t.Counter&0xff)
+		}
 	case "":
 		return bad("missing kind")
 	default:
 		return bad("unknown kind %q", t.Kind)
+	}
+	return nil
+}
+
+// CheckUserName says what is wrong with a keydesk user name, if anything:
+// it is 1 to 128 bytes and holds neither white space nor a control
+// character. The inventory, the seed file readers and the server all
+// apply this one rule.
+func CheckUserName(name string) error {
+	if name == "" {
+		return errors.New("empty user name")
+	}
+	if len(name) > MaxUserNameLen {
+		return fmt.Errorf("user name longer than %d characters", MaxUserNameLen)
+	}
+	// A user name is what a user types at a login prompt, or what a
+	// directory holds as an account name: never white space, which no
+	// VPN client sends intact.
+	for _, r := range name {
+		switch {
+		case unicode.IsSpace(r):
+			return fmt.Errorf("user name %q contains white space; a user name is what the user types to log in (the person's name goes in the full name)", name)
+		case unicode.IsControl(r):
+			return fmt.Errorf("user name %q contains a control character", name)
+		}
 	}
 	return nil
 }

@@ -129,6 +129,14 @@ func TestValidate(t *testing.T) {
 		{Serial: "A1", Kind: fob.HOTP, Secret: seed},
 		{Serial: "A2", Kind: fob.TOTP, Secret: seed, Algorithm: fob.SHA512, Digits: 8, Period: 60},
 		{Serial: "Y1", Kind: fob.Yubico, Secret: seed[:16], PrivateID: seed[:6], PublicID: "vvccccfhcbdf"},
+		// The edges: the last counter an HOTP fob may start from, the last
+		// Yubico counter an OTP can still beat, a user name with inner
+		// spaces, a key valid for one instant, dates on one side only.
+		{Serial: "E1", Kind: fob.HOTP, Secret: seed, Counter: fob.MaxCounter, User: "dave,jr"},
+		{Serial: "E2", Kind: fob.Yubico, Secret: seed[:16], PrivateID: seed[:6], Counter: 0x7fff<<8 | 0xfe},
+		{Serial: "E3", Kind: fob.TOTP, Secret: seed, NotBefore: time.Unix(1e9, 0), NotAfter: time.Unix(1e9, 0)},
+		{Serial: "E4", Kind: fob.TOTP, Secret: seed, NotAfter: time.Unix(1e9, 0)},
+		{Serial: "E5", Kind: fob.TOTP, Secret: seed, NotBefore: time.Unix(1e9, 0), Counter: 1<<64 - 1}, // TOTP keeps no counter
 	}
 	for _, tok := range ok {
 		tok.Normalize()
@@ -145,12 +153,49 @@ func TestValidate(t *testing.T) {
 		"private id of 5":   {Serial: "s", Kind: fob.Yubico, Secret: seed[:16], PrivateID: seed[:5]},
 		"control character": {Serial: "a\nb", Kind: fob.HOTP, Secret: seed},
 		"not modhex":        {Serial: "s", Kind: fob.Yubico, Secret: seed[:16], PrivateID: seed[:6], PublicID: "xyz0"},
+		"counter 18446744073709551615 is past 9223372036854775807": {Serial: "s", Kind: fob.HOTP, Secret: seed, Counter: 1<<64 - 1},
+		"counter 9223372036854775808 is past":                      {Serial: "s", Kind: fob.HOTP, Secret: seed, Counter: fob.MaxCounter + 1},
+		"counter 32767.255: no OTP":                                {Serial: "s", Kind: fob.Yubico, Secret: seed[:16], PrivateID: seed[:6], Counter: 0x7fffff},
+		"counter 65535.255: no OTP":                                {Serial: "s", Kind: fob.Yubico, Secret: seed[:16], PrivateID: seed[:6], Counter: 0xffffff},
+		`user name " alice" contains white space`:                  {Serial: "s", Kind: fob.HOTP, Secret: seed, User: " alice"},
+		`user name "   " contains white space`:                     {Serial: "s", Kind: fob.HOTP, Secret: seed, User: "   "},
+		`user name "a\tb" contains white space`:                    {Serial: "s", Kind: fob.HOTP, Secret: seed, User: "a\tb"},
+		"user name longer than 128":                                {Serial: "s", Kind: fob.HOTP, Secret: seed, User: strings.Repeat("u", 129)},
+		"key expires (2001-09-09T01:46:39Z) before it starts (2001-09-09T01:46:40Z)": {Serial: "s", Kind: fob.TOTP, Secret: seed,
+			NotBefore: time.Unix(1e9, 0), NotAfter: time.Unix(1e9-1, 0)},
 	}
 	for want, tok := range bad {
 		tok.Normalize()
 		err := tok.Validate()
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("want error containing %q, got %v", want, err)
+		}
+	}
+}
+
+func TestNormalizeDatesUTC(t *testing.T) {
+	at := time.Date(2030, 6, 30, 12, 0, 0, 0, time.FixedZone("CEST", 2*3600))
+	tok := fob.Token{NotBefore: at, NotAfter: at.Add(time.Hour)}
+	tok.Normalize()
+	if tok.NotBefore != at.UTC() || tok.NotAfter != at.Add(time.Hour).UTC() || tok.NotBefore.Location() != time.UTC {
+		t.Errorf("got %v, %v", tok.NotBefore, tok.NotAfter)
+	}
+	var zero fob.Token
+	zero.Normalize()
+	if !zero.NotBefore.IsZero() || !zero.NotAfter.IsZero() {
+		t.Error("zero dates not kept zero")
+	}
+}
+
+func TestCheckUserName(t *testing.T) {
+	for _, ok := range []string{"alice", "dave,jr", "o'brien", "jürgen", strings.Repeat("u", 128)} {
+		if err := fob.CheckUserName(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", " ", "alice ", "\u00a0alice", "Dave, Jr.", "carol smith", "a\x00b", "a\u0085b", strings.Repeat("u", 129)} {
+		if err := fob.CheckUserName(bad); err == nil {
+			t.Errorf("%q accepted", bad)
 		}
 	}
 }

@@ -44,7 +44,7 @@ func clip(s string) string {
 // LogAuth appends a decision to the authentication log, in the decision's
 // own transaction.
 func (tx *Tx) LogAuth(e AuthEntry) error {
-	_, err := tx.exec(tx.ctx, `INSERT INTO auth_log(at, user, factor, transport, app, source, nas_identifier, nas_ip,
+	_, err := tx.exec(tx.ctx, `INSERT INTO auth_log(at, username, factor, transport, app, source, nas_identifier, nas_ip,
 		calling_station, result, reason_code, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		tx.now.Unix(), clip(e.User), clip(e.Factor), clip(e.Transport), clip(e.App), clip(e.Source), clip(e.NASIdentifier),
 		clip(e.NASIP), clip(e.CallingStation), e.Result, clip(e.ReasonCode), clip(e.Reason))
@@ -71,14 +71,14 @@ const (
 	MaxAuthLimit     = 10_000
 )
 
-const authColumns = `id, at, user, factor, transport, app, source, nas_identifier, nas_ip, calling_station, result, reason_code, reason`
+const authColumns = `id, at, username, factor, transport, app, source, nas_identifier, nas_ip, calling_station, result, reason_code, reason`
 
 // AuthLog reads the entries a filter selects, newest first.
 func (s *Store) AuthLog(ctx context.Context, f AuthFilter) ([]AuthEntry, error) {
 	var where []string
 	var args []any
 	if f.User != "" {
-		where, args = append(where, "user = ? COLLATE NOCASE"), append(args, f.User)
+		where, args = append(where, "username = ? COLLATE NOCASE"), append(args, f.User)
 	}
 	if f.App != "" {
 		where, args = append(where, "app = ?"), append(args, f.App)

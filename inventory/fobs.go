@@ -59,7 +59,8 @@ const fobColumns = `f.id, f.serial, f.kind, f.algorithm, f.digits, f.period, f.t
 	f.last_step, coalesce(f.public_id, ''), f.state, f.state_at,
 	coalesce((SELECT name FROM users WHERE id = f.user_id), ''),
 	coalesce((SELECT name FROM batches WHERE id = f.batch_id), ''),
-	f.fail_count, f.locked_at, f.last_used_at, f.manufacturer, f.model, f.key_id, f.created_at`
+	f.fail_count, f.locked_at, f.last_used_at, f.manufacturer, f.model, f.key_id, f.created_at,
+	f.not_before, f.not_after`
 
 const fobFrom = ` FROM fobs f `
 
@@ -74,11 +75,12 @@ func scanFob(row interface{ Scan(...any) error }, extra ...any) (Fob, error) {
 	var f Fob
 	var kind, alg string
 	var counter int64
-	var last, locked, used sql.NullInt64
+	var last, locked, used, notBefore, notAfter sql.NullInt64
 	var stateAt, created int64
 	dest := []any{&f.ID, &f.Token.Serial, &kind, &alg, &f.Token.Digits, &f.Token.Period, &f.Token.T0,
 		&counter, &f.Token.Drift, &last, &f.Token.PublicID, &f.State, &stateAt, &f.User, &f.Batch,
-		&f.FailCount, &locked, &used, &f.Token.Manufacturer, &f.Token.Model, &f.Token.KeyID, &created}
+		&f.FailCount, &locked, &used, &f.Token.Manufacturer, &f.Token.Model, &f.Token.KeyID, &created,
+		&notBefore, &notAfter}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return Fob{}, err
 	}
@@ -89,6 +91,7 @@ func scanFob(row interface{ Scan(...any) error }, extra ...any) (Fob, error) {
 	f.LastStep, f.HasLast = last.Int64, last.Valid
 	f.LockedAt, f.LastUsedAt = nullTime(locked), nullTime(used)
 	f.StateAt, f.CreatedAt = time.Unix(stateAt, 0).UTC(), time.Unix(created, 0).UTC()
+	f.Token.NotBefore, f.Token.NotAfter = nullTime(notBefore), nullTime(notAfter)
 	f.Token.User = f.User
 	return f, nil
 }
@@ -286,10 +289,12 @@ func (tx *Tx) AddFob(t fob.Token, batchID, userID int64) error {
 		user, state = userID, Assigned
 	}
 	_, err = tx.exec(tx.ctx, `INSERT INTO fobs(serial, kind, algorithm, digits, period, t0, counter, drift,
-		last_step, public_id, secret, private_id, state, state_at, user_id, batch_id, manufacturer, model, key_id, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		last_step, public_id, secret, private_id, state, state_at, user_id, batch_id, manufacturer, model, key_id, created_at,
+		not_before, not_after)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.Serial, t.Kind, t.Algorithm, t.Digits, t.Period, t.T0, int64(t.Counter), t.Drift,
-		lastStep, pub, secret, priv, state, tx.now.Unix(), user, batch, t.Manufacturer, t.Model, t.KeyID, tx.now.Unix())
+		lastStep, pub, secret, priv, state, tx.now.Unix(), user, batch, t.Manufacturer, t.Model, t.KeyID, tx.now.Unix(),
+		unixOrNil(t.NotBefore), unixOrNil(t.NotAfter))
 	if isUnique(err) {
 		if strings.Contains(err.Error(), "public_id") {
 			return fmt.Errorf("a fob with public id %q is already stored: %w", t.PublicID, ErrExists)

@@ -137,6 +137,11 @@ CREATE INDEX keys_by_user ON keys(user_id);
 	// full reason of a denial, and names matched regardless of case.
 	`
 ALTER TABLE bypass_codes ADD COLUMN revoked_at INTEGER;
+ALTER TABLE users ADD COLUMN directory_id TEXT;
+ALTER TABLE users ADD COLUMN disabled_by_sync INTEGER NOT NULL DEFAULT 0;
+CREATE UNIQUE INDEX users_by_directory_id ON users(directory_id) WHERE directory_id IS NOT NULL;
+ALTER TABLE fobs ADD COLUMN not_before INTEGER;
+ALTER TABLE fobs ADD COLUMN not_after INTEGER;
 ALTER TABLE bypass_codes ADD COLUMN last_used_at INTEGER;
 ALTER TABLE applications ADD COLUMN detailed_reasons INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE applications ADD COLUMN radius_mode TEXT NOT NULL DEFAULT 'otp' CHECK (radius_mode IN ('otp', 'password+otp', 'challenge'));
@@ -149,7 +154,7 @@ CREATE INDEX applications_by_folded_name ON applications(name COLLATE NOCASE);
 CREATE TABLE auth_log (
 	id              INTEGER PRIMARY KEY,
 	at              INTEGER NOT NULL,
-	user            TEXT NOT NULL,
+	username        TEXT NOT NULL,
 	factor          TEXT NOT NULL DEFAULT '',
 	transport       TEXT NOT NULL,
 	app             TEXT NOT NULL DEFAULT '',
@@ -161,8 +166,19 @@ CREATE TABLE auth_log (
 	reason_code     TEXT NOT NULL,
 	reason          TEXT NOT NULL
 ) STRICT;
-CREATE INDEX auth_log_by_user ON auth_log(user COLLATE NOCASE, id);
+CREATE INDEX auth_log_by_user ON auth_log(username COLLATE NOCASE, id);
 CREATE INDEX auth_log_by_app ON auth_log(app, id);
+
+-- RADIUS Access-Challenge State (RFC 2865 §5.24): the first request's
+-- password was right; the second must come from the same client for the
+-- same user, once, before it expires. Kept here so that any server of
+-- several answers the second request.
+CREATE TABLE radius_states (
+	hash       BLOB PRIMARY KEY,
+	username   TEXT NOT NULL,
+	client     TEXT NOT NULL,
+	expires_at INTEGER NOT NULL
+) STRICT;
 `,
 	// 4: the self-service portal and WebAuthn in the browser: phone apps
 	// waiting for their first code, enrolment and activation links,

@@ -103,6 +103,17 @@ func Open(ctx context.Context, path string, master []byte, o Options) (*Store, e
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("failed to create inventory: %w", err)
 		}
+		// The file is made here, readable by its owner only: SQLite would
+		// make it with the umask's mode, 0644 as a rule, and makes the WAL
+		// and shared-memory files with the mode of the database file.
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("failed to create inventory: %w", err)
+		}
+		f.Close()
+		if err := os.Chmod(path, 0o600); err != nil {
+			return nil, fmt.Errorf("failed to create inventory: %w", err)
+		}
 	}
 	readOnly := exists && !writable(path)
 
@@ -338,4 +349,12 @@ func nullTime(v sql.NullInt64) time.Time {
 
 func like(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// unixOrNil is t in unix seconds, or NULL for the zero time.
+func unixOrNil(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.Unix()
 }

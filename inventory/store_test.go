@@ -365,3 +365,21 @@ func TestMigrateFromVersion2(t *testing.T) {
 		t.Fatalf("applications: %+v, %v", apps, err)
 	}
 }
+
+// A new inventory, its WAL and its shared-memory file are readable by
+// their owner only, whatever the umask.
+func TestNewInventoryIsPrivate(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	fx := newStore(t)
+	fx.update(t, func(tx *inventory.Tx) error { return tx.Audit("clerk", "test", "x", "") })
+	for _, p := range []string{fx.path, fx.path + "-wal", fx.path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mode := fi.Mode().Perm(); mode != 0o600 {
+			t.Errorf("%s has mode %o, want 600", filepath.Base(p), mode)
+		}
+	}
+}

@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
+
+	"github.com/keydesk/keydesk/fob"
 )
 
 // User is a person who may hold fobs, keys and bypass codes.
@@ -25,27 +26,9 @@ type User struct {
 // Locked reports whether failed passcodes locked the user.
 func (u *User) Locked() bool { return !u.LockedAt.IsZero() }
 
-// CheckUserName says what is wrong with a user name, if anything.
-func CheckUserName(name string) error {
-	if name == "" {
-		return errors.New("empty user name")
-	}
-	if len(name) > 128 {
-		return errors.New("user name longer than 128 characters")
-	}
-	// A user name is what a user types at a login prompt, or what a
-	// directory holds as an account name: never white space, which no
-	// VPN client sends intact.
-	for _, r := range name {
-		switch {
-		case unicode.IsSpace(r):
-			return fmt.Errorf("user name %q contains white space; a user name is what the user types to log in (put the person's name in --full-name)", name)
-		case unicode.IsControl(r):
-			return fmt.Errorf("user name %q contains a control character", name)
-		}
-	}
-	return nil
-}
+// CheckUserName says what is wrong with a user name, if anything: the one
+// rule, fob's, that seed files are read by too.
+func CheckUserName(name string) error { return fob.CheckUserName(name) }
 
 const userColumns = `id, name, full_name, email, disabled, fail_count, locked_at, created_at`
 
@@ -129,7 +112,9 @@ func (tx *Tx) AddUser(u User) (User, error) {
 
 // SetUserDisabled disables or enables a user.
 func (tx *Tx) SetUserDisabled(id int64, disabled bool) error {
-	_, err := tx.exec(tx.ctx, `UPDATE users SET disabled = ? WHERE id = ?`, disabled, id)
+	// The desk's word stands over the sync's: a user the desk enables or
+	// disables is no longer one the sync disabled.
+	_, err := tx.exec(tx.ctx, `UPDATE users SET disabled = ?, disabled_by_sync = 0 WHERE id = ?`, disabled, id)
 	return err
 }
 

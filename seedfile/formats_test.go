@@ -41,7 +41,7 @@ func TestTextFormats(t *testing.T) {
 		{"oath-v2-privacyidea.csv", OATHCSV, []fob.Token{
 			user(hotp("PI-0001", 6, 12, s20, fob.SHA1), "alice"), user(totp("PI-0002", 6, 30, s32, fob.SHA256), "bob"), hotp("PI-0003", 8, 0, s20, fob.SHA1)}, nil},
 		{"oath-v2-user.csv", OATHCSV, []fob.Token{
-			user(hotp("U-0001", 6, 3, s20, fob.SHA1), "carol"), user(totp("U-0002", 7, 45, s20, fob.SHA512), "Dave, Jr.")}, nil},
+			user(hotp("U-0001", 6, 3, s20, fob.SHA1), "carol"), user(totp("U-0002", 7, 45, s20, fob.SHA512), "dave,jr")}, nil},
 		{"yubico-traditional.csv", YubicoCSV, []fob.Token{
 			yk("vvcccbhcklhb", "vvcccbhcklhb", "4f2a9c1d7e3b", "0f1e2d3c4b5a69788796a5b4c3d2e1f0"),
 			{Serial: "cccccccccccc", Kind: fob.HOTP, Algorithm: fob.SHA1, Digits: 8, Counter: 16, Secret: ykHOTP, Manufacturer: "Yubico"}},
@@ -58,11 +58,14 @@ func TestTextFormats(t *testing.T) {
 			{Serial: "HW-0042", Kind: fob.HOTP, Algorithm: fob.SHA1, Digits: 8, Counter: 42, Secret: s20, Label: "bob"},
 			{Serial: "Example:carol", Kind: fob.TOTP, Algorithm: fob.SHA256, Digits: 6, Period: 60, Secret: s32, Issuer: "Example", Label: "carol"}}, nil},
 	} {
-		for _, f := range []Format{"", c.format} { // detected and forced
+		for _, f := range []Format{"", "auto", c.format} { // detected and forced
 			got, rd, err := readAll(t, dir+c.file, f, Keys{})
 			if err != nil {
 				t.Errorf("%s: %v", c.file, err)
 				continue
+			}
+			if rd.Format() != c.format {
+				t.Errorf("%s read as %q: Format() is %q, want %q", c.file, f, rd.Format(), c.format)
 			}
 			if !slices.EqualFunc(got, c.want, tokEqual) {
 				t.Errorf("%s:\n got %+v\nwant %+v", c.file, got, c.want)
@@ -88,6 +91,16 @@ func TestTextErrors(t *testing.T) {
 		{"bad-hex.csv", "", OATHCSV, nil, `bad-hex.csv: line 2 (serial "BAD-2"): bad hex in seed: character 6 is not a hex digit`},
 		{"bad-duplicate.csv", "", OATHCSV, ErrDuplicate, `line 3 (serial "DUP-1"): duplicate serial: also on line 1`},
 		{"bad-digits.csv", "", OATHCSV, nil, `line 1 (serial "W-1"): wrong digit count 9`},
+		{"bad-user-blank.csv", "", OATHCSV, nil, `bad-user-blank.csv: line 4: user column holds only white space`},
+		{"x.csv", "# version: 2\n\u00a0\t,U-1,3132333435363738393031323334353637383930\n", OATHCSV, nil, `line 2: user column holds only white space`},
+		{"x.csv", "# version: 2\n\"  \",U-1,3132333435363738393031323334353637383930\n", OATHCSV, fob.ErrInvalid, `line 2 (serial "U-1"): invalid fob: user name "  " contains white space`},
+		{"x.csv", "# version: 2\n\" carol\",U-1,3132333435363738393031323334353637383930\n", OATHCSV, fob.ErrInvalid, `user name " carol" contains white space`},
+		{"x.csv", "# version: 2\n\"car\tol\",U-1,3132333435363738393031323334353637383930\n", OATHCSV, fob.ErrInvalid, `user name "car\tol" contains white space`},
+		{"x.csv", "# version: 2\n" + strings.Repeat("u", 129) + ",U-1,3132333435363738393031323334353637383930\n", OATHCSV, fob.ErrInvalid, `line 2 (serial "U-1"): invalid fob: user name longer than 128`},
+		{"x.csv", "# version: 2\n\"car\"ol,U-1,3132333435363738393031323334353637383930\n", OATHCSV, nil, `line 2: field 1: text after the closing quote`},
+		{"x.csv", "# version: 2\n\"carol,U-1,3132333435363738393031323334353637383930\n", OATHCSV, nil, `line 2: field 1: quote not closed`},
+		{"x.csv", "A,3132333435363738393031323334353637383930,\"hotp\"x\n", OATHCSV, nil, `line 1: field 3: text after the closing quote`},
+		{"y.csv", "2309854,cccccccccccd,\"32\"1,8f3c2a1b4d5e6f708192a3b4c5d6e7f801234567,,2026-11-22T09:15:07,\n", YubicoCSV, nil, `line 1: field 3: text after the closing quote`},
 		{"x.csv", "A,3132333435363738393031323334353637383g30,hotp\n", OATHCSV, nil, "bad hex in seed: character 38 is not a hex digit"},
 		{"x.csv", "A,31323334,hotp\n", OATHCSV, fob.ErrInvalid, "seed too short: 4 bytes"},
 		{"x.csv", "A,3132333435363738393031323334353637383930,ocra,6\n", OATHCSV, ErrUnsupported, `token type "ocra"`},
@@ -108,6 +121,12 @@ func TestTextErrors(t *testing.T) {
 		{"k.otpauth", "otpauth://totp/a?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&algorithm=MD5\n", OTPAuth, nil, "unknown hash algorithm"},
 		{"k.otpauth", "otpauth://totp/a?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\notpauth://totp/a?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n", OTPAuth, ErrDuplicate, "line 2"},
 		{"k.otpauth", "otpauth://totp/%zz?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n", OTPAuth, nil, "malformed otpauth:// URI"},
+		{"bad-duplicate-param.otpauth", "", OTPAuth, nil, `bad-duplicate-param.otpauth: line 2 (serial "Example:bob"): parameter "secret" given twice`},
+		{"k.otpauth", "otpauth://totp/a?Secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJA\n", OTPAuth, nil, `line 1 (serial "a"): parameter "secret" given twice`},
+		{"k.otpauth", "otpauth://hotp/a?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&counter=1&counter=1\n", OTPAuth, nil, `parameter "counter" given twice`},
+		{"k.otpauth", "otpauth://totp/a?digits=8&secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&DIGITS=6\n", OTPAuth, nil, `parameter "digits" given twice`},
+		{"k.otpauth", "otpauth://totp/a?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&GEZDGNBV&GEZDGNBV\n", OTPAuth, nil, `parameter 3 repeats an earlier one`},
+		{"k.otpauth", "otpauth://totp/a?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ;digits=8\n", OTPAuth, nil, `malformed query`},
 	} {
 		var err error
 		var toks []fob.Token
@@ -118,6 +137,9 @@ func TestTextErrors(t *testing.T) {
 		}
 		if err == nil || c.want != nil && !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.text) {
 			t.Errorf("%s %.40q: got %d tokens, %v; want %q", c.name, c.doc, len(toks), err, c.text)
+		}
+		if err == nil {
+			continue
 		}
 		if strings.Contains(err.Error(), "GEZDGNBV") || strings.Contains(err.Error(), "31323334") {
 			t.Errorf("%s: error shows the secret: %v", c.name, err)
@@ -174,5 +196,21 @@ func TestParseErrorText(t *testing.T) {
 		if got := c.e.Error(); got != c.want {
 			t.Errorf("got %q, want %q", got, c.want)
 		}
+	}
+}
+
+// What the user column may hold: padding around a name is dropped as in
+// every column, inner spaces and commas (quoted) are kept, an empty column
+// leaves the fob in stock.
+func TestOATHUserColumn(t *testing.T) {
+	const seed = ",3132333435363738393031323334353637383930,hotp\n"
+	doc := "# version: 2\n  carol  ,U-1" + seed + `"dave,jr",U-2` + seed + ",U-3" + seed + `"",U-4` + seed + "\tjürgen\t,U-5" + seed
+	toks, _, err := readFrom("u.csv", strings.NewReader(doc), "", Keys{})
+	var users []string
+	for _, t := range toks {
+		users = append(users, t.User)
+	}
+	if err != nil || !slices.Equal(users, []string{"carol", "dave,jr", "", "", "jürgen"}) {
+		t.Errorf("users %q, %v", users, err)
 	}
 }

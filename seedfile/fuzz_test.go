@@ -36,6 +36,9 @@ func fuzzReader(f *testing.F, format Format, patterns ...string) {
 			}
 			return
 		}
+		if f := rd.Format(); f != PSKC && f != OATHCSV && f != YubicoCSV && f != OTPAuth || format != "" && f != format {
+			t.Fatalf("reader of format %q says %q", format, f)
+		}
 		for i := 0; i < 10000; i++ {
 			tok, err := rd.Next()
 			if err == io.EOF {

@@ -49,7 +49,7 @@ func (l *lineReader) next() ([]byte, error) {
 	l.line++
 	b := bytes.TrimRight(l.buf, "\r\n")
 	if l.line == 1 {
-		b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+		b = bytes.TrimPrefix(b, utf8BOM)
 	}
 	if len(b) > maxLine {
 		return nil, errLineTooLong
@@ -61,16 +61,20 @@ func (l *lineReader) next() ([]byte, error) {
 }
 
 // splitCSV splits one line at commas, trimming spaces around each field.
-// A field may be "quoted" (RFC 4180 §2: a quote inside is doubled); records
-// never span lines in seed files, so a quote left open runs to the end.
-func splitCSV(line string) []string {
+// A field may be "quoted" (RFC 4180 §2: a quote inside is doubled). Records
+// never span lines in seed files, so a quote left open is an error, and so
+// is text between a closing quote and the next comma, which a lax reader
+// would drop without a word. On error the fields are still split as well
+// as they can be, for Detect.
+func splitCSV(line string) ([]string, error) {
 	var out []string
+	var bad error
 	for {
 		line = strings.TrimLeft(line, " \t")
 		var f string
 		if strings.HasPrefix(line, `"`) {
 			var b strings.Builder
-			i := 1
+			i, closed := 1, false
 			for i < len(line) {
 				if line[i] == '"' {
 					if i+1 < len(line) && line[i+1] == '"' {
@@ -79,6 +83,7 @@ func splitCSV(line string) []string {
 						continue
 					}
 					i++
+					closed = true
 					break
 				}
 				b.WriteByte(line[i])
@@ -86,11 +91,18 @@ func splitCSV(line string) []string {
 			}
 			f = b.String()
 			line = line[i:]
-			if j := strings.IndexByte(line, ','); j >= 0 {
-				line = line[j:]
-			} else {
-				line = ""
+			j := strings.IndexByte(line, ',')
+			if j < 0 {
+				j = len(line)
 			}
+			switch {
+			case bad != nil:
+			case !closed:
+				bad = fmt.Errorf("field %d: quote not closed", len(out)+1)
+			case strings.Trim(line[:j], " \t") != "":
+				bad = fmt.Errorf("field %d: text after the closing quote", len(out)+1)
+			}
+			line = line[j:]
 		} else if j := strings.IndexByte(line, ','); j >= 0 {
 			f, line = strings.TrimSpace(line[:j]), line[j:]
 		} else {
@@ -98,10 +110,25 @@ func splitCSV(line string) []string {
 		}
 		out = append(out, f)
 		if line == "" {
-			return out
+			return out, bad
 		}
 		line = line[1:] // the comma
 	}
+}
+
+// blankField reports whether the first field of raw, an untrimmed line,
+// holds white space and nothing else: a column someone meant to fill.
+func blankField(raw string) bool {
+	if raw == "" || raw[0] == ',' || raw[0] > ' ' && raw[0] < utf8.RuneSelf {
+		return false // the usual: an empty column, or one that starts with a name
+	}
+	if strings.HasPrefix(strings.TrimLeft(raw, " \t"), `"`) {
+		return false
+	}
+	if j := strings.IndexByte(raw, ','); j >= 0 {
+		raw = raw[:j]
+	}
+	return raw != "" && strings.TrimSpace(raw) == ""
 }
 
 // decodeHex decodes a hex field; spaces (as some tools group bytes) are
@@ -155,18 +182,21 @@ func isDecimal(s string) bool {
 // the file, which every later call returns again.
 type lineFile struct {
 	name    string
+	format  Format
 	lines   lineReader
+	raw     string // the last line nextLine returned, untrimmed
 	serials *serialSet
 	rows    int
 	err     error
 }
 
-func newLineFile(name string, r *bufio.Reader) lineFile {
-	return lineFile{name: name, lines: lineReader{r: r}, serials: newSerialSet()}
+func newLineFile(name string, f Format, r *bufio.Reader) lineFile {
+	return lineFile{name: name, format: f, lines: lineReader{r: r}, serials: newSerialSet()}
 }
 
 func (l *lineFile) Skipped() []Skip { return nil }
 func (l *lineFile) Vendor() string  { return "" }
+func (l *lineFile) Format() Format  { return l.format }
 
 // fail records the error that ends the file, at the current line.
 func (l *lineFile) fail(serial string, err error) (fob.Token, error) {
@@ -189,7 +219,8 @@ func (l *lineFile) nextLine() (string, error) {
 			_, err = l.fail("", err)
 			return "", err
 		}
-		if line := strings.TrimSpace(string(b)); line != "" {
+		l.raw = string(b)
+		if line := strings.TrimSpace(l.raw); line != "" {
 			return line, nil
 		}
 	}

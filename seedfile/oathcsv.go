@@ -26,7 +26,11 @@ import (
 //
 // A first line "# version: 2" puts the user in front. privacyIDEA writes
 // three columns there (user, resolver, realm); a single user column is
-// accepted too, told apart by where the type column falls.
+// accepted too, told apart by where the type column falls. keydesk has no
+// resolvers or realms, so those two are not kept. An empty user column
+// leaves the fob in stock; one of white space only is refused, and a user
+// name must pass fob.CheckUserName. A leading single quote that [CSVField]
+// put before a serial or user to defuse a spreadsheet formula is taken off.
 
 var versionLine = regexp.MustCompile(`^#\s*version:\s*(\d+)\s*$`)
 
@@ -64,7 +68,7 @@ type oathReader struct {
 }
 
 func newOATHReader(name string, r *bufio.Reader) *oathReader {
-	return &oathReader{lineFile: newLineFile(name, r), version: "1"}
+	return &oathReader{lineFile: newLineFile(name, OATHCSV, r), version: "1"}
 }
 
 func (o *oathReader) Next() (fob.Token, error) {
@@ -84,9 +88,17 @@ func (o *oathReader) Next() (fob.Token, error) {
 			}
 			continue
 		}
-		fields := splitCSV(line)
+		fields, err := splitCSV(line)
 		if o.rows == 0 && isOATHHeader(fields) && !isOATHRow(fields) {
 			continue
+		}
+		if err != nil {
+			return o.fail("", err)
+		}
+		if o.version == "2" && blankField(o.raw) {
+			// An empty user column leaves the fob in stock; one of
+			// spaces is a name that was lost on the way.
+			return o.fail("", errors.New("user column holds only white space: leave it empty for a fob in stock, or name the user"))
 		}
 		o.rows++
 		if o.rows > maxTokens {
@@ -115,7 +127,7 @@ func (o *oathReader) parse(f []string) (fob.Token, error) {
 		if len(f) <= cut {
 			return fob.Token{}, fmt.Errorf("row of %d columns: want user, serial, seed at least", len(f))
 		}
-		user, f = f[0], f[cut:]
+		user, f = csvText(f[0]), f[cut:]
 	}
 	if len(f) < 2 {
 		return fob.Token{}, fmt.Errorf("row of %d column: want serial, seed at least", len(f))
@@ -126,7 +138,7 @@ func (o *oathReader) parse(f []string) (fob.Token, error) {
 	for len(f) < 6 {
 		f = append(f, "")
 	}
-	t := fob.Token{Serial: f[0], User: user}
+	t := fob.Token{Serial: csvText(f[0]), User: user}
 	if t.Serial == "" {
 		return fob.Token{}, errors.New("missing serial")
 	}
@@ -213,9 +225,9 @@ func WriteOATHCSV(w io.Writer, toks iter.Seq2[fob.Token, error]) error {
 		default:
 			return fmt.Errorf("fob %d (serial %q): OATH CSV cannot carry a %s fob", n, t.Serial, t.Kind)
 		}
-		bw.WriteString(csvField(t.User))
+		bw.WriteString(CSVField(t.User))
 		bw.WriteString(",,,")
-		bw.WriteString(csvField(t.Serial))
+		bw.WriteString(CSVField(t.Serial))
 		bw.WriteByte(',')
 		bw.WriteString(hex.EncodeToString(t.Secret))
 		fmt.Fprintf(bw, ",%s,%d,%s,%s\n", t.Kind, t.Digits, factor, strings.ToLower(string(t.Algorithm)))
@@ -223,11 +235,59 @@ func WriteOATHCSV(w io.Writer, toks iter.Seq2[fob.Token, error]) error {
 	return bw.Flush()
 }
 
-// csvField quotes s when a reader would otherwise split or trim it, or take
-// its line for a comment.
-func csvField(s string) string {
-	if s == "" || !strings.ContainsAny(s, ",\"#") && strings.TrimSpace(s) == s {
+// CSVField returns s as one field of a CSV line, for every CSV file keydesk
+// writes (OATH CSV exports, the CLI's reports): quoted (RFC 4180 §2) when a
+// reader would otherwise split it (comma, quote, line break), trim it
+// (white space at either end) or take its line for a comment (a leading
+// "#"), and defused when a spreadsheet would run it as a formula (OWASP,
+// "CSV Injection": a leading =, +, -, @, tab or carriage return gets a
+// single quote in front, and the field is quoted). A plain number such as
+// -3 or +1.5 is left alone, as no spreadsheet runs it. So that the quote can
+// be taken off again without guessing, a field that already starts with
+// quotes followed by one of those characters gets one more; keydesk's OATH
+// CSV reader takes exactly one off such a field.
+func CSVField(s string) string {
+	if s == "" {
+		return s
+	}
+	quote := strings.ContainsAny(s, ",\"\r\n") || s[0] == '#' || strings.TrimSpace(s) != s
+	if isFormula(s) {
+		s, quote = "'"+s, true
+	}
+	if !quote {
 		return s
 	}
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
+
+// isFormula reports whether a spreadsheet could take s, or s with its
+// leading single quotes taken off, for a formula.
+func isFormula(s string) bool {
+	if isNumber(s) {
+		return false
+	}
+	switch t := strings.TrimLeft(s, "'"); {
+	case t == "":
+		return false
+	default:
+		return strings.IndexByte("=+-@\t\r", t[0]) >= 0
+	}
+}
+
+// isNumber matches [+-]digits[.digits].
+func isNumber(s string) bool {
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		s = s[1:]
+	}
+	whole, frac, dot := strings.Cut(s, ".")
+	return isDecimal(whole) && (!dot || isDecimal(frac))
+}
+
+// csvText undoes what CSVField did to a field against formulas: one
+// leading quote off a field of quotes followed by a formula character.
+func csvText(f string) string {
+	if len(f) > 1 && f[0] == '\'' && isFormula(f[1:]) {
+		return f[1:]
+	}
+	return f
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -25,7 +26,7 @@ type otpauthReader struct {
 }
 
 func newOTPAuthReader(name string, r *bufio.Reader) *otpauthReader {
-	return &otpauthReader{lineFile: newLineFile(name, r)}
+	return &otpauthReader{lineFile: newLineFile(name, OTPAuth, r)}
 }
 
 func (o *otpauthReader) Next() (fob.Token, error) {
@@ -68,15 +69,15 @@ func parseOTPAuth(s string) (fob.Token, error) {
 		return t, errors.New("malformed otpauth:// URI")
 	}
 	label := strings.TrimPrefix(u.Path, "/")
-	q, err := url.ParseQuery(u.RawQuery)
+	q, err := parseQuery(u.RawQuery)
 	if err != nil {
-		return t, errors.New("malformed query in otpauth:// URI")
+		return fob.Token{Serial: label}, err
 	}
 	t.Serial = label
-	if v := q.Get("serial"); v != "" {
+	if v := q["serial"]; v != "" {
 		t.Serial = v
 	}
-	t.Issuer = q.Get("issuer")
+	t.Issuer = q["issuer"]
 	t.Label = label
 	if i := strings.IndexByte(label, ':'); i >= 0 {
 		if t.Issuer == "" {
@@ -87,7 +88,7 @@ func parseOTPAuth(s string) (fob.Token, error) {
 	switch strings.ToLower(u.Host) {
 	case "hotp":
 		t.Kind = fob.HOTP
-		c := q.Get("counter")
+		c := q["counter"]
 		if c == "" {
 			return fob.Token{Serial: t.Serial}, errors.New("hotp URI without counter")
 		}
@@ -96,7 +97,7 @@ func parseOTPAuth(s string) (fob.Token, error) {
 		}
 	case "totp":
 		t.Kind = fob.TOTP
-		if p := q.Get("period"); p != "" {
+		if p := q["period"]; p != "" {
 			if t.Period, err = strconv.Atoi(p); err != nil || t.Period <= 0 {
 				return fob.Token{Serial: t.Serial}, fmt.Errorf("period %q is not a positive number", p)
 			}
@@ -104,12 +105,12 @@ func parseOTPAuth(s string) (fob.Token, error) {
 	default:
 		return fob.Token{Serial: t.Serial}, fmt.Errorf("%w: OTP type %q (want hotp or totp)", ErrUnsupported, truncate(u.Host, 20))
 	}
-	if a := q.Get("algorithm"); a != "" {
+	if a := q["algorithm"]; a != "" {
 		if t.Algorithm, err = fob.ParseAlgorithm(a); err != nil {
 			return fob.Token{Serial: t.Serial}, err
 		}
 	}
-	if d := q.Get("digits"); d != "" {
+	if d := q["digits"]; d != "" {
 		if t.Digits, err = strconv.Atoi(d); err != nil {
 			return fob.Token{Serial: t.Serial}, fmt.Errorf("digits %q is not a number", d)
 		}
@@ -117,7 +118,7 @@ func parseOTPAuth(s string) (fob.Token, error) {
 			return fob.Token{Serial: t.Serial}, fmt.Errorf("wrong digit count %d (want 6, 7 or 8)", t.Digits)
 		}
 	}
-	secret := strings.ToUpper(strings.TrimRight(strings.ReplaceAll(q.Get("secret"), " ", ""), "="))
+	secret := strings.ToUpper(strings.TrimRight(strings.ReplaceAll(q["secret"], " ", ""), "="))
 	if secret == "" {
 		return fob.Token{Serial: t.Serial}, errors.New("missing secret")
 	}
@@ -129,4 +130,40 @@ func parseOTPAuth(s string) (fob.Token, error) {
 		return fob.Token{Serial: t.Serial}, errors.New("bad base32 in secret")
 	}
 	return t, nil
+}
+
+// otpauthParams are the parameters the Key Uri Format defines, plus
+// keydesk's serial; only these are named in errors, as anything else might
+// be a secret pasted in the wrong place.
+var otpauthParams = []string{"secret", "issuer", "algorithm", "digits", "counter", "period", "serial", "image"}
+
+// parseQuery splits a query into its parameters, names in lower case. A
+// parameter given twice is refused: readers disagree on which one wins
+// (Go's url.Values.Get takes the first, others the last), so two secrets
+// or two counters would mean one fob to keydesk and another to a phone.
+func parseQuery(raw string) (map[string]string, error) {
+	q := make(map[string]string)
+	for i, part := range strings.Split(raw, "&") {
+		if part == "" {
+			continue
+		}
+		if strings.Contains(part, ";") {
+			return nil, errors.New("malformed query in otpauth:// URI: ';' is no separator")
+		}
+		k, v, _ := strings.Cut(part, "=")
+		k, err1 := url.QueryUnescape(k)
+		v, err2 := url.QueryUnescape(v)
+		if err1 != nil || err2 != nil {
+			return nil, errors.New("malformed query in otpauth:// URI")
+		}
+		k = strings.ToLower(k)
+		if _, dup := q[k]; dup {
+			if slices.Contains(otpauthParams, k) {
+				return nil, fmt.Errorf("parameter %q given twice", k)
+			}
+			return nil, fmt.Errorf("parameter %d repeats an earlier one", i+1)
+		}
+		q[k] = v
+	}
+	return q, nil
 }

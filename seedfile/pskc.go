@@ -15,9 +15,10 @@ import (
 
 // Algorithm URIs of the keys keydesk imports (RFC 6030 §10.6 registers
 // hotp; totp is used both with ":" as registered and with "#" as some
-// vendors write it; yubikey-aes is Yubico's own).
+// vendors write it, and so hotp may be; yubikey-aes is Yubico's own).
 const (
 	uriHOTP       = "urn:ietf:params:xml:ns:keyprov:pskc:hotp"
+	uriHOTPHash   = "urn:ietf:params:xml:ns:keyprov:pskc#hotp"
 	uriTOTP       = "urn:ietf:params:xml:ns:keyprov:pskc:totp"
 	uriTOTPHash   = "urn:ietf:params:xml:ns:keyprov:pskc#totp"
 	uriYubikeyAES = "http://www.yubico.com/#yubikey-aes"
@@ -46,6 +47,7 @@ type keyPackage struct {
 	keys                                 int
 	keyID, alg                           []byte
 	issuer, friendly, userID, suite      string
+	dates                                [4]string // DeviceInfo StartDate, ExpiryDate; Policy StartDate, ExpiryDate
 	respLen, respEnc                     []byte
 	hasResp                              bool
 	values                               [5]dataValue
@@ -91,6 +93,7 @@ func newPSKCReader(name string, r *bufio.Reader, k Keys) (*pskcReader, error) {
 
 func (p *pskcReader) Skipped() []Skip { return nil }
 func (p *pskcReader) Vendor() string  { return p.vendor }
+func (p *pskcReader) Format() Format  { return PSKC }
 
 // wrap turns err into a ParseError at the current position.
 func (p *pskcReader) wrap(err error) error {
@@ -337,7 +340,7 @@ func (p *pskcReader) onEnd(id elemID) error {
 				return p.errorf("KeyPackage without a Key")
 			}
 		}
-	case eManufacturer, eSerialNo, eModel, eUserId, eIssuer, eFriendlyName, eSuite:
+	case eManufacturer, eSerialNo, eModel, eUserId, eIssuer, eFriendlyName, eSuite, eStartDate, eExpiryDate:
 		return p.field(id)
 	case ePlainValue, eCipherValue, eValueMAC:
 		return p.valueText(id)
@@ -371,6 +374,10 @@ func (p *pskcReader) field(id elemID) error {
 		dst = &p.kp.userID
 	case p.kpAt(eKey, eAlgorithmParameters, id) && id == eSuite:
 		dst = &p.kp.suite
+	case p.kpAt(eDeviceInfo, id) && (id == eStartDate || id == eExpiryDate):
+		dst = &p.kp.dates[id-eStartDate]
+	case p.kpAt(eKey, ePolicy, id) && (id == eStartDate || id == eExpiryDate):
+		dst = &p.kp.dates[2+id-eStartDate]
 	default:
 		return nil
 	}

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keydesk/keydesk/fob"
 )
@@ -107,6 +108,9 @@ func TestRFC6030Figures(t *testing.T) {
 		}
 		if rd.Vendor() != c.manufacturer {
 			t.Errorf("%s: vendor %q", c.file, rd.Vendor())
+		}
+		if rd.Format() != PSKC {
+			t.Errorf("%s: detected as %q", c.file, rd.Format())
 		}
 	}
 	if calls != 1 {
@@ -293,7 +297,7 @@ func TestPSKCErrors(t *testing.T) {
 		{head + `&bogus;`, `unknown entity &bogus;`},
 		{head + `<a b="1" b="2"/>`, `attribute b repeated`},
 		{head + strings.Repeat("<a>", 40), `nested deeper than 32`},
-		{head + "<a" + strings.Repeat(` a%d="1"`, 1) + "/>" + strings.Repeat("x", 70<<10), `longer than 64 KiB`},
+		{head + `<a a1="1"/>` + strings.Repeat("x", 70<<10), `longer than 64 KiB`},
 		{`<?xml version="1.0" encoding="ISO-8859-1"?>` + head, `unsupported: character encoding "iso-8859-1"`},
 		{head + `<MACMethod Algorithm="urn:x"/>`, `unsupported MAC algorithm "urn:x"`},
 	} {
@@ -328,5 +332,52 @@ func TestPSKCXMLForms(t *testing.T) {
 	want := fob.Token{Serial: "S<1>", Kind: fob.TOTP, Algorithm: fob.SHA1, Digits: 6, Period: 30, Secret: rfcSeed, Manufacturer: "A&B ☺", KeyID: `a"b`}
 	if err != nil || len(toks) != 1 || !tokEqual(toks[0], want) || rd.Vendor() != "A&B ☺" {
 		t.Fatalf("got %+v, %v", toks, err)
+	}
+}
+
+// RFC 6030 §5: a key's Policy StartDate and ExpiryDate; §4.3.1: the
+// device's own, which narrow the key's.
+func TestPSKCDates(t *testing.T) {
+	utc := func(y int, m time.Month, d, h, min, s, ns int) time.Time {
+		return time.Date(y, m, d, h, min, s, ns, time.UTC)
+	}
+	toks, _, err := readAll(t, dir+"pskc-dates.pskc", "", Keys{})
+	if err != nil || len(toks) != 3 {
+		t.Fatalf("got %d fobs, %v", len(toks), err)
+	}
+	for i, w := range [][2]time.Time{
+		{utc(2006, 5, 1, 0, 0, 0, 0), utc(2012, 5, 31, 0, 0, 0, 0)},
+		{{}, utc(2030, 6, 30, 10, 0, 0, 250e6)},
+		{utc(2025, 3, 1, 0, 0, 0, 0), utc(2027, 12, 31, 23, 59, 59, 0)},
+	} {
+		if toks[i].NotBefore != w[0] || toks[i].NotAfter != w[1] {
+			t.Errorf("%s: from %v to %v, want %v to %v", toks[i].Serial, toks[i].NotBefore, toks[i].NotAfter, w[0], w[1])
+		}
+	}
+	for _, c := range []struct{ name, doc, text string }{
+		{"bad-dates.pskc", "", `bad-dates.pskc: KeyPackage 2 (line 10, serial "BD-2"): Policy ExpiryDate "2030-02-30T00:00:00Z": not a date and time`},
+		{"t.pskc", `<Policy><StartDate>2025-01-01T00:00:00Z</StartDate><ExpiryDate>2024-12-31T23:59:59Z</ExpiryDate></Policy>`,
+			`t.pskc: KeyPackage 1 (line 1, serial "S"): invalid fob: key expires (2024-12-31T23:59:59Z) before it starts (2025-01-01T00:00:00Z)`},
+		{"t.pskc", `<Policy><StartDate>tomorrow</StartDate></Policy>`, `KeyPackage 1 (line 1, serial "S"): Policy StartDate "tomorrow": not a date`},
+		{"t.pskc", `<Policy><StartDate>2025-01-01</StartDate></Policy>`, `Policy StartDate "2025-01-01": not a date`},
+		{"t.pskc", `<Policy><ExpiryDate>2025-01-01T24:00:00Z</ExpiryDate></Policy>`, `Policy ExpiryDate "2025-01-01T24:00:00Z": not a date`},
+		{"t.pskc", `<Policy><ExpiryDate>-2025-01-01T00:00:00Z</ExpiryDate></Policy>`, `not a date`},
+	} {
+		var err error
+		var toks []fob.Token
+		if c.doc == "" {
+			toks, _, err = readAll(t, dir+c.name, "", Keys{})
+		} else {
+			doc := `<KeyContainer Version="1.0" xmlns="urn:ietf:params:xml:ns:keyprov:pskc"><KeyPackage><DeviceInfo><SerialNo>S</SerialNo></DeviceInfo>` +
+				`<Key Algorithm="` + uriHOTP + `"><Data><Secret><PlainValue>MTIzNDU2Nzg5MDEyMzQ1Njc4OTA=</PlainValue></Secret></Data>` + c.doc + `</Key></KeyPackage></KeyContainer>`
+			toks, _, err = readFrom(c.name, strings.NewReader(doc), PSKC, Keys{})
+		}
+		var pe *ParseError
+		if err == nil || !errors.As(err, &pe) || !strings.Contains(err.Error(), c.text) {
+			t.Errorf("%.50s: got %v, want %q", c.name+c.doc, err, c.text)
+		}
+		if c.name == "bad-dates.pskc" && len(toks) != 1 {
+			t.Errorf("%s: %d fobs before the error, want 1", c.name, len(toks))
+		}
 	}
 }

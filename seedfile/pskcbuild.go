@@ -1,15 +1,11 @@
 package seedfile
 
 import (
-	"bytes"
 	"crypto/hmac"
-	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
 	"strconv"
-	"strings"
 
 	"github.com/keydesk/keydesk/fob"
 )
@@ -269,23 +265,22 @@ func (p *pskcReader) build() (fob.Token, error) {
 	if string(kp.keyID) != t.Serial {
 		t.KeyID = string(kp.keyID)
 	}
-	switch string(kp.alg) {
-	case uriHOTP:
-		t.Kind = fob.HOTP
-	case uriTOTP, uriTOTPHash:
-		t.Kind = fob.TOTP
-	case uriYubikeyAES:
-		t.Kind = fob.Yubico
-	case "":
+	if len(kp.alg) == 0 {
 		return t, errors.New("Key without Algorithm")
-	default:
-		return t, fmt.Errorf("%w algorithm %q (want HOTP, TOTP or Yubico AES)", ErrUnsupported, truncate(string(kp.alg), 80))
+	}
+	var ok bool
+	if t.Kind, ok = keyAlgorithm(kp.alg); !ok {
+		return t, fmt.Errorf("%w algorithm %q: keydesk reads HOTP and TOTP keys (%s, %s, or just hotp, totp) and Yubico OTP keys (%s)",
+			ErrUnsupported, truncate(string(kp.alg), 80), uriHOTP, uriTOTP, uriYubikeyAES)
 	}
 	t.Manufacturer, t.Model, t.Issuer, t.Label = kp.manufacturer, kp.model, kp.issuer, kp.friendly
 	if err := p.buildParams(&t); err != nil {
 		return t, err
 	}
 	if err := p.buildValues(&t); err != nil {
+		return t, err
+	}
+	if err := p.buildDates(&t); err != nil {
 		return t, err
 	}
 	if err := finish(&t); err != nil {
@@ -370,69 +365,9 @@ func (p *pskcReader) buildValues(t *fob.Token) error {
 			t.Secret = raw
 			continue
 		}
-		n, err := intValue(raw, v.encrypted)
-		if err != nil {
+		if err := setValue(t, i, raw, v.encrypted); err != nil {
 			return fmt.Errorf("%s: %v", valueNames[i], err)
-		}
-		switch i {
-		case 1:
-			if n < 0 {
-				return errors.New("Counter is negative")
-			}
-			t.Counter = uint64(n)
-		case 2:
-			t.T0 = n
-		case 3:
-			if n < 1 || n > 1<<31-1 {
-				return fmt.Errorf("TimeInterval %d is not a positive number of seconds", n)
-			}
-			t.Period = int(n)
-		case 4:
-			if n < -1<<31 || n > 1<<31-1 {
-				return fmt.Errorf("TimeDrift %d out of range", n)
-			}
-			t.Drift = int(n)
 		}
 	}
 	return nil
-}
-
-// intValue reads an integer Data value: decimal text when plain, a
-// big-endian two's complement integer of up to 8 bytes when encrypted.
-func intValue(b []byte, binaryForm bool) (int64, error) {
-	if !binaryForm {
-		s := strings.TrimSpace(string(b))
-		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return n, nil
-		}
-		// Counters are xs:unsignedLong; keep the full range.
-		u, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("%q is not a number", truncate(s, 24))
-		}
-		return int64(u), nil
-	}
-	if len(b) == 0 || len(b) > 8 {
-		return 0, fmt.Errorf("encrypted integer of %d bytes (want 1 to 8)", len(b))
-	}
-	var buf [8]byte
-	if b[0]&0x80 != 0 {
-		buf = [8]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
-	}
-	copy(buf[8-len(b):], b)
-	return int64(binary.BigEndian.Uint64(buf[:])), nil
-}
-
-// decodeBase64 decodes xs:base64Binary, which may hold white space
-// anywhere (XML Schema part 2 §3.2.16).
-func decodeBase64(b []byte) ([]byte, error) {
-	if bytes.ContainsAny(b, " \t\r\n") {
-		b = bytes.Map(func(r rune) rune {
-			if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
-				return -1
-			}
-			return r
-		}, b)
-	}
-	return base64.StdEncoding.AppendDecode(nil, b)
 }

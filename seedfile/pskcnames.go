@@ -1,5 +1,7 @@
 package seedfile
 
+import "github.com/keydesk/keydesk/fob"
+
 // elemID names the PSKC elements keydesk reads; anything else is eOther
 // and is read past (it must still be well formed).
 type elemID uint8
@@ -44,6 +46,9 @@ const (
 	ePlainValue
 	eEncryptedValue
 	eValueMAC
+	ePolicy
+	eStartDate
+	eExpiryDate
 )
 
 // elemOf resolves an element name. PSKC's own elements must be in the PSKC
@@ -104,6 +109,12 @@ func elemOf(space string, local []byte) elemID {
 			return eEncryptedValue
 		case "ValueMAC":
 			return eValueMAC
+		case "Policy":
+			return ePolicy
+		case "StartDate":
+			return eStartDate
+		case "ExpiryDate":
+			return eExpiryDate
 		}
 	case nsXenc:
 		switch string(local) {
@@ -149,4 +160,44 @@ func elemOf(space string, local []byte) elemID {
 		}
 	}
 	return eOther
+}
+
+// keyAlgorithm names the kind of fob a Key/@Algorithm makes. Besides the
+// URIs, python-pskc's csv2pskc writes the bare "hotp" and "totp" the CSV
+// held, in whatever case; URNs are compared ignoring case (RFC 8141 §3).
+func keyAlgorithm(alg []byte) (fob.Kind, bool) {
+	switch string(alg) { // as written by nearly every file, checked first
+	case uriHOTP:
+		return fob.HOTP, true
+	case uriTOTP:
+		return fob.TOTP, true
+	}
+	switch {
+	case asciiEqualFold(alg, uriHOTP), asciiEqualFold(alg, uriHOTPHash), asciiEqualFold(alg, "hotp"):
+		return fob.HOTP, true
+	case asciiEqualFold(alg, uriTOTP), asciiEqualFold(alg, uriTOTPHash), asciiEqualFold(alg, "totp"):
+		return fob.TOTP, true
+	case asciiEqualFold(alg, uriYubikeyAES):
+		return fob.Yubico, true
+	}
+	return "", false
+}
+
+func asciiEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		x, y := b[i], s[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }

@@ -12,6 +12,7 @@ import (
 	"iter"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/keydesk/keydesk/fob"
 )
@@ -52,7 +53,8 @@ type pskcWriter struct {
 // [fob.Token] has is written so that [NewReader] reads back the same
 // token: the serial as DeviceInfo/SerialNo, KeyID as Key/@Id, the user as
 // DeviceInfo/UserId, a Yubico fob's ids as Key/UserId in Yubico's
-// "CN=<public id>, UID=<private id>" form. Only Secret is encrypted; the
+// "CN=<public id>, UID=<private id>" form, NotBefore and NotAfter as the
+// Key's Policy StartDate and ExpiryDate. Only Secret is encrypted; the
 // counters stay plain, as RFC 6030 allows. Tokens are validated first; an
 // invalid one stops the export with an error that names it.
 func WritePSKC(w io.Writer, toks iter.Seq2[fob.Token, error], o ExportOptions) error {
@@ -243,6 +245,17 @@ func (pw *pskcWriter) keyPackage(t *fob.Token) error {
 	w.WriteString("</Data>")
 	if t.Kind == fob.Yubico {
 		element(w, "UserId", "CN="+t.PublicID+", UID="+hex.EncodeToString(t.PrivateID))
+	}
+	if !t.NotBefore.IsZero() || !t.NotAfter.IsZero() {
+		// RFC 6030 §5; in UTC, as the RFC asks.
+		w.WriteString("<Policy>")
+		if !t.NotBefore.IsZero() {
+			element(w, "StartDate", t.NotBefore.UTC().Format(time.RFC3339Nano))
+		}
+		if !t.NotAfter.IsZero() {
+			element(w, "ExpiryDate", t.NotAfter.UTC().Format(time.RFC3339Nano))
+		}
+		w.WriteString("</Policy>")
 	}
 	w.WriteString("</Key>\n  </KeyPackage>\n")
 	return nil

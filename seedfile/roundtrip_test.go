@@ -8,8 +8,10 @@ import (
 	"iter"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keydesk/keydesk/fob"
 )
@@ -20,10 +22,12 @@ func sample() []fob.Token {
 		{Serial: "H-1", Kind: fob.HOTP, Algorithm: fob.SHA1, Digits: 6, Counter: 1<<40 + 7, Secret: rfcSeed,
 			Manufacturer: "Acme <Tokens> & Co", Model: "OTP c200", KeyID: "key \"1\"", User: "alice", Issuer: "ACME", Label: "alice@acme"},
 		{Serial: "T-2", Kind: fob.TOTP, Algorithm: fob.SHA256, Digits: 8, Period: 60, T0: 1_700_000_000, Drift: -3,
-			Secret: bytes.Repeat([]byte{0xA5}, 32), User: "bob"},
+			Secret: bytes.Repeat([]byte{0xA5}, 32), User: "bob",
+			NotBefore: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2030, 6, 30, 10, 0, 0, 250e6, time.UTC)},
 		{Serial: "T-3", Kind: fob.TOTP, Algorithm: fob.SHA512, Digits: 7, Period: 30, Drift: 2, Secret: bytes.Repeat([]byte{7}, 64)},
 		{Serial: "Y-4", Kind: fob.Yubico, Counter: 300<<8 | 4, Secret: bytes.Repeat([]byte{9}, 16), PublicID: "vvcccbhcklhb",
-			PrivateID: []byte{1, 2, 3, 4, 5, 6}, Manufacturer: "Yubico", User: "carol", KeyID: "2309853:1"},
+			PrivateID: []byte{1, 2, 3, 4, 5, 6}, Manufacturer: "Yubico", User: "carol", KeyID: "2309853:1",
+			NotAfter: time.Date(2029, 12, 31, 23, 59, 59, 0, time.UTC)},
 	}
 }
 
@@ -114,8 +118,9 @@ func TestOATHCSVRoundTrip(t *testing.T) {
 	want := sample()[:3]
 	for i := range want { // what OATH CSV carries
 		want[i].Manufacturer, want[i].Model, want[i].KeyID, want[i].Issuer, want[i].Label, want[i].T0, want[i].Drift = "", "", "", "", "", 0, 0
+		want[i].NotBefore, want[i].NotAfter = time.Time{}, time.Time{}
 	}
-	want[0].User = `Doe, "Jo" #1`
+	want[0].User = `doe,"jo"#1`
 	var buf bytes.Buffer
 	if err := WriteOATHCSV(&buf, seq(want)); err != nil {
 		t.Fatal(err)
@@ -168,5 +173,65 @@ func TestSynthetic(t *testing.T) {
 	}
 	if hex.EncodeToString(got[0].Secret) == hex.EncodeToString(got[1].Secret) {
 		t.Error("Synthetic repeats seeds")
+	}
+}
+
+// OWASP CSV injection: what a spreadsheet would run is defused and quoted.
+func TestCSVField(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                       "",
+		"SN-0001":                "SN-0001",
+		"=1+2":                   `"'=1+2"`,
+		"+SUM(A1:A9)":            `"'+SUM(A1:A9)"`,
+		"-2+3+cmd|' /C calc'!A0": `"'-2+3+cmd|' /C calc'!A0"`,
+		"@SUM(1)":                `"'@SUM(1)"`,
+		"\t=1":                   "\"'\t=1\"",
+		"\r=1":                   "\"'\r=1\"",
+		"'=1":                    `"''=1"`, // one more quote, so the reader can take one off
+		"''@x":                   `"'''@x"`,
+		"'plain":                 "'plain",
+		"-3":                     "-3", // numbers stay numbers
+		"+1.5":                   "+1.5",
+		"-":                      `"'-"`,
+		"-3.":                    `"'-3."`,
+		"#5":                     `"#5"`,
+		"a,b":                    `"a,b"`,
+		`Doe "Jo"`:               `"Doe ""Jo"""`,
+		" pad":                   `" pad"`,
+		"x\ny":                   "\"x\ny\"",
+	} {
+		if got := CSVField(in); got != want {
+			t.Errorf("CSVField(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// Serials and users a spreadsheet would take for formulas go out defused
+// and come back as they were.
+func TestOATHCSVFormulas(t *testing.T) {
+	var want []fob.Token
+	for i, s := range []string{"=1+2", "+41", "-cmd", "@SUM(A1)", "'=x", "''+y", "-3", "'-3", "'plain", "#7", "a,b", "=HYPERLINK(\"http://x\")"} {
+		want = append(want, fob.Token{Serial: s, Kind: fob.HOTP, Algorithm: fob.SHA1, Digits: 6, Counter: uint64(i), Secret: rfcSeed, User: "@" + strconv.Itoa(i)})
+	}
+	var buf bytes.Buffer
+	if err := WriteOATHCSV(&buf, seq(want)); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(buf.String(), "\n")[2:] {
+		for _, f := range strings.Split(line, ",") {
+			if f != "" && strings.IndexByte("=+-@", f[0]) >= 0 && !isNumber(f) {
+				t.Errorf("field %q of %q reaches a spreadsheet as a formula", f, line)
+			}
+		}
+	}
+	got, _, err := readFrom("f.csv", bytes.NewReader(buf.Bytes()), "", Keys{})
+	if err != nil || !slices.EqualFunc(got, want, tokEqual) {
+		t.Fatalf("got %+v, %v\nwant %+v\n%s", got, err, want, buf.String())
+	}
+	// A spreadsheet that saves the file again without the quotes gives the
+	// same fobs: the single quote is what marks the text.
+	resaved := strings.NewReplacer(`"'=1+2"`, `'=1+2`, `"'@0"`, `'@0`).Replace(buf.String())
+	if got, _, err := readFrom("f.csv", strings.NewReader(resaved), "", Keys{}); err != nil || got[0].Serial != "=1+2" || got[0].User != "@0" {
+		t.Errorf("resaved: %+v, %v", got[:1], err)
 	}
 }

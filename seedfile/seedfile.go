@@ -2,12 +2,17 @@
 // PSKC (RFC 6030), OATH CSV, the YubiKey Personalization Tool's log, and
 // otpauth:// key URIs, one per line.
 //
-// Every reader streams: it holds one record at a time, so memory stays flat
-// whatever the file size, and it caps every line, element, attribute list and
-// nesting depth so that a hostile file cannot make it allocate without bound.
-// Each record comes out as a [fob.Token] that has been Normalize()d and
-// Validate()d; any error names the file and the position (line, or the
-// KeyPackage's number and serial) and what was wrong.
+// [NewReader] detects the format when not told it, and a UTF-8 byte order
+// mark in front is passed over in every format. Every reader streams: it
+// holds one record at a time, so memory stays flat whatever the file size,
+// and it caps every line, element, attribute list and nesting depth so that
+// a hostile file cannot make it allocate without bound. Each record comes
+// out as a [fob.Token] that has been Normalize()d and Validate()d; any error
+// names the file and the position (line, or the KeyPackage's number and
+// serial) and what was wrong.
+//
+// Every CSV field keydesk writes, here or in the CLI's reports, goes through
+// [CSVField].
 //
 // Because it streams, a reader hands out tokens before it has seen the end of
 // the file. An error from [Reader.Next] condemns the whole file: the caller
@@ -22,7 +27,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
-	"iter"
 	"strings"
 
 	"github.com/keydesk/keydesk/fob"
@@ -135,7 +139,13 @@ type Reader interface {
 	// Vendor is the manufacturer the file names, or "". A PSKC file names
 	// it per KeyPackage, so it is known once Next has returned a fob.
 	Vendor() string
+	// Format is the file's layout: the one given to [NewReader], or the
+	// one it detected.
+	Format() Format
 }
+
+// utf8BOM is the byte order mark some Windows tools put in front of UTF-8.
+var utf8BOM = []byte("\xef\xbb\xbf")
 
 // Limits on what a reader will hold at once.
 const (
@@ -146,10 +156,12 @@ const (
 )
 
 // NewReader returns a Reader for the file called name (used in errors only),
-// reading r. If f is "" the format is detected from the first bytes.
+// reading r. If f is "" or "auto" the format is detected from the first
+// bytes, as [Detect] does; [Reader.Format] then says which it found. This is
+// the one place detection happens: callers need not call Detect first.
 func NewReader(name string, r io.Reader, f Format, k Keys) (Reader, error) {
 	br := bufio.NewReaderSize(r, bufSize)
-	if f == "" {
+	if f == "" || f == "auto" {
 		head, err := br.Peek(detectLen)
 		if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
 			return nil, &ParseError{File: name, Err: fmt.Errorf("failed to read: %w", err)}
@@ -171,26 +183,16 @@ func NewReader(name string, r io.Reader, f Format, k Keys) (Reader, error) {
 	return nil, fmt.Errorf("seedfile: unknown format %q", f)
 }
 
-// Tokens turns a Reader into a sequence for range loops and for the writers.
-// The sequence stops after the first error it yields.
-func Tokens(r Reader) iter.Seq2[fob.Token, error] {
-	return func(yield func(fob.Token, error) bool) {
-		for {
-			t, err := r.Next()
-			if err == io.EOF {
-				return
-			}
-			if !yield(t, err) || err != nil {
-				return
-			}
-		}
-	}
-}
-
 // Detect decides the format from the first bytes of a file (up to 4 KiB is
-// plenty). It looks at content only, never at the file name.
+// plenty). It looks at content only, never at the file name. A UTF-8 byte
+// order mark in front is passed over, in every format. [NewReader] calls it
+// when given no format; call it only to name a file's format without
+// reading it.
 func Detect(head []byte) (Format, error) {
-	head = bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))
+	if bytes.HasPrefix(head, []byte{0xfe, 0xff}) || bytes.HasPrefix(head, []byte{0xff, 0xfe}) {
+		return "", fmt.Errorf("%w: the file is UTF-16; save it as UTF-8", ErrFormat)
+	}
+	head = bytes.TrimPrefix(head, utf8BOM)
 	if t := bytes.TrimLeft(head, " \t\r\n"); len(t) > 0 && t[0] == '<' {
 		return PSKC, nil
 	}
@@ -215,7 +217,7 @@ func Detect(head []byte) (Format, error) {
 			}
 			continue
 		}
-		fields := splitCSV(line)
+		fields, _ := splitCSV(line)
 		if _, ok := traditionalEvent(fields[0]); ok {
 			return YubicoCSV, nil
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 )
 
 // xmlScanner is a small, bounded, streaming XML tokenizer for the subset of
@@ -29,17 +28,19 @@ type xmlScanner struct {
 	line int // line of buf[pos]
 
 	// The current token.
-	kind    tokKind
-	tokLine int
-	space   string // namespace of a start or end tag
-	local   []byte
-	attrs   []xmlAttr
-	text    []byte
-	scratch []byte // decoded text and attribute values
+	kind     tokKind
+	tokLine  int
+	space    string // namespace of a start or end tag
+	local    []byte
+	attrs    []xmlAttr
+	text     []byte
+	scratch  []byte // decoded text and attribute values
+	newlines []byte // text and attribute values with their line ends made LF
 
 	stack      []openElem
 	ns         []nsBinding
 	pendingEnd bool
+	started    bool // the byte order mark, if any, is behind
 	rootSeen   bool
 	rootClosed bool
 }
@@ -79,9 +80,16 @@ func newXMLScanner(r io.Reader) *xmlScanner {
 	return &xmlScanner{r: r, buf: make([]byte, bufSize), line: 1}
 }
 
-// fill moves the unread bytes to the front and reads more. It reports
+// fill moves the unread bytes to the front and reads until at least want
+// of them are there, the buffer is full or the input ends. It reports
 // whether the buffer could take more bytes.
-func (s *xmlScanner) fill() bool {
+//
+// A token cut short is scanned again from its start once more has come.
+// Waiting for twice as much each time keeps that to a few scans a token
+// even when the reader hands over one byte at a time (a pipe, a slow
+// client): taking whatever one Read gives would scan a 64 KiB token tens
+// of thousands of times.
+func (s *xmlScanner) fill(want int) bool {
 	if s.eof {
 		return false
 	}
@@ -92,7 +100,8 @@ func (s *xmlScanner) fill() bool {
 	if s.end == len(s.buf) {
 		return false
 	}
-	for {
+	want = max(min(want, len(s.buf)), s.end+1)
+	for s.end < want {
 		n, err := s.r.Read(s.buf[s.end:])
 		s.end += n
 		if err != nil {
@@ -100,12 +109,10 @@ func (s *xmlScanner) fill() bool {
 			if err != io.EOF {
 				s.rerr = err
 			}
-			return true
-		}
-		if n > 0 {
-			return true
+			break
 		}
 	}
+	return true
 }
 
 func (s *xmlScanner) errorf(format string, args ...any) error {
@@ -130,7 +137,7 @@ func (s *xmlScanner) next() error {
 	for {
 		err := s.token()
 		if err == errNeedMore {
-			if s.fill() {
+			if s.fill(2 * (s.end - s.pos)) {
 				continue
 			}
 			if s.rerr != nil {
@@ -152,6 +159,11 @@ func (s *xmlScanner) next() error {
 // outside the root).
 func (s *xmlScanner) token() error {
 	s.kind = 0
+	if !s.started {
+		if err := s.byteOrderMark(); err != nil {
+			return err
+		}
+	}
 	if s.pos == s.end {
 		if !s.eof {
 			return errNeedMore
@@ -184,19 +196,19 @@ func (s *xmlScanner) token() error {
 	}
 	switch b[1] {
 	case '?':
-		return s.skipUntil(b, "?>", s.procInst)
+		return s.procInst(b)
 	case '!':
 		switch {
 		case bytes.HasPrefix(b, []byte("<!--")):
-			return s.skipUntil(b, "-->", nil)
+			return s.comment(b)
 		case bytes.HasPrefix(b, []byte("<![CDATA[")):
-			i := bytes.Index(b, []byte("]]>"))
+			i := bytes.Index(b[9:], []byte("]]>"))
 			if i < 0 {
 				return errNeedMore
 			}
 			s.tokLine = s.line
-			s.consume(i + 3)
-			return s.chardata(b[9:i], true)
+			s.consume(9 + i + 3)
+			return s.chardata(b[9:9+i], true)
 		case len(b) < 9:
 			return errNeedMore
 		case bytes.HasPrefix(b, []byte("<!DOCTYPE")):
@@ -214,53 +226,31 @@ func (s *xmlScanner) consume(n int) {
 	s.pos += n
 }
 
-func (s *xmlScanner) skipUntil(b []byte, end string, check func([]byte) error) error {
-	i := bytes.Index(b, []byte(end))
-	if i < 0 {
-		return errNeedMore
-	}
-	if check != nil {
-		if err := check(b[:i]); err != nil {
-			return err
-		}
-	}
-	s.consume(i + len(end))
-	return nil
-}
-
-// procInst checks the XML declaration: keydesk reads UTF-8 only.
-func (s *xmlScanner) procInst(b []byte) error {
-	if !bytes.HasPrefix(b, []byte("<?xml ")) {
-		return nil
-	}
-	if s.rootSeen {
-		return s.errorf("XML declaration after the start")
-	}
-	d := strings.ToLower(string(b))
-	if i := strings.Index(d, "encoding="); i >= 0 {
-		enc := strings.Trim(strings.Fields(d[i+9:] + " ")[0], `"'`)
-		if enc != "utf-8" && enc != "us-ascii" && enc != "ascii" {
-			return s.errorf("%w: character encoding %q (want UTF-8)", ErrUnsupported, enc)
-		}
-	}
-	return nil
-}
-
 func (s *xmlScanner) chardata(raw []byte, cdata bool) error {
 	if !cdata {
 		s.tokLine = s.line
 		s.consume(len(raw))
 	}
 	if len(s.stack) == 0 {
-		if len(bytes.TrimLeft(raw, " \t\r\n")) > 0 {
+		if cdata || len(bytes.TrimLeft(raw, " \t\r\n")) > 0 {
 			return s.errorf("text outside the root element")
 		}
 		return nil
 	}
+	cr, err := checkChars(raw)
+	if err != nil {
+		return s.errorf("in the text of <%s>: %v", s.stack[len(s.stack)-1].qname, err)
+	}
+	if !cdata && bytes.IndexByte(raw, ']') >= 0 && bytes.Contains(raw, []byte("]]>")) {
+		return s.errorf(`"]]>" in the text of <%s>`, s.stack[len(s.stack)-1].qname)
+	}
 	s.text = raw
-	if !cdata && bytes.IndexByte(raw, '&') >= 0 {
-		var err error
-		s.scratch, err = decodeEntities(s.scratch[:0], raw)
+	if cr {
+		s.newlines = appendNewlines(s.newlines[:0], raw)
+		s.text = s.newlines
+	}
+	if !cdata && bytes.IndexByte(s.text, '&') >= 0 {
+		s.scratch, err = decodeEntities(s.scratch[:0], s.text)
 		if err != nil {
 			return s.errorf("%v", err)
 		}
@@ -272,21 +262,11 @@ func (s *xmlScanner) chardata(raw []byte, cdata bool) error {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
-// scanName returns the length of the XML name at the start of b.
-func scanName(b []byte) int {
-	for i, c := range b {
-		if isSpace(c) || c == '>' || c == '/' || c == '=' || c == '<' || c == '"' || c == '\'' {
-			return i
-		}
-	}
-	return len(b)
-}
-
 func (s *xmlScanner) startTag(b []byte) error {
 	if s.rootClosed {
 		return s.errorf("a second root element")
 	}
-	n := scanName(b[1:])
+	n, colon, ok := scanQName(b[1:])
 	if 1+n == len(b) {
 		return errNeedMore
 	}
@@ -294,6 +274,9 @@ func (s *xmlScanner) startTag(b []byte) error {
 		return s.errorf("malformed start tag")
 	}
 	qname := b[1 : 1+n]
+	if !ok {
+		return s.errorf("malformed element name <%s>", truncate(string(qname), 40))
+	}
 	s.attrs = s.attrs[:0]
 	s.scratch = s.scratch[:0]
 	i := 1 + n
@@ -316,16 +299,26 @@ func (s *xmlScanner) startTag(b []byte) error {
 				}
 				j++
 			}
-			return s.open(qname, j+1, self)
+			return s.open(qname, colon, j+1, self)
 		}
 		if j == i {
 			return s.errorf("malformed start tag <%s>: attributes must be separated by spaces", qname)
 		}
-		n := scanName(b[j:])
+		n, c, ok := scanQName(b[j:])
 		if n == 0 {
 			return s.errorf("malformed attribute in <%s>", qname)
 		}
+		if j+n == len(b) {
+			return errNeedMore // the name may go on
+		}
 		name := b[j : j+n]
+		if !ok {
+			return s.errorf("malformed attribute name %s in <%s>", truncate(string(name), 40), qname)
+		}
+		prefix, local := []byte(nil), name
+		if c >= 0 {
+			prefix, local = name[:c], name[c+1:]
+		}
 		j += n
 		for j < len(b) && isSpace(b[j]) {
 			j++
@@ -355,10 +348,19 @@ func (s *xmlScanner) startTag(b []byte) error {
 		if bytes.IndexByte(val, '<') >= 0 {
 			return s.errorf("'<' in attribute %s of <%s>", name, qname)
 		}
-		if bytes.IndexByte(val, '&') >= 0 {
+		cr, err := checkChars(val)
+		if err != nil {
+			return s.errorf("attribute %s of <%s>: %v", name, qname, err)
+		}
+		if cr {
 			start := len(s.scratch)
-			var err error
-			if s.scratch, err = decodeEntities(s.scratch, val); err != nil {
+			s.scratch = appendNewlines(s.scratch, val)
+			val = s.scratch[start:]
+		}
+		if bytes.IndexByte(val, '&') >= 0 {
+			s.newlines = append(s.newlines[:0], val...)
+			start := len(s.scratch)
+			if s.scratch, err = decodeEntities(s.scratch, s.newlines); err != nil {
 				return s.errorf("attribute %s of <%s>: %v", name, qname, err)
 			}
 			val = s.scratch[start:]
@@ -366,13 +368,7 @@ func (s *xmlScanner) startTag(b []byte) error {
 		if len(s.attrs) == maxAttrs {
 			return s.errorf("more than %d attributes on <%s>", maxAttrs, qname)
 		}
-		var a xmlAttr
-		a.value = val
-		if c := bytes.IndexByte(name, ':'); c >= 0 {
-			a.prefix, a.local = name[:c], name[c+1:]
-		} else {
-			a.local = name
-		}
+		a := xmlAttr{prefix: prefix, local: local, value: val}
 		for _, o := range s.attrs {
 			if bytes.Equal(o.prefix, a.prefix) && bytes.Equal(o.local, a.local) {
 				return s.errorf("attribute %s repeated on <%s>", name, qname)
@@ -384,8 +380,8 @@ func (s *xmlScanner) startTag(b []byte) error {
 }
 
 // open pushes the element whose tag is n bytes long, declares its
-// namespaces and resolves its name.
-func (s *xmlScanner) open(qname []byte, n int, self bool) error {
+// namespaces and resolves its name, whose colon is at colon (-1 for none).
+func (s *xmlScanner) open(qname []byte, colon, n int, self bool) error {
 	if len(s.stack) == maxDepth {
 		return s.errorf("elements nested deeper than %d", maxDepth)
 	}
@@ -402,8 +398,19 @@ func (s *xmlScanner) open(qname []byte, n int, self bool) error {
 		if len(s.ns) == maxBindings {
 			return s.errorf("more than %d namespace declarations in scope", maxBindings)
 		}
+		if err := checkBinding(prefix, a.value); err != nil {
+			return s.errorf("<%s>: %v", qname, err)
+		}
 		s.ns = append(s.ns, nsBinding{prefix: prefix, uri: s.intern(a.value)})
 		declared++
+	}
+	for _, a := range s.attrs {
+		if len(a.prefix) > 0 && string(a.prefix) != "xmlns" {
+			if _, ok := s.lookup(a.prefix); !ok {
+				s.ns = s.ns[:len(s.ns)-declared]
+				return s.errorf("undeclared namespace prefix %q on attribute %s:%s of <%s>", a.prefix, a.prefix, a.local, qname)
+			}
+		}
 	}
 	if len(s.stack) < cap(s.stack) {
 		s.stack = s.stack[:len(s.stack)+1] // reuse the qname buffer there
@@ -414,12 +421,15 @@ func (s *xmlScanner) open(qname []byte, n int, self bool) error {
 	e.qname = append(e.qname[:0], qname...)
 	e.nsCount = declared
 	prefix, local := []byte(nil), e.qname
-	if c := bytes.IndexByte(e.qname, ':'); c >= 0 {
-		prefix, local = e.qname[:c], e.qname[c+1:]
+	if colon >= 0 {
+		prefix, local = e.qname[:colon], e.qname[colon+1:]
 	}
 	space, ok := s.lookup(prefix)
 	if !ok {
 		return s.errorf("undeclared namespace prefix %q on <%s>", prefix, qname)
+	}
+	if prefix == nil && string(local) == "xmlns" {
+		return s.errorf("an element called xmlns")
 	}
 	e.space, e.local = space, local
 	s.tokLine = s.line
@@ -459,7 +469,10 @@ func (s *xmlScanner) endTag(b []byte) error {
 	if i < 0 {
 		return errNeedMore
 	}
-	name := bytes.TrimRight(b[2:i], " \t\r\n")
+	name := b[2:i]
+	for len(name) > 0 && isSpace(name[len(name)-1]) {
+		name = name[:len(name)-1]
+	}
 	if len(s.stack) == 0 {
 		return s.errorf("end tag </%s> without a start tag", truncate(string(name), 64))
 	}

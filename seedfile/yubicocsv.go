@@ -79,7 +79,7 @@ type yubicoReader struct {
 }
 
 func newYubicoReader(name string, r *bufio.Reader) *yubicoReader {
-	return &yubicoReader{lineFile: newLineFile(name, r)}
+	return &yubicoReader{lineFile: newLineFile(name, YubicoCSV, r)}
 }
 
 func (y *yubicoReader) Vendor() string { return "Yubico" }
@@ -111,7 +111,10 @@ func (y *yubicoReader) Next() (fob.Token, error) {
 		if y.rows++; y.rows > maxTokens {
 			return y.fail("", fmt.Errorf("more than %d rows", maxTokens))
 		}
-		f := splitCSV(line)
+		f, err := splitCSV(line)
+		if err != nil {
+			return y.fail("", err)
+		}
 		var t fob.Token
 		var reason string
 		if _, ok := traditionalEvent(f[0]); ok {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -96,15 +97,17 @@ func (s *Server) admin(rt route) http.Handler {
 		}
 		actor := "api:" + a.Name
 		if err := verify.Authorize(verify.Role(a.Role), rt.perm); err != nil {
-			s.m.refused.Inc()
-			if aerr := s.desk(actor).RecordRefusal(r.Context(), rt.pattern, err.Error()); aerr != nil {
-				s.log.Error("a refusal could not be written to the audit log", "actor", actor, "route", rt.pattern, "err", aerr)
-			}
-			s.log.Warn("refused", "actor", actor, "route", rt.pattern, "role", a.Role)
-			s.writeError(w, r, err)
+			s.refuse(w, r, actor, rt.pattern, err)
 			return
 		}
+		r = r.WithContext(context.WithValue(r.Context(), roleKey{}, verify.Role(a.Role)))
 		if err := rt.handle(w, r, actor); err != nil {
+			if errors.Is(err, verify.ErrForbidden) {
+				// The action reached past the route's permission (an import
+				// that would add users, say): refused, audited, as above.
+				s.refuse(w, r, actor, rt.pattern, err)
+				return
+			}
 			s.writeError(w, r, err)
 			return
 		}
@@ -125,4 +128,24 @@ func pathName(r *http.Request, param string) (string, error) {
 func ok(w http.ResponseWriter, status int, v any) error {
 	writeJSON(w, status, v)
 	return nil
+}
+
+// roleKey carries the calling administrator's role to a route's handler,
+// for the routes whose action may need a permission beyond the route's.
+type roleKey struct{}
+
+// mayAct reports whether the administrator calling r may also take an
+// action that needs p.
+func mayAct(r *http.Request, p verify.Permission) bool {
+	role, _ := r.Context().Value(roleKey{}).(verify.Role)
+	return verify.Authorize(role, p) == nil
+}
+
+// refuse answers a request the role table refuses: 403, counted, logged,
+// and in the audit log (coalesced: see refusals).
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, actor, route string, err error) {
+	s.m.refused.Inc()
+	s.refusals.note(r.Context(), actor, route, err.Error())
+	s.log.Warn("refused", "actor", actor, "route", route, "why", err.Error())
+	s.writeError(w, r, err)
 }

@@ -8,11 +8,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/keydesk/keydesk/desk"
 	"github.com/keydesk/keydesk/seedfile"
+	"github.com/keydesk/keydesk/verify"
 )
 
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, _ string) error {
@@ -42,10 +46,46 @@ func (s *Server) removeKey(w http.ResponseWriter, r *http.Request, actor string)
 	return ok(w, http.StatusOK, map[string]any{"user": name, "key": ref, "removed": true})
 }
 
-// maxImportBody bounds an uploaded seed file, base64 and all: some 24 MB
-// of file, a couple of hundred thousand fobs. Larger deliveries go through
-// keydesk import at the console.
-const maxImportBody = 32 << 20
+// maxImportBody bounds an uploaded seed file in JSON, base64 and all:
+// some 24 MB of file, a couple of hundred thousand fobs, held in memory
+// while it is imported. maxRawImport bounds one sent as the body itself
+// (application/octet-stream), which is read as it is imported, never held.
+const (
+	maxImportBody = 32 << 20
+	maxRawImport  = 1 << 30
+	importRetry   = 5 * time.Second
+)
+
+// rawImportRequest reads the options of an import whose body is the seed
+// file itself: in the query (file_name, format, batch, dry_run,
+// skip_existing), and what opens an encrypted file in headers, which
+// proxies and logs keep out of URLs (Keydesk-Seed-PSK in hex,
+// Keydesk-Seed-Password).
+func rawImportRequest(r *http.Request) (importRequest, error) {
+	q := r.URL.Query()
+	flag := func(name string) (bool, error) {
+		switch v := q.Get(name); v {
+		case "", "0", "false":
+			return false, nil
+		case "1", "true":
+			return true, nil
+		default:
+			return false, fmt.Errorf("%s must be true or false, not %q", name, v)
+		}
+	}
+	req := importRequest{FileName: q.Get("file_name"), Format: q.Get("format"), Batch: q.Get("batch"),
+		PSK: r.Header.Get("Keydesk-Seed-PSK"), Password: r.Header.Get("Keydesk-Seed-Password"), Content: "-"}
+	var err1, err2 error
+	req.DryRun, err1 = flag("dry_run")
+	req.SkipExisting, err2 = flag("skip_existing")
+	if err := errors.Join(err1, err2); err != nil {
+		return importRequest{}, errorf(http.StatusBadRequest, "bad_query", "%v", err)
+	}
+	if err := req.check(); err != nil {
+		return importRequest{}, errorf(http.StatusUnprocessableEntity, "invalid_request", "%v", err)
+	}
+	return req, nil
+}
 
 // importRequest is the body of POST /v1/admin/imports: one seed file, in
 // base64, with what opens it if it is encrypted.
@@ -65,6 +105,21 @@ type importRequest struct {
 }
 
 func (q *importRequest) Validate() error {
+	if err := q.check(); err != nil {
+		return err
+	}
+	var err error
+	if q.file, err = base64.StdEncoding.DecodeString(q.Content); err != nil {
+		return fmt.Errorf("content: not base64: %v", err)
+	}
+	if len(q.file) == 0 {
+		return errors.New("content: the file is empty")
+	}
+	return nil
+}
+
+// check checks what both forms of an import request carry.
+func (q *importRequest) check() error {
 	var err error
 	switch {
 	case q.FileName == "" || len(q.FileName) > 256 || strings.ContainsAny(q.FileName, "/\\\x00"):
@@ -77,12 +132,6 @@ func (q *importRequest) Validate() error {
 	if q.format, err = seedfile.ParseFormat(q.Format); err != nil {
 		return fmt.Errorf("format: %w", err)
 	}
-	if q.file, err = base64.StdEncoding.DecodeString(q.Content); err != nil {
-		return fmt.Errorf("content: not base64: %v", err)
-	}
-	if len(q.file) == 0 {
-		return errors.New("content: the file is empty")
-	}
 	if q.PSK != "" {
 		q.psk, err = hex.DecodeString(q.PSK)
 		if err != nil || (len(q.psk) != 16 && len(q.psk) != 24 && len(q.psk) != 32) {
@@ -92,9 +141,29 @@ func (q *importRequest) Validate() error {
 	return nil
 }
 
-// importSeedFile imports one uploaded seed file in one transaction.
+// importSeedFile imports one uploaded seed file in one transaction. One
+// import runs at a time: an import holds the inventory's writer and a
+// large file, so a second one waits its turn at the client (429 with
+// Retry-After) rather than in the server's memory.
 func (s *Server) importSeedFile(w http.ResponseWriter, r *http.Request, actor string) error {
-	req, err := decode[importRequest](w, r, maxImportBody)
+	select {
+	case s.importing <- struct{}{}:
+		defer func() { <-s.importing }()
+	default:
+		s.m.imports.WithLabelValues("busy").Inc()
+		return &apiError{Status: http.StatusTooManyRequests, Code: "import_running",
+			Message: "another import is running; try again when it is done", RetryAfter: importRetry}
+	}
+	var req importRequest
+	var file io.Reader
+	var err error
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/octet-stream" {
+		req, err = rawImportRequest(r)
+		file = http.MaxBytesReader(w, r.Body, maxRawImport)
+	} else {
+		req, err = decode[importRequest](w, r, maxImportBody)
+		file = bytes.NewReader(req.file)
+	}
 	if err != nil {
 		return err
 	}
@@ -103,9 +172,14 @@ func (s *Server) importSeedFile(w http.ResponseWriter, r *http.Request, actor st
 		keys.Password = func() ([]byte, error) { return []byte(req.Password), nil }
 	}
 	res, err := s.desk(actor).Import(r.Context(), desk.ImportRequest{
-		Files:  []desk.SeedFile{{Name: req.FileName, R: bytes.NewReader(req.file)}},
+		Files:  []desk.SeedFile{{Name: req.FileName, R: file}},
 		Format: req.format, Keys: keys, Batch: req.Batch, DryRun: req.DryRun, SkipExisting: req.SkipExisting,
+		MayAddUsers: mayAct(r, verify.ModifyUsers),
 	})
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return errorf(http.StatusRequestEntityTooLarge, "too_large", "the seed file is larger than %d bytes; import it with keydesk import at the console", tooBig.Limit)
+	}
 	if err != nil {
 		s.m.imports.WithLabelValues("refused").Inc()
 		return importError(err)

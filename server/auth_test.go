@@ -79,7 +79,7 @@ func TestAuthRefusesBadBodies(t *testing.T) {
 		{"no user", `{"passcode":"123456"}`, "application/json", 422, "invalid_request", "username: empty"},
 		{"no passcode", `{"username":"alice"}`, "application/json", 422, "invalid_request", "passcode: empty"},
 		{"long passcode", `{"username":"alice","passcode":"` + strings.Repeat("1", 65) + `"}`, "application/json", 422, "invalid_request", "longer than 64"},
-		{"space in passcode", `{"username":"alice","passcode":"123 456"}`, "application/json", 422, "invalid_request", "character 4"},
+		{"tab in passcode", `{"username":"alice","passcode":"123\t456"}`, "application/json", 422, "invalid_request", "character 4"},
 		{"form", `{"username":"alice","passcode":"123456"}`, "application/x-www-form-urlencoded", 415, "unsupported_media_type", "application/json"},
 		{"huge", `{"username":"` + strings.Repeat("a", maxAuthBody) + `"}`, "application/json", 413, "too_large", "4096"},
 	} {
@@ -248,7 +248,7 @@ func TestHealthz(t *testing.T) {
 }
 
 // failingDecider cannot decide: its inventory is gone.
-type failingDecider struct{}
+type failingDecider struct{ Decider }
 
 func (failingDecider) VerifyUser(context.Context, string, string, verify.Origin) (verify.Decision, error) {
 	return verify.Decision{Allow: true}, errors.New("disk I/O error")
@@ -260,7 +260,7 @@ func (failingDecider) VerifyUser(context.Context, string, string, verify.Origin)
 func TestAuthWithoutADecision(t *testing.T) {
 	fx := newFixture(t, Config{})
 	deps := NewDeps(fx.store, fx.ver)
-	deps.Decider = failingDecider{}
+	deps.Decider = failingDecider{fx.ver}
 	var logged strings.Builder
 	srv, err := New(Config{Now: fx.clock.Now, Log: slog.New(slog.NewTextHandler(&logged, nil))}, deps)
 	if err != nil {
@@ -276,5 +276,87 @@ func TestAuthWithoutADecision(t *testing.T) {
 	}
 	if !strings.Contains(logged.String(), "disk I/O error") {
 		t.Errorf("the server's log does not have the cause: %q", logged.String())
+	}
+}
+
+// A key given twice, or in another case, is refused: a proxy in front of
+// keydesk could read the other one.
+func TestAuthBodyKeysExactlyOnce(t *testing.T) {
+	fx := newFixture(t, Config{})
+	fx.addUser(t, "alice")
+	for _, body := range []string{
+		`{"username":"carol","passcode":"123456","username":"alice"}`,
+		`{"username":"alice","passcode":"123456","Username":"carol"}`,
+		`{"USERNAME":"alice","passcode":"123456"}`,
+		`{"username":"alice","PassCode":"123456"}`,
+	} {
+		req := httptest.NewRequest("POST", "/v1/auth", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+fx.appKey)
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		fx.srv.Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `"bad_json"`) {
+			t.Errorf("%s: %d %s", body, rec.Code, rec.Body)
+		}
+	}
+	if n := fx.authEntries(t); n != 0 {
+		t.Errorf("%d decisions made on refused bodies", n)
+	}
+}
+
+// An application hears only whether a passcode was accepted, unless it
+// was added with detailed reasons: who exists, which fob answered, the
+// server's time and a fob's drift are for the help desk. The server's
+// log and the authentication log have the full reason.
+func TestGenericReasonsForApplications(t *testing.T) {
+	var logged strings.Builder
+	fx := newFixture(t, Config{UserRate: -1, Log: slog.New(slog.NewTextHandler(&logged, nil))})
+	fx.addUser(t, "alice")
+	_, key, err := fx.desk.AddApplication(context.Background(), inventory.NewApplication{Name: "webmail"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := fx.code("alice")
+	for _, c := range []struct{ user, code, result, reason string }{
+		{"alice", code, "allow", "passcode accepted"},
+		{"alice", code, "deny", "passcode not accepted"},
+		{"alice", "000000", "deny", "passcode not accepted"},
+		{"mallory", "000000", "deny", "passcode not accepted"},
+	} {
+		status, m := fx.do(t, "POST", "/v1/auth", key, map[string]string{"username": c.user, "passcode": c.code})
+		want := map[string]any{"result": c.result, "reason": c.reason, "reason_code": map[bool]string{true: "ok", false: "denied"}[c.result == "allow"]}
+		if status != 200 || fmt.Sprint(m) != fmt.Sprint(want) {
+			t.Errorf("%s %s: %d %v, want %v", c.user, c.code, status, m, want)
+		}
+	}
+	entries, _ := fx.store.AuthLog(context.Background(), inventory.AuthFilter{})
+	if len(entries) != 4 || entries[0].User != "mallory" || entries[0].ReasonCode != "unknown_user" || entries[0].App != "webmail" ||
+		entries[2].ReasonCode != "replay" || entries[3].Factor != "fob LT-alice" {
+		t.Errorf("the authentication log: %+v", entries)
+	}
+	for _, want := range []string{"reason_code=unknown_user", "reason_code=replay", "app=webmail", "transport=http"} {
+		if !strings.Contains(logged.String(), want) {
+			t.Errorf("the server's log lacks %q", want)
+		}
+	}
+	if strings.Contains(logged.String(), code) || strings.Contains(logged.String(), "000000") {
+		t.Error("the server's log has a passcode")
+	}
+}
+
+// A code is typed the way people read it off a fob: "592 264" and
+// "592-264" are 592264.
+func TestAuthCodeWithSpaces(t *testing.T) {
+	fx := newFixture(t, Config{UserRate: -1})
+	fx.addUser(t, "alice")
+	code := fx.code("alice")
+	status, m := fx.auth(t, "alice", code[:3]+" "+code[3:])
+	if status != 200 || m["result"] != "allow" {
+		t.Fatalf("%q: %d %v", code[:3]+" "+code[3:], status, m)
+	}
+	fx.clock.Advance(30 * time.Second)
+	code = fx.code("alice")
+	if status, m := fx.auth(t, "alice", code[:3]+"-"+code[3:]); status != 200 || m["result"] != "allow" {
+		t.Fatalf("with a dash: %d %v", status, m)
 	}
 }

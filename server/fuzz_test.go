@@ -57,6 +57,7 @@ func FuzzAuthBody(f *testing.F) {
 		`{"username":"alice","passcode":"287082","extra":1}`,
 		`{"username":"","passcode":""}`, `{"username":"a b","passcode":"1"}`, `[]`, `null`, `{"username":1}`,
 		`{"username":"alice","passcode":"287082"} x`, "{\"username\":\"\u00e9\",\"passcode\":\"\\u0000\"}",
+		`{"username":"carol","passcode":"1","username":"alice"}`, `{"USERNAME":"alice","passcode":"1"}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -1,11 +1,15 @@
 package server
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,7 +86,7 @@ func attrValuesOf(p *radius.Packet, typ radius.Type) []radius.Attribute {
 }
 
 // panicky is a Decider with a bug.
-type panicky struct{}
+type panicky struct{ Decider }
 
 func (panicky) VerifyUser(context.Context, string, string, verify.Origin) (verify.Decision, error) {
 	panic("a bug in the verifier")
@@ -94,7 +98,7 @@ func TestPanicsAreRecovered(t *testing.T) {
 	fx := newFixture(t, Config{})
 	fx.addUser(t, "alice")
 	deps := NewDeps(fx.store, fx.ver)
-	deps.Decider = panicky{}
+	deps.Decider = panicky{fx.ver}
 	srv, err := New(Config{Now: fx.clock.Now, Log: slog.New(slog.DiscardHandler), UserRate: -1, ClientRate: -1, RADIUSWorkers: 2}, deps)
 	if err != nil {
 		t.Fatal(err)
@@ -163,5 +167,30 @@ func TestForgedPacketsDoNotSpendANASBudget(t *testing.T) {
 	}
 	if n := testCounter(t, fx, `keydesk_radius_dropped_total{reason="rate_limited"}`); n != "" {
 		t.Errorf("rate-limited drops: %s", n)
+	}
+}
+
+// Paths that are not in their clean form are answered in the API's error
+// shape, not with the mux's HTML redirect; asked over a real connection,
+// as a client that does not clean its paths sends them.
+func TestUncleanPaths(t *testing.T) {
+	fx := newFixture(t, Config{})
+	lv := fx.serve(t, false)
+	host := strings.TrimPrefix(lv.url, "http://")
+	for _, p := range []string{"//v1/admin/users", "/v1/admin/../admin/users", "/v1/./auth", "/v1/admin/users//alice"} {
+		conn, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n", p, host, fx.tokens[verify.Owner])
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		conn.Close()
+		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Content-Type") != "application/json" || !strings.Contains(string(body), `"bad_path"`) {
+			t.Errorf("GET %s: %d %s %s", p, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
 	}
 }

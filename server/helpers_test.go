@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/keydesk/keydesk/desk"
+	"github.com/keydesk/keydesk/directory"
 	"github.com/keydesk/keydesk/fob"
 	"github.com/keydesk/keydesk/internal/browsertest"
 	"github.com/keydesk/keydesk/internal/loadtest"
@@ -65,7 +66,18 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	if cfg.Log == nil {
 		cfg.Log = quietLog(t)
 	}
-	if fx.srv, err = New(cfg, NewDeps(st, fx.ver)); err != nil {
+	deps := NewDeps(st, fx.ver)
+	if cfg.Directory != nil {
+		dc := *cfg.Directory
+		dc.Default()
+		dir, err := directory.New(dc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { dir.Close() })
+		deps.Directory = dir
+	}
+	if fx.srv, err = New(cfg, deps); err != nil {
 		t.Fatal(err)
 	}
 	fx.desk = fx.srv.deps.Desk.As("test")
@@ -251,3 +263,13 @@ func (fx *fixture) auditCount(t testing.TB, action string) int {
 }
 
 func TestMain(m *testing.M) { os.Exit(browsertest.Run(testbin.Wrap(m))) }
+
+// authEntries counts the decisions in the authentication log.
+func (fx *fixture) authEntries(t testing.TB) int {
+	t.Helper()
+	entries, err := fx.store.AuthLog(context.Background(), inventory.AuthFilter{Limit: inventory.MaxAuthLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -46,6 +47,13 @@ func (s *Server) routes() http.Handler {
 			}
 			s.m.requests.WithLabelValues(or(sw.route, "unmatched"), strconv.Itoa(sw.status)).Inc()
 		}()
+		// The mux answers a path that is not in its clean form ("//",
+		// "/../", "/./") with a redirect in HTML; an API answers in its one
+		// error shape, and does not guess what was meant.
+		if p := r.URL.Path; p != cleanPath(p) {
+			s.writeError(sw, r, errorf(http.StatusBadRequest, "bad_path", "the path %q is not in its clean form (%q)", p, cleanPath(p)))
+			return
+		}
 		if ok, wait := s.clients.allow(clientKey(r.RemoteAddr), s.now()); !ok {
 			s.m.limited.WithLabelValues("http", "client").Inc()
 			s.writeError(sw, r, &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited",
@@ -102,6 +110,19 @@ func unmatched(r *http.Request, code int, allow string) *apiError {
 		return errorf(code, "method_not_allowed", "%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, allow)
 	}
 	return errorf(code, "no_route", "no route %s %s", r.Method, r.URL.Path)
+}
+
+// cleanPath is p as the mux would route it: path.Clean, keeping a
+// trailing slash.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
 }
 
 // clientKey is the source address of a request, without its port.
@@ -163,7 +184,8 @@ func (a *authRequest) Validate() error {
 }
 
 // checkPasscode never quotes the passcode: a user may have typed a
-// password into the wrong field.
+// password into the wrong field. Spaces and dashes are how people read
+// codes off a fob ("592 264", "333-503-004"): the verifier drops them.
 func checkPasscode(p string) error {
 	if p == "" {
 		return errors.New("passcode: empty")
@@ -172,8 +194,8 @@ func checkPasscode(p string) error {
 		return fmt.Errorf("passcode: longer than %d characters", maxPasscode)
 	}
 	for i := 0; i < len(p); i++ {
-		if p[i] < 0x21 || p[i] > 0x7e {
-			return fmt.Errorf("passcode: character %d is not printable ASCII", i+1)
+		if (p[i] < 0x21 || p[i] > 0x7e) && p[i] != ' ' {
+			return fmt.Errorf("passcode: character %d is neither printable ASCII nor a space", i+1)
 		}
 	}
 	return nil

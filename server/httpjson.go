@@ -11,6 +11,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -88,12 +89,21 @@ func decodeJSON[T any, P interface {
 	return v, nil
 }
 
-// decodeStrict decodes exactly one JSON value with no unknown fields, and
-// names the byte offset of what was wrong.
+// decodeStrict decodes exactly one JSON value with no unknown fields, no
+// key given twice and no key in another case than its field's, and names
+// the byte offset of what was wrong.
 func decodeStrict(r io.Reader, v any) error {
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	if err := checkKeys(raw, reflect.TypeOf(v)); err != nil {
+		return err
+	}
+	r = bytes.NewReader(raw)
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err = dec.Decode(v)
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	var tooBig *http.MaxBytesError

@@ -1,8 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,5 +116,118 @@ func TestKeysThroughTheAPI(t *testing.T) {
 	}
 	if status, _ := fx.do(t, "GET", "/v1/admin/users/nobody/keys", fx.tokens[verify.ReadOnly], nil); status != 404 {
 		t.Errorf("keys of an unknown user: %d", status)
+	}
+}
+
+// An import that would add users needs "modify users and groups" too: the
+// help desk's role may add fobs, not people. The whole file is refused,
+// nothing is imported, and the refusal is audited; a file that names
+// only users who exist imports.
+func TestImportThatAddsUsersNeedsModifyUsers(t *testing.T) {
+	fx := newFixture(t, Config{})
+	fx.addUser(t, "carol")
+	csv := func(rows ...string) string {
+		return base64.StdEncoding.EncodeToString([]byte("# version: 2\n" + strings.Join(rows, "\n") + "\n"))
+	}
+	naming := map[string]any{"file_name": "users.csv", "content": csv(
+		"carol, U-1, 3132333435363738393031323334353637383930, hotp, 6, 0",
+		"dave, U-2, 3132333435363738393031323334353637383931, hotp, 6, 0")}
+	status, m := fx.do(t, "POST", "/v1/admin/imports", fx.tokens[verify.HelpDesk], naming)
+	if status != 403 || errorCode(m) != "forbidden" || !strings.Contains(m["error"].(map[string]any)["message"].(string), "modify users and groups") {
+		t.Fatalf("help desk importing new users: %d %v", status, m)
+	}
+	if _, err := fx.store.Fob(context.Background(), "U-1"); err == nil {
+		t.Error("a refused import stored a fob")
+	}
+	if _, err := fx.store.User(context.Background(), "dave"); err == nil {
+		t.Error("a refused import added a user")
+	}
+	var last inventory.AuditEntry
+	fx.store.AuditLog(context.Background(), inventory.AuditFilter{Limit: 1}, func(e inventory.AuditEntry) error { last = e; return nil })
+	if last.Action != "api refused" || last.Subject != "POST /v1/admin/imports" || last.Actor != "api:adm-help_desk" {
+		t.Errorf("last audit entry %+v, want the refusal", last)
+	}
+
+	existing := map[string]any{"file_name": "carol.csv", "content": csv("carol, U-3, 3132333435363738393031323334353637383932, hotp, 6, 0")}
+	if status, m := fx.do(t, "POST", "/v1/admin/imports", fx.tokens[verify.HelpDesk], existing); status != 201 {
+		t.Errorf("help desk importing for an existing user: %d %v", status, m)
+	}
+	if status, m := fx.do(t, "POST", "/v1/admin/imports", fx.tokens[verify.UserManager], naming); status != 201 {
+		t.Errorf("user manager importing new users: %d %v", status, m)
+	}
+	if _, err := fx.store.User(context.Background(), "dave"); err != nil {
+		t.Errorf("the user manager's import did not add dave: %v", err)
+	}
+}
+
+// rawImport sends a seed file as the body itself, options in the query.
+func rawImport(t *testing.T, client *http.Client, url, token string, body io.Reader, query string, header map[string]string) (int, map[string]any, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest("POST", url+"/v1/admin/imports?"+query, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/octet-stream")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m, resp.Header
+}
+
+// A seed file sent as the body itself is read as it is imported, never
+// held whole; one import runs at a time, and the others are told to come
+// back (429, Retry-After) before their bodies are read.
+func TestImportsOneAtATime(t *testing.T) {
+	fx := newFixture(t, Config{ClientRate: -1})
+	lv := fx.serve(t, false)
+	token := fx.tokens[verify.Admin]
+	raw, err := os.ReadFile(filepath.Join("..", "testdata", "seedfiles", "oath-v1.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first import's body arrives slowly: it holds the import slot.
+	pr, pw := io.Pipe()
+	first := make(chan int, 1)
+	go func() {
+		status, _, _ := rawImport(t, http.DefaultClient, lv.url, token, pr, "file_name=slow.csv&batch=slow", nil)
+		first <- status
+	}()
+	pw.Write(raw[:10])
+	waitUntil(t, "the first import holds the slot", func() bool { return len(fx.srv.importing) == 1 })
+	for i := range 7 {
+		status, m, h := rawImport(t, http.DefaultClient, lv.url, token, strings.NewReader(strings.Repeat("x", 1<<20)), "file_name=x.csv", nil)
+		if status != http.StatusTooManyRequests || errorCode(m) != "import_running" || h.Get("Retry-After") == "" {
+			t.Errorf("import %d while one runs: %d %v %v", i+2, status, m, h)
+		}
+	}
+	pw.Write(raw[10:])
+	pw.Close()
+	if status := <-first; status != http.StatusCreated {
+		t.Fatalf("the first import: %d", status)
+	}
+	if f, err := fx.store.Fob(context.Background(), "OATH-0001"); err != nil || f.Batch != "slow" {
+		t.Errorf("the streamed import stored %+v, %v", f, err)
+	}
+	if got := testCounter(t, fx, `keydesk_imports_total{result="busy"}`); got != "7" {
+		t.Errorf("busy imports counted: %q", got)
+	}
+	// What opens an encrypted file comes in headers, never the URL.
+	pskc, _ := os.ReadFile(filepath.Join("..", "testdata", "seedfiles", "rfc6030-figure6.pskc"))
+	status, m, _ := rawImport(t, http.DefaultClient, lv.url, token, bytes.NewReader(pskc), "file_name=f6.pskc&dry_run=true",
+		map[string]string{"Keydesk-Seed-PSK": "12345678901234567890123456789012"})
+	if status != http.StatusOK || m["dry_run"] != true {
+		t.Errorf("encrypted PSKC with the key in a header: %d %v", status, m)
+	}
+	status, m, _ = rawImport(t, http.DefaultClient, lv.url, token, bytes.NewReader(pskc), "file_name=f6.pskc&dry_run=maybe", nil)
+	if status != http.StatusBadRequest {
+		t.Errorf("a bad flag: %d %v", status, m)
 	}
 }

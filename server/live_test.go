@@ -158,6 +158,7 @@ func exchange(conn *net.UDPConn, raw []byte) ([]byte, error) {
 // gate is a Decider that holds every decision until released, to have
 // requests in flight when the server is told to stop.
 type gate struct {
+	Decider
 	inner   Decider
 	entered chan struct{}
 	release chan struct{}
@@ -171,7 +172,7 @@ func (g *gate) VerifyUser(ctx context.Context, user, code string, from verify.Or
 
 func gatedFixture(t *testing.T) (*fixture, *gate) {
 	fx := newFixture(t, Config{})
-	g := &gate{inner: fx.ver, entered: make(chan struct{}, 8), release: make(chan struct{})}
+	g := &gate{Decider: fx.ver, inner: fx.ver, entered: make(chan struct{}, 8), release: make(chan struct{})}
 	deps := NewDeps(fx.store, fx.ver)
 	deps.Decider = g
 	var err error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/keydesk/keydesk/fob"
@@ -252,5 +253,38 @@ func TestTokensShownOnceThroughTheAPI(t *testing.T) {
 	fx.addUser(t, "alice")
 	if status, m := fx.do(t, "POST", "/v1/auth", key, map[string]string{"username": "alice", "passcode": fx.code("alice")}); m["result"] != "allow" {
 		t.Errorf("the new application key: %d %v", status, m)
+	}
+}
+
+// Refused calls of one administrator on one route are one audit entry a
+// minute, with their count: the least-privileged role cannot fill the
+// audit log with fsynced rows.
+func TestRefusalsCoalesced(t *testing.T) {
+	fx := newFixture(t, Config{})
+	for range 50 {
+		fx.do(t, "POST", "/v1/admin/users", fx.tokens[verify.Billing], map[string]string{"name": "x"})
+	}
+	fx.do(t, "GET", "/v1/admin/audit", fx.tokens[verify.Billing], nil) // another route: its own entry
+	if n := fx.auditCount(t, "api refused"); n != 2 {
+		t.Fatalf("%d refusal entries after 50 refusals on one route and 1 on another, want 2", n)
+	}
+	if got := testCounter(t, fx, "keydesk_admin_refused_total"); got != "51" {
+		t.Errorf("refusals counted: %s, want 51", got)
+	}
+	fx.clock.Advance(refusalWindow)
+	fx.do(t, "POST", "/v1/admin/users", fx.tokens[verify.Billing], map[string]string{"name": "x"})
+	var last inventory.AuditEntry
+	fx.store.AuditLog(context.Background(), inventory.AuditFilter{Limit: 1}, func(e inventory.AuditEntry) error { last = e; return nil })
+	if !strings.Contains(last.Detail, "and 49 more refusals since") {
+		t.Errorf("the entry after the window: %+v", last)
+	}
+	// Refusals left in a window are written when it is over, even if no
+	// refusal comes to write them.
+	fx.do(t, "POST", "/v1/admin/users", fx.tokens[verify.Billing], map[string]string{"name": "x"})
+	fx.clock.Advance(refusalWindow)
+	fx.srv.refusals.flush(context.Background(), false)
+	fx.store.AuditLog(context.Background(), inventory.AuditFilter{Limit: 1}, func(e inventory.AuditEntry) error { last = e; return nil })
+	if !strings.HasPrefix(last.Detail, "1 more refusal since") {
+		t.Errorf("the flushed entry: %+v", last)
 	}
 }

@@ -19,19 +19,22 @@ import (
 
 // Server answers HTTP and RADIUS requests. Make one with [New].
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	now     func() time.Time
-	deps    Deps
-	m       *metrics
-	users   *limiter // passcode attempts per user name
-	clients *limiter // HTTP requests per source address
-	nases   *limiter // authentic RADIUS requests per source address
-	apps    *appCache
-	radius  *radiusTable
-	tls     *tls.Config
-	handler http.Handler
-	web     *web // keys in the browser and the portal
+	cfg      Config
+	log      *slog.Logger
+	now      func() time.Time
+	deps     Deps
+	m        *metrics
+	users    *limiter // passcode attempts per user name
+	clients  *limiter // HTTP requests per source address
+	nases    *limiter // authentic RADIUS requests per source address
+	apps     *appCache
+	radius   *radiusTable
+	refusals *refusals
+	// importing holds the one import running (POST /v1/admin/imports).
+	importing chan struct{}
+	tls       *tls.Config
+	handler   http.Handler
+	web       *web // keys in the browser and the portal
 }
 
 // New checks cfg (after filling in its defaults) and makes a server.
@@ -51,6 +54,8 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	s.apps = newAppCache(time.Duration(cfg.CacheTTL), cfg.Now)
 	s.radius = newRADIUSTable(time.Duration(cfg.CacheTTL), cfg.Now)
+	s.refusals = newRefusals(s)
+	s.importing = make(chan struct{}, 1)
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 		if err != nil {
@@ -116,11 +121,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, pc net.PacketConn) 
 			}
 		}()
 	}
+	housekeeping := make(chan struct{})
+	s.background("housekeeping", func() { s.housekeep(ctx, housekeeping) })
 	var failed error
 	select {
 	case <-ctx.Done():
 	case failed = <-errc:
 	}
+	close(housekeeping)
 	s.log.Info("shutting down; finishing requests in flight", "timeout", time.Duration(s.cfg.ShutdownTimeout))
 	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.cfg.ShutdownTimeout))
 	defer cancel()
@@ -136,8 +144,70 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, pc net.PacketConn) 
 		}
 	}
 	wg.Wait()
+	s.refusals.flush(sctx, true)
 	return errors.Join(append([]error{failed}, errs...)...)
 }
+
+// housekeeping is how often the server does its background work: writing
+// the coalesced refusals whose window is over, and pruning the
+// authentication log past its retention.
+const housekeeping = time.Minute
+
+func (s *Server) housekeep(ctx context.Context, stop <-chan struct{}) {
+	t := time.NewTicker(housekeeping)
+	defer t.Stop()
+	var syncs <-chan time.Time
+	if every := time.Duration(s.cfg.DirectorySyncEvery); every > 0 && s.deps.Directory != nil {
+		st := time.NewTicker(every)
+		defer st.Stop()
+		syncs = st.C
+	}
+	s.pruneAuthLog(ctx)
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			s.refusals.flush(ctx, false)
+			s.pruneAuthLog(ctx)
+		case <-syncs:
+			s.syncDirectory(ctx)
+		}
+	}
+}
+
+// syncDirectory runs the directory sync as the server: what it changed
+// is in the audit log; a sync the guard stops changes nothing and is a
+// warning here.
+func (s *Server) syncDirectory(ctx context.Context) {
+	rep, err := s.desk("keydesk:sync").SyncDirectory(ctx, s.deps.Directory, s.cfg.Directory.PlanOptions(), false)
+	if err != nil {
+		s.log.Warn("directory sync did not run", "err", err)
+		return
+	}
+	s.log.Info("directory sync", "result", rep.String())
+}
+
+// pruneAuthLog removes the authentication log's entries older than the
+// retention, a bounded batch at a time so that no commit is long.
+func (s *Server) pruneAuthLog(ctx context.Context) {
+	if s.cfg.AuthLogDays <= 0 {
+		return
+	}
+	before := s.now().AddDate(0, 0, -s.cfg.AuthLogDays)
+	for {
+		n, err := s.deps.Desk.PruneAuthLog(ctx, before, pruneBatch)
+		if err != nil {
+			s.log.Warn("pruning the authentication log", "err", err)
+			return
+		}
+		if n < pruneBatch {
+			return
+		}
+	}
+}
+
+const pruneBatch = 5000
 
 // recovered logs and counts a panic recovered in where (p is what
 // recover returned), so that one request, packet or job cannot take the

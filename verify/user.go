@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
+	"time"
 
 	"github.com/keydesk/keydesk/fob"
 	"github.com/keydesk/keydesk/inventory"
@@ -15,8 +18,10 @@ import (
 // lockout limit the user is locked, until the cool-down is over or an
 // admin unlocks.
 func (v *Verifier) VerifyUser(ctx context.Context, name, code string, from Origin) (Decision, error) {
+	start := time.Now()
 	code = fob.NormalizeCode(code)
 	var d Decision
+	defer func() { v.denials.pace(start, d) }()
 	err := v.store.Update(ctx, func(tx *inventory.Tx) error {
 		u, err := tx.User(name)
 		if errors.Is(err, inventory.ErrNotFound) {
@@ -210,4 +215,47 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// denialPace keeps a denial for a name that is no user from answering
+// sooner than one for a user: it learns how long the users' denials take
+// (an average that follows the load) and holds an unknown name's answer
+// until then, so that the clock does not tell an application who has an
+// account.
+type denialPace struct {
+	mu  sync.Mutex
+	avg time.Duration
+}
+
+func (p *denialPace) pace(start time.Time, d Decision) {
+	took := time.Since(start)
+	switch {
+	case d.Allow || d.Denial == nil:
+		return
+	case errors.Is(d.Denial, ErrUnknownUser):
+		p.mu.Lock()
+		wait := p.avg - took
+		p.mu.Unlock()
+		holdUntil(start.Add(took + wait))
+	default:
+		p.mu.Lock()
+		if p.avg == 0 {
+			p.avg = took
+		} else {
+			p.avg += (took - p.avg) / 16
+		}
+		p.mu.Unlock()
+	}
+}
+
+// holdUntil returns at deadline, not after: a sleep on Linux wakes on a
+// millisecond tick, which would make the unknown name slower by as much
+// as it was faster, so the last millisecond is waited out on the CPU.
+func holdUntil(deadline time.Time) {
+	if d := time.Until(deadline) - time.Millisecond; d > 0 {
+		time.Sleep(d)
+	}
+	for time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
 }

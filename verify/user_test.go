@@ -145,3 +145,21 @@ func TestReasonCodes(t *testing.T) {
 		t.Errorf("wrong code: reason code %q", d.ReasonCode())
 	}
 }
+
+// A fob is used only within the dates its seed file gives (PSKC
+// StartDate and ExpiryDate).
+func TestFobDates(t *testing.T) {
+	e := newEnv(t)
+	early, late := hotp("D-EARLY"), hotp("D-LATE")
+	early.NotBefore = start.Add(time.Hour)
+	late.NotAfter = start.Add(time.Hour)
+	e.add(t, "dora", early, late)
+	wantDeny(t, "before its start date", e.serial(t, "D-EARLY", early.Code(0)), verify.ErrFobExpired, "may be used from")
+	wantAllow(t, "within its dates", e.serial(t, "D-LATE", late.Code(0)))
+	e.clock.Advance(2 * time.Hour)
+	wantDeny(t, "after its expiry date", e.serial(t, "D-LATE", late.Code(1)), verify.ErrFobExpired, "expired at")
+	wantAllow(t, "once its start date came", e.serial(t, "D-EARLY", early.Code(0)))
+	if f := e.fob(t, "D-LATE"); f.Token.NotAfter.IsZero() || !f.Token.NotAfter.Equal(start.Add(time.Hour)) {
+		t.Errorf("stored expiry %v", f.Token.NotAfter)
+	}
+}

@@ -218,8 +218,9 @@ func deny(err error, format string, args ...any) Decision {
 
 // Verifier decides on codes against one inventory.
 type Verifier struct {
-	store  *inventory.Store
-	policy Policy
+	store   *inventory.Store
+	policy  Policy
+	denials denialPace
 }
 
 // New returns a verifier with policy p.
@@ -273,6 +274,10 @@ func (p Policy) refuseFob(f *inventory.Fob, now time.Time) Decision {
 		return deny(ErrLost, "fob %s was reported lost on %s", t.Serial, day(f.StateAt))
 	case f.State == inventory.Revoked:
 		return deny(ErrRevoked, "fob %s was revoked on %s", t.Serial, day(f.StateAt))
+	case !t.NotBefore.IsZero() && now.Before(t.NotBefore):
+		return deny(ErrFobExpired, "fob %s may be used from %s, by its seed file's dates", t.Serial, clock(t.NotBefore))
+	case !t.NotAfter.IsZero() && !now.Before(t.NotAfter):
+		return deny(ErrFobExpired, "fob %s expired at %s, by its seed file's dates; it needs replacing", t.Serial, clock(t.NotAfter))
 	case p.Locked(f.LockedAt, now):
 		return deny(ErrFobLocked, "fob %s is locked after %d failures since %s; %s (keydesk fob unlock %s)",
 			t.Serial, f.FailCount, clock(f.LockedAt), p.lockEnds(f.LockedAt), t.Serial)

@@ -55,8 +55,10 @@ func importAction(c *cli.Context, s *session) error {
 	if err != nil {
 		return err
 	}
+	// The clerk at the console holds the master key: an owner, who may
+	// add the users a file names.
 	req := desk.ImportRequest{Format: format, Keys: keys, Batch: c.String("batch"),
-		DryRun: c.Bool("dry-run"), SkipExisting: c.Bool("skip-existing")}
+		DryRun: c.Bool("dry-run"), SkipExisting: c.Bool("skip-existing"), MayAddUsers: true}
 	for _, name := range c.Args().Slice() {
 		f, err := os.Open(name)
 		if err != nil {
