@@ -118,8 +118,6 @@ func mayAddKey(s inventory.Session) bool {
 	return s.Kind == inventory.SignedIn || s.Kind == inventory.Enrolling
 }
 
-type sessionKey struct{}
-
 // portal wraps a page: security headers, the session the cookie names
 // (or a new visitor session), a check of who may use the page, and of
 // the CSRF token on every POST.
