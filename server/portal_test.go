@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"html"
 	"io"
 	"net/http"
@@ -397,5 +399,79 @@ func TestPortalReportLost(t *testing.T) {
 	fx.addUser(t, "alice")
 	if status, _ := v.get("/portal/lost/fob/" + "alice"); status != http.StatusNotFound {
 		t.Errorf("another user's fob: %d", status)
+	}
+}
+
+// postJSON calls one of the portal's script routes, with the page's
+// CSRF token in its header.
+func (v *visitor) postJSON(path string, body any) (int, map[string]any) {
+	v.t.Helper()
+	raw, _ := json.Marshal(body)
+	req := httptest.NewRequest("POST", path, bytes.NewReader(raw))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-CSRF-Token", v.csrf)
+	status, answer := v.send(req)
+	return status, decodeAnswer(v.t, []byte(answer))
+}
+
+// A security key as the first device: registered through the enrolment
+// link, which it uses up, and the user is signed in; the key then signs
+// in, and after a test, the counter it shows is the key's.
+func TestEnrolmentWithAKey(t *testing.T) {
+	fx := newFixture(t, keysConfig())
+	fx.newUser(t, "dave")
+	link := fx.link(t, "dave", "enrol")
+	v := fx.visitor(t)
+	v.get(link)
+	status, m := v.postJSON("/portal/keys/register/begin", nil)
+	if status != http.StatusOK {
+		t.Fatalf("begin: %d %v", status, m)
+	}
+	k := newTestKey(t, rpID)
+	page := v.csrf
+	status, m = v.postJSON("/portal/keys/register/finish", map[string]any{"transaction": m["transaction"],
+		"credential": k.register(challengeOf(t, m), "https://keydesk.example.edu"), "name": "blue key"})
+	if status != http.StatusOK || m["result"] != "ok" || m["next"] != "/portal/?done=enrolled" {
+		t.Fatalf("finish: %d %v", status, m)
+	}
+	v.get("/portal/?done=enrolled")
+	v.sees("blue key")
+	if v.csrf == page {
+		t.Error("the session kept its id and token across the sign-in")
+	}
+	if status, _ := fx.visitor(t).get(link); status != http.StatusGone {
+		t.Errorf("the link after enrolment by key: %d", status)
+	}
+	// Out, and in with the key.
+	v.post("/portal/signout", nil)
+	v.get("/portal/")
+	status, m = v.postJSON("/portal/keys/signin/begin", map[string]string{"username": "dave"})
+	if status != http.StatusOK || m["transaction"] == nil {
+		t.Fatalf("sign-in begin: %d %v", status, m)
+	}
+	status, m = v.postJSON("/portal/keys/signin/finish", map[string]any{"transaction": m["transaction"],
+		"credential": k.login(challengeOf(t, m), "https://keydesk.example.edu")})
+	if status != http.StatusOK || m["result"] != "allow" {
+		t.Fatalf("sign-in finish: %d %v", status, m)
+	}
+	v.get("/portal/")
+	v.sees("My devices")
+	status, m = v.postJSON("/portal/keys/1/test", nil)
+	if status != http.StatusOK {
+		t.Fatalf("test begin: %d %v", status, m)
+	}
+	_, m = v.postJSON("/portal/keys/test/finish", map[string]any{"transaction": m["transaction"],
+		"credential": k.login(challengeOf(t, m), "https://keydesk.example.edu")})
+	if m["result"] != "allow" || m["message"] != "Your key works: “blue key”, model unknown, counter 2." {
+		t.Errorf("test: %v", m)
+	}
+	// A key answering from a page of another site is no sign-in.
+	v.post("/portal/signout", nil)
+	v.get("/portal/")
+	_, m = v.postJSON("/portal/keys/signin/begin", map[string]string{"username": "dave"})
+	_, m = v.postJSON("/portal/keys/signin/finish", map[string]any{"transaction": m["transaction"],
+		"credential": k.login(challengeOf(t, m), "https://keydesk.example.org")})
+	if m["result"] != "deny" {
+		t.Errorf("from another site: %v", m)
 	}
 }
