@@ -8,24 +8,54 @@ import (
 	"time"
 )
 
-// Key is a U2F security key registered to a user.
+// Key is a security key registered to a user: a WebAuthn credential
+// of kind [KeyU2F] (registered over U2F under AppID) or [KeyCTAP2]
+// (registered over CTAP2 for the relying party RPID).
 type Key struct {
-	ID          int64     `json:"id"`
-	User        string    `json:"user"`
-	Name        string    `json:"name"`
-	KeyHandle   []byte    `json:"-"`
-	PublicKey   []byte    `json:"-"`
-	Counter     uint32    `json:"counter"`
-	AppID       string    `json:"app_id"`
-	Certificate []byte    `json:"-"`
-	Attestation string    `json:"attestation"`
-	Model       string    `json:"model,omitempty"`
-	AAGUID      string    `json:"aaguid,omitempty"`
-	State       string    `json:"state"`
-	StateAt     time.Time `json:"since"`
-	LastUsedAt  time.Time `json:"last_used_at,omitzero"`
-	CreatedAt   time.Time `json:"registered_at"`
+	ID   int64  `json:"id"`
+	User string `json:"user"`
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	// KeyHandle is the credential id: the U2F key handle of a U2F key.
+	KeyHandle []byte `json:"-"`
+	// PublicKey is a U2F key's raw P-256 point (0x04 || X || Y); empty
+	// for CTAP2 keys.
+	PublicKey []byte `json:"-"`
+	// COSEKey is the credential public key as a COSE_Key, for keys of
+	// both kinds registered since schema 4; Algorithm is its COSE
+	// algorithm (-7 ES256, -8 EdDSA).
+	COSEKey   []byte `json:"-"`
+	Algorithm int64  `json:"algorithm"`
+	Counter   uint32 `json:"counter"`
+	// AppID is the U2F AppID of a U2F key; RPID the relying party a key
+	// was registered for ("example.edu"), empty for keys registered
+	// before keydesk knew it.
+	AppID string `json:"app_id,omitempty"`
+	RPID  string `json:"rp_id,omitempty"`
+	// Certificate is the attestation's certificate chain, DER
+	// certificates one after the other, the attestation certificate
+	// first; empty for self and none attestation.
+	Certificate       []byte `json:"-"`
+	AttestationFormat string `json:"attestation_format"`
+	Attestation       string `json:"attestation"`
+	Model             string `json:"model,omitempty"`
+	AAGUID            string `json:"aaguid,omitempty"`
+	Resident          bool   `json:"resident"`
+	// UserVerified: the key verified its user (PIN) at registration.
+	UserVerified   bool      `json:"user_verified"`
+	BackupEligible bool      `json:"backup_eligible,omitempty"`
+	BackupState    bool      `json:"backup_state,omitempty"`
+	State          string    `json:"state"`
+	StateAt        time.Time `json:"since"`
+	LastUsedAt     time.Time `json:"last_used_at,omitzero"`
+	CreatedAt      time.Time `json:"registered_at"`
 }
+
+// Key kinds.
+const (
+	KeyU2F   = "u2f"
+	KeyCTAP2 = "ctap2"
+)
 
 // Key states.
 const (
@@ -34,15 +64,17 @@ const (
 	KeyRemoved = "removed"
 )
 
-const keyColumns = `k.id, u.name, k.name, k.key_handle, k.public_key, k.counter, k.app_id, k.attestation_cert,
-	k.attestation, k.model, k.aaguid, k.state, k.state_at, k.last_used_at, k.created_at`
+const keyColumns = `k.id, u.name, k.name, k.kind, k.key_handle, k.public_key, k.cose_key, k.algorithm, k.counter,
+	k.app_id, k.rp_id, k.attestation_cert, k.attestation_format, k.attestation, k.model, k.aaguid, k.resident,
+	k.user_verified, k.backup_eligible, k.backup_state, k.state, k.state_at, k.last_used_at, k.created_at`
 
 func scanKey(row interface{ Scan(...any) error }) (Key, error) {
 	var k Key
 	var stateAt, created int64
 	var used sql.NullInt64
-	err := row.Scan(&k.ID, &k.User, &k.Name, &k.KeyHandle, &k.PublicKey, &k.Counter, &k.AppID, &k.Certificate,
-		&k.Attestation, &k.Model, &k.AAGUID, &k.State, &stateAt, &used, &created)
+	err := row.Scan(&k.ID, &k.User, &k.Name, &k.Kind, &k.KeyHandle, &k.PublicKey, &k.COSEKey, &k.Algorithm, &k.Counter,
+		&k.AppID, &k.RPID, &k.Certificate, &k.AttestationFormat, &k.Attestation, &k.Model, &k.AAGUID, &k.Resident,
+		&k.UserVerified, &k.BackupEligible, &k.BackupState, &k.State, &stateAt, &used, &created)
 	k.StateAt, k.CreatedAt, k.LastUsedAt = time.Unix(stateAt, 0).UTC(), time.Unix(created, 0).UTC(), nullTime(used)
 	return k, err
 }
@@ -80,14 +112,46 @@ func (s *Store) RegisteredKeys(ctx context.Context, appID string) ([]Key, error)
 	return queryKeys(ctx, s.db, `k.app_id = ? AND k.state = 'active'`, appID)
 }
 
-// AddKey stores a new registration; [ErrExists] if the key handle is known.
+// ActiveKeys lists every active key of every user, of both kinds: what a
+// key plugged in may already hold.
+func (s *Store) ActiveKeys(ctx context.Context) ([]Key, error) {
+	return queryKeys(ctx, s.db, `k.state = 'active'`)
+}
+
+// KeyByCredentialID finds the key, of any user and state, whose
+// credential id is id.
+func (s *Store) KeyByCredentialID(ctx context.Context, id []byte) (Key, error) {
+	keys, err := queryKeys(ctx, s.db, `k.key_handle = ?`, id)
+	if err != nil {
+		return Key{}, err
+	}
+	if len(keys) == 0 {
+		return Key{}, fmt.Errorf("no key with this credential id: %w", ErrNotFound)
+	}
+	return keys[0], nil
+}
+
+// AddKey stores a new registration; [ErrExists] if the key handle is
+// known. A key without a kind is a U2F key.
 func (tx *Tx) AddKey(userID int64, k Key) (Key, error) {
 	k.CreatedAt = tx.now.UTC().Truncate(time.Second)
 	k.StateAt, k.State = k.CreatedAt, KeyActive
-	res, err := tx.exec(tx.ctx, `INSERT INTO keys(user_id, name, key_handle, public_key, counter, app_id,
-		attestation_cert, attestation, model, aaguid, state, state_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		userID, k.Name, k.KeyHandle, k.PublicKey, k.Counter, k.AppID, k.Certificate, k.Attestation, k.Model, k.AAGUID,
-		k.State, k.StateAt.Unix(), k.CreatedAt.Unix())
+	if k.Kind == "" {
+		k.Kind = KeyU2F
+	}
+	if k.Algorithm == 0 {
+		k.Algorithm = -7 // ES256, the only algorithm of U2F
+	}
+	if k.AttestationFormat == "" {
+		k.AttestationFormat = "fido-u2f"
+	}
+	res, err := tx.exec(tx.ctx, `INSERT INTO keys(user_id, name, kind, key_handle, public_key, cose_key, algorithm, counter,
+		app_id, rp_id, attestation_cert, attestation_format, attestation, model, aaguid, resident, user_verified,
+		backup_eligible, backup_state, state, state_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		userID, k.Name, k.Kind, k.KeyHandle, nonNilBytes(k.PublicKey), nonNilBytes(k.COSEKey), k.Algorithm, k.Counter,
+		k.AppID, k.RPID, nonNilBytes(k.Certificate), k.AttestationFormat, k.Attestation, k.Model, k.AAGUID, k.Resident,
+		k.UserVerified, k.BackupEligible, k.BackupState, k.State, k.StateAt.Unix(), k.CreatedAt.Unix())
 	if isUnique(err) {
 		return Key{}, fmt.Errorf("this key handle is already registered: %w", ErrExists)
 	}
@@ -96,6 +160,14 @@ func (tx *Tx) AddKey(userID int64, k Key) (Key, error) {
 	}
 	k.ID, _ = res.LastInsertId()
 	return k, nil
+}
+
+// nonNilBytes keeps a NOT NULL blob column from receiving NULL.
+func nonNilBytes(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }
 
 // RecordKeyUse stores the counter of a verified authentication.

@@ -180,7 +180,49 @@ CREATE TABLE radius_states (
 	expires_at INTEGER NOT NULL
 ) STRICT;
 `,
-	// 4: the self-service portal and WebAuthn in the browser: phone apps
+	// 4: FIDO2 keys at the desk. A key row is a WebAuthn credential of
+	// either kind: 'u2f' (registered over CTAP1 under app_id) or 'ctap2'
+	// (registered over CTAP2 for rp_id). key_handle is the credential id
+	// of both; public_key stays the raw U2F point of 'u2f' rows, and
+	// cose_key is the COSE_Key (RFC 9052 §7) of every row registered from
+	// now on, so that a WebAuthn server can check a login by either kind.
+	// attestation_cert holds the whole certificate chain, DER certificates
+	// one after the other, the attestation certificate first (a row of
+	// schema 3 holds a chain of one).
+	`
+ALTER TABLE keys ADD COLUMN kind TEXT NOT NULL DEFAULT 'u2f' CHECK (kind IN ('u2f', 'ctap2'));
+ALTER TABLE keys ADD COLUMN rp_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE keys ADD COLUMN cose_key BLOB NOT NULL DEFAULT x'';
+ALTER TABLE keys ADD COLUMN algorithm INTEGER NOT NULL DEFAULT -7;
+ALTER TABLE keys ADD COLUMN attestation_format TEXT NOT NULL DEFAULT 'fido-u2f';
+ALTER TABLE keys ADD COLUMN resident INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE keys ADD COLUMN user_verified INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE keys ADD COLUMN backup_eligible INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE keys ADD COLUMN backup_state INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX keys_by_rp ON keys(rp_id) WHERE rp_id != '';
+
+-- The WebAuthn user handle (WebAuthn §5.4.3): random, opaque, made at the
+-- user's first CTAP2 registration and never changed, since resident
+-- credentials on the user's keys carry it.
+ALTER TABLE users ADD COLUMN webauthn_id BLOB;
+CREATE UNIQUE INDEX users_by_webauthn_id ON users(webauthn_id) WHERE webauthn_id IS NOT NULL;
+
+-- The FIDO Metadata Service BLOB (MDS3 §3.1.7) last imported, as it came;
+-- roots is the PEM of the root it was checked against when not FIDO's
+-- built-in one. One row: a new import replaces it.
+CREATE TABLE mds_blob (
+	id          INTEGER PRIMARY KEY CHECK (id = 1),
+	blob        BLOB NOT NULL,
+	serial      INTEGER NOT NULL,
+	next_update INTEGER NOT NULL,
+	roots       BLOB NOT NULL DEFAULT x'',
+	signer      TEXT NOT NULL DEFAULT '',
+	models      INTEGER NOT NULL DEFAULT 0,
+	imported_by TEXT NOT NULL,
+	imported_at INTEGER NOT NULL
+) STRICT;
+`,
+	// 5: the self-service portal and WebAuthn in the browser: phone apps
 	// waiting for their first code, enrolment and activation links,
 	// portal sessions, WebAuthn ceremonies in flight, and what a key
 	// registered through a browser adds to its row in keys. Self-contained:

@@ -21,6 +21,9 @@ type User struct {
 	FailCount int       `json:"fail_count"`
 	LockedAt  time.Time `json:"locked_at,omitzero"`
 	CreatedAt time.Time `json:"created_at"`
+	// WebAuthnID is the user handle (WebAuthn §5.4.3) the user's CTAP2
+	// keys know the user by; nil until the first is registered.
+	WebAuthnID []byte `json:"-"`
 }
 
 // Locked reports whether failed passcodes locked the user.
@@ -30,13 +33,13 @@ func (u *User) Locked() bool { return !u.LockedAt.IsZero() }
 // rule, fob's, that seed files are read by too.
 func CheckUserName(name string) error { return fob.CheckUserName(name) }
 
-const userColumns = `id, name, full_name, email, disabled, fail_count, locked_at, created_at`
+const userColumns = `id, name, full_name, email, disabled, fail_count, locked_at, created_at, webauthn_id`
 
 func scanUser(row interface{ Scan(...any) error }) (User, error) {
 	var u User
 	var locked sql.NullInt64
 	var created int64
-	err := row.Scan(&u.ID, &u.Name, &u.FullName, &u.Email, &u.Disabled, &u.FailCount, &locked, &created)
+	err := row.Scan(&u.ID, &u.Name, &u.FullName, &u.Email, &u.Disabled, &u.FailCount, &locked, &created, &u.WebAuthnID)
 	u.LockedAt = nullTime(locked)
 	u.CreatedAt = time.Unix(created, 0).UTC()
 	return u, err
@@ -108,6 +111,34 @@ func (tx *Tx) AddUser(u User) (User, error) {
 	}
 	u.ID, _ = res.LastInsertId()
 	return u, nil
+}
+
+// SetUserWebAuthnID gives a user the WebAuthn user handle id, once: a
+// user who has one keeps it, and [ErrExists] says so.
+func (tx *Tx) SetUserWebAuthnID(userID int64, id []byte) error {
+	if len(id) == 0 || len(id) > 64 {
+		return fmt.Errorf("a user handle of %d bytes, want 1 to 64", len(id))
+	}
+	res, err := tx.exec(tx.ctx, `UPDATE users SET webauthn_id = ? WHERE id = ? AND webauthn_id IS NULL`, id, userID)
+	if isUnique(err) {
+		return fmt.Errorf("this user handle is another user's: %w", ErrExists)
+	}
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("the user has a user handle already: %w", ErrExists)
+	}
+	return nil
+}
+
+// UserByWebAuthnID finds the user whose user handle is id.
+func (s *Store) UserByWebAuthnID(ctx context.Context, id []byte) (User, error) {
+	u, err := scanUser(s.db.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE webauthn_id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, fmt.Errorf("no user with this user handle: %w", ErrNotFound)
+	}
+	return u, err
 }
 
 // SetUserDisabled disables or enables a user.

@@ -9,6 +9,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -54,6 +55,10 @@ func actor() string {
 	return "cli:uid" + fmt.Sprint(os.Getuid())
 }
 
+// clockNow is the inventory's clock: the system's (nil), or the one the
+// CLI tests set, so that their scripts do not depend on the day they run.
+var clockNow func() time.Time
+
 // session is an open inventory and what acts on it, for one command:
 // changes go through the desk, decisions through the verifier.
 type session struct {
@@ -85,7 +90,7 @@ func open(c *cli.Context) (*session, error) {
 	default:
 		return nil, err
 	}
-	st, err := inventory.Open(c.Context, dbPath, key, inventory.Options{AuditHeadFile: headFile(keyPath)})
+	st, err := inventory.Open(c.Context, dbPath, key, inventory.Options{AuditHeadFile: headFile(keyPath), Now: clockNow})
 	if errors.Is(err, inventory.ErrWrongKey) {
 		if hint := interruptedRekey(c.Context, dbPath, keyPath); hint != "" {
 			err = fmt.Errorf("%w\n%s", err, hint)
@@ -120,7 +125,7 @@ func create(c *cli.Context) (*session, string, error) {
 	if err := inventory.WriteMasterKey(keyPath, key); err != nil {
 		return nil, "", err
 	}
-	st, err := inventory.Open(c.Context, dbPath, key, inventory.Options{Create: true, AuditHeadFile: headFile(keyPath)})
+	st, err := inventory.Open(c.Context, dbPath, key, inventory.Options{Create: true, AuditHeadFile: headFile(keyPath), Now: clockNow})
 	if err != nil {
 		os.Remove(keyPath)
 		return nil, "", err

@@ -79,7 +79,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Flags:     globalFlags(),
 		Commands: []*cli.Command{
 			initCommand(), importCommand(), exportCommand(), batchCommand(), userCommand(), fobCommand(), verifyCommand(), bypassCommand(), phoneCommand(),
-			keyCommand(), softkeyCommand(), auditCommand(), logCommand(), rekeyCommand(), directoryCommand(), serveCommand(), adminCommand(), appCommand(),
+			keyCommand(), mdsCommand(), softkeyCommand(), auditCommand(), logCommand(), rekeyCommand(), directoryCommand(), serveCommand(), adminCommand(), appCommand(),
 			completionCommand(), manCommand(),
 		},
 		EnableBashCompletion: true,

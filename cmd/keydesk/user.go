@@ -102,7 +102,11 @@ func userShow(c *cli.Context, s *session) error {
 	}
 	say(c, "keys:       %d", len(v.Keys))
 	for _, k := range v.Keys {
-		say(c, "  #%d  %q  %s, attestation %s, counter %d, %s", k.ID, k.Name, or(k.Model, "unknown model"), k.Attestation, k.Counter, k.State)
+		where := "U2F under " + k.AppID
+		if k.Kind == inventory.KeyCTAP2 {
+			where = "CTAP2 for " + k.RPID
+		}
+		say(c, "  #%d  %q  %s, %s, attestation %s, counter %d, %s", k.ID, k.Name, or(k.Model, "unknown model"), where, k.Attestation, k.Counter, k.State)
 	}
 	say(c, "bypass codes live: %d", len(v.Bypass))
 	for _, b := range v.Bypass {
