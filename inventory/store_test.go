@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/keydesk/keydesk/inventory"
 	_ "github.com/mattn/go-sqlite3"
@@ -329,7 +330,10 @@ func TestMigrateFromVersion2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := inventory.Open(t.Context(), path, master, inventory.Options{})
+	// The file's bypass code was made at 09:19 UTC on 2026-12-01 and
+	// lasts an hour: the test runs at a time it is live.
+	at := func() time.Time { return time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC) }
+	s, err := inventory.Open(t.Context(), path, master, inventory.Options{Now: at})
 	if err != nil {
 		t.Fatal(err)
 	}
