@@ -61,7 +61,7 @@ func (d *Desk) Factors(ctx context.Context, site Site, user string) (Factors, er
 		}
 	}
 	if site.RPID != "" {
-		keys, err := d.store.UserWebAuthnKeys(ctx, u.Name)
+		keys, err := d.store.UserKeys(ctx, u.Name)
 		if err != nil {
 			return Factors{}, err
 		}

@@ -7,7 +7,6 @@ package desk
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -50,10 +49,13 @@ type KeyChallenge struct {
 	Transaction string
 	Challenge   []byte
 	User        inventory.User
-	UserHandle  []byte
+	// UserHandle is the user handle (WebAuthn §5.4.3) a registration
+	// names the user by: the user's, or one drawn for a user without, to
+	// be theirs once the key is stored.
+	UserHandle []byte
 	// Keys are the keys offered at a login, or excluded at a
 	// registration (a key registers once).
-	Keys []inventory.WebAuthnKey
+	Keys []inventory.Key
 	// AppID is set when a key registered over U2F is among Keys: the
 	// appid extension at a login, appidExclude at a registration.
 	AppID            string
@@ -81,25 +83,26 @@ type KeyAttestation struct {
 // BrowserKey is a key registered through a browser, and what its
 // attestation said.
 type BrowserKey struct {
-	Key         inventory.WebAuthnKey `json:"key"`
-	Attestation verify.Attestation    `json:"attestation"`
+	Key         inventory.Key      `json:"key"`
+	Attestation verify.Attestation `json:"attestation"`
 }
 
-// usable reports whether key k can sign in at site: an active key of the
-// relying party, or one registered over U2F under the site's AppID.
-func (s Site) usable(k *inventory.WebAuthnKey) bool {
+// usable reports whether key k can sign in at site: an active CTAP2
+// credential of the relying party (registered at the desk or through a
+// browser), or a key registered over U2F under the site's AppID.
+func (s Site) usable(k *inventory.Key) bool {
 	if k.State != inventory.KeyActive {
 		return false
 	}
-	if k.IsWebAuthn() {
+	if k.Kind == inventory.KeyCTAP2 {
 		return k.RPID == s.RPID
 	}
 	return s.AppID != "" && k.AppID == s.AppID
 }
 
 // UsableKeys lists those of keys that can sign in at the site.
-func (s Site) UsableKeys(keys []inventory.WebAuthnKey) []inventory.WebAuthnKey {
-	var out []inventory.WebAuthnKey
+func (s Site) UsableKeys(keys []inventory.Key) []inventory.Key {
+	var out []inventory.Key
 	for i := range keys {
 		if s.usable(&keys[i]) {
 			out = append(out, keys[i])
@@ -142,13 +145,13 @@ func (d *Desk) BeginKeyLogin(ctx context.Context, site Site, user, boundTo strin
 			dec = verify.Decision{Method: "key", Denial: denial}
 			return verify.Record(t, user, from, dec)
 		}
-		keys, err := t.UserWebAuthnKeys(u.ID)
+		keys, err := t.UserKeys(u.ID)
 		if err != nil {
 			return err
 		}
 		c := inventory.Ceremony{Purpose: inventory.CeremonyLogin, UserID: u.ID, BoundTo: boundTo, Challenge: challenge,
 			RequireUV: site.UserVerification == "required", ExpiresAt: t.Now().Add(site.timeout())}
-		out = KeyChallenge{Transaction: tx, Challenge: challenge, User: u, UserHandle: d.store.UserHandle(u.ID),
+		out = KeyChallenge{Transaction: tx, Challenge: challenge, User: u,
 			UserVerification: site.UserVerification, ExpiresAt: c.ExpiresAt}
 		for _, k := range site.UsableKeys(keys) {
 			if only != 0 && k.ID != only {
@@ -156,7 +159,7 @@ func (d *Desk) BeginKeyLogin(ctx context.Context, site Site, user, boundTo strin
 			}
 			out.Keys = append(out.Keys, k)
 			c.KeyIDs = append(c.KeyIDs, k.ID)
-			if !k.IsWebAuthn() {
+			if k.Kind != inventory.KeyCTAP2 {
 				c.AppID, out.AppID = site.AppID, site.AppID
 			}
 		}
@@ -243,7 +246,7 @@ func (d *Desk) judgeLogin(t *inventory.Tx, site Site, c inventory.Ceremony, a Ke
 	if _, denial, err := d.keyUser(t, c.User); err != nil || denial != nil {
 		return verify.Decision{Method: "key", Denial: denial}, err
 	}
-	k, err := t.KeyByHandle(a.CredentialID)
+	k, err := t.KeyByCredentialID(a.CredentialID)
 	if errors.Is(err, inventory.ErrNotFound) {
 		return verify.Decision{Method: "key", Denial: fmt.Errorf("%w: the key that answered is not registered", verify.ErrNoKey)}, nil
 	}
@@ -263,7 +266,10 @@ func (d *Desk) judgeLogin(t *inventory.Tx, site Site, c inventory.Ceremony, a Ke
 	case err != nil:
 		return verify.Decision{}, err
 	case dec.Allow:
-		return dec, t.RecordWebAuthnUse(k.ID, use.SignCount, use.BackupState)
+		if err := t.RecordKeyUse(k.ID, use.SignCount); err != nil {
+			return verify.Decision{}, err
+		}
+		return dec, t.SetKeyBackupState(k.ID, use.BackupState)
 	case errors.Is(dec.Denial, verify.ErrCounter):
 		return dec, t.Audit(d.actor, "key clone suspected", "user "+c.User, dec.Denial.Error())
 	}
@@ -271,8 +277,11 @@ func (d *Desk) judgeLogin(t *inventory.Tx, site Site, c inventory.Ceremony, a Ke
 }
 
 // BeginKeyRegistration begins registering a new key for user through a
-// browser, to be finished only by boundTo: a fresh challenge, and the
-// user's keys to exclude, so that a key registers once.
+// browser, to be finished only by boundTo: a fresh challenge, the user's
+// keys to exclude, so that a key registers once, and the user handle. A
+// user without one gets a new one, random (WebAuthn §14.6.1), kept with
+// the ceremony and made the user's in the update that stores the key, as
+// at the desk.
 func (d *Desk) BeginKeyRegistration(ctx context.Context, site Site, user, boundTo string) (KeyChallenge, error) {
 	tx, err := d.token()
 	if err != nil {
@@ -291,20 +300,27 @@ func (d *Desk) BeginKeyRegistration(ctx context.Context, site Site, user, boundT
 		if u.Disabled {
 			return verify.Refusef("user %s is disabled", u.Name)
 		}
-		keys, err := t.UserWebAuthnKeys(u.ID)
+		keys, err := t.UserKeys(u.ID)
 		if err != nil {
 			return err
 		}
 		c := inventory.Ceremony{Purpose: inventory.CeremonyRegister, UserID: u.ID, BoundTo: boundTo, Challenge: challenge,
 			RequireUV: site.UserVerification == "required", ExpiresAt: t.Now().Add(site.timeout())}
-		out = KeyChallenge{Transaction: tx, Challenge: challenge, User: u, UserHandle: d.store.UserHandle(u.ID),
+		handle := u.WebAuthnID
+		if handle == nil {
+			if handle, err = d.bytes(userHandleSize); err != nil {
+				return err
+			}
+			c.UserHandle = handle
+		}
+		out = KeyChallenge{Transaction: tx, Challenge: challenge, User: u, UserHandle: handle,
 			UserVerification: site.UserVerification, ExpiresAt: c.ExpiresAt}
 		for _, k := range keys {
 			if k.State != inventory.KeyActive {
 				continue
 			}
 			out.Keys = append(out.Keys, k)
-			if !k.IsWebAuthn() && k.AppID == site.AppID {
+			if k.Kind != inventory.KeyCTAP2 && k.AppID == site.AppID {
 				out.AppID = site.AppID
 			}
 		}
@@ -335,9 +351,10 @@ func checkKeyName(name string) error {
 // FinishKeyRegistration registers the key that answered the registration
 // transaction begun by boundTo, once, under the desk's policy p
 // (attestation, MDS status, AAGUID lists, user verification): verify
-// decides, the key is stored as a WebAuthn credential of the site, and
-// the audit log says so. name is its nickname (its model when empty). A
-// key added through a portal link uses the link up (linkID, 0 for none).
+// decides, the key is stored as a CTAP2 credential of the site, as one
+// registered at the desk is, and the audit log says so. name is its
+// nickname (its model when empty). A key added through a portal link
+// uses the link up (linkID, 0 for none).
 func (d *Desk) FinishKeyRegistration(ctx context.Context, site Site, boundTo, transaction string, a KeyAttestation, name string, p verify.RegistrationPolicy, linkID int64) (BrowserKey, error) {
 	name = strings.TrimSpace(name)
 	if err := checkKeyName(name); err != nil {
@@ -376,14 +393,16 @@ func (d *Desk) FinishKeyRegistration(ctx context.Context, site Site, boundTo, tr
 		if name == "" {
 			name = or(att.Model, "security key")
 		}
-		k := inventory.WebAuthnKey{Key: inventory.Key{Name: name, KeyHandle: cred.ID, PublicKey: cred.PublicKey, Counter: cred.SignCount,
-			Attestation: att.Result, Model: att.Model, AAGUID: hex.EncodeToString(cred.AAGUID[:])},
-			RPID: site.RPID, Algorithm: cred.Algorithm, Format: cred.Format, UserVerified: cred.UserVerified,
+		k := inventory.Key{Kind: inventory.KeyCTAP2, Name: name, KeyHandle: cred.ID, COSEKey: cred.PublicKey, Algorithm: cred.Algorithm,
+			Counter: cred.SignCount, RPID: site.RPID, Certificate: concat(cred.Chain), AttestationFormat: cred.Format,
+			Attestation: att.Result, Model: att.Model, AAGUID: cred.AAGUID.String(), UserVerified: cred.UserVerified,
 			BackupEligible: cred.BackupEligible, BackupState: cred.BackupState, Transports: a.Transports}
-		if len(cred.Chain) > 0 {
-			k.Certificate = cred.Chain[0]
+		if c.UserHandle != nil {
+			if err := t.SetUserWebAuthnID(u.ID, c.UserHandle); err != nil {
+				return fmt.Errorf("user %s got a user handle while the key was registered; register it again: %w", u.Name, err)
+			}
 		}
-		k, err = t.AddWebAuthnKey(u.ID, k)
+		k, err = t.AddKey(u.ID, k)
 		if errors.Is(err, inventory.ErrExists) {
 			return fmt.Errorf("%w: the key that answered is registered already", verify.ErrKeyRegistered)
 		}
@@ -446,15 +465,3 @@ func (d *Desk) keyChange(ctx context.Context, user string, id int64, change func
 		return t.Audit(d.actor, action, "user "+u.Name, detail)
 	})
 }
-
-// WebAuthnKeys lists a user's keys that are not removed, with what a
-// browser registration told of them.
-func (d *Desk) WebAuthnKeys(ctx context.Context, user string) ([]inventory.WebAuthnKey, error) {
-	if _, err := d.store.User(ctx, user); err != nil {
-		return nil, err
-	}
-	return nonNil(d.store.UserWebAuthnKeys(ctx, user))
-}
-
-// UserHandle is the WebAuthn user handle of a user.
-func (d *Desk) UserHandle(u inventory.User) []byte { return d.store.UserHandle(u.ID) }

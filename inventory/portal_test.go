@@ -3,6 +3,7 @@ package inventory_test
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -170,4 +171,79 @@ func TestPendingPhoneApp(t *testing.T) {
 	if err != nil || len(phones) != 2 || phones[0].State != inventory.PhoneAbandoned || phones[1].State != inventory.PhonePending {
 		t.Errorf("phone apps %+v %v", phones, err)
 	}
+}
+
+// A key registered through a browser is a CTAP2 row of keys: its
+// transports come back as the browser gave them, it is found by its
+// credential id inside an update, and a login stores its counter and
+// backup state.
+func TestBrowserKeyInKeys(t *testing.T) {
+	fx := newStore(t)
+	u := fx.user(t, "alice")
+	handle := []byte("credential id")
+	var id int64
+	fx.update(t, func(tx *inventory.Tx) error {
+		k, err := tx.AddKey(u.ID, inventory.Key{Name: "blue", Kind: inventory.KeyCTAP2, KeyHandle: handle, COSEKey: []byte{0xa5},
+			RPID: "example.edu", AttestationFormat: "none", BackupEligible: true, Transports: []string{"usb", "nfc"}})
+		id = k.ID
+		return err
+	})
+	keys, err := fx.s.UserKeys(t.Context(), "alice")
+	if err != nil || len(keys) != 1 || !slices.Equal(keys[0].Transports, []string{"usb", "nfc"}) || keys[0].Kind != inventory.KeyCTAP2 {
+		t.Fatalf("alice's keys: %+v, %v", keys, err)
+	}
+	fx.update(t, func(tx *inventory.Tx) error {
+		k, err := tx.KeyByCredentialID(handle)
+		if err != nil || k.ID != id || k.User != "alice" {
+			t.Errorf("by credential id: %+v, %v", k, err)
+		}
+		if _, err := tx.KeyByCredentialID([]byte("another")); !errors.Is(err, inventory.ErrNotFound) {
+			t.Errorf("an unknown credential id: %v", err)
+		}
+		if err := tx.RecordKeyUse(id, 7); err != nil {
+			return err
+		}
+		return tx.SetKeyBackupState(id, true)
+	})
+	k, err := fx.s.KeyByCredentialID(t.Context(), handle)
+	if err != nil || k.Counter != 7 || !k.BackupState || !k.BackupEligible || k.LastUsedAt.IsZero() {
+		t.Errorf("after a login: %+v, %v", k, err)
+	}
+	fx.update(t, func(tx *inventory.Tx) error { return tx.SetKeyBackupState(id, false) })
+	if k, _ := fx.s.KeyByCredentialID(t.Context(), handle); k.BackupState {
+		t.Error("the backup state did not go back")
+	}
+	// A key no browser told the transports of has none.
+	fx.update(t, func(tx *inventory.Tx) error {
+		_, err := tx.AddKey(u.ID, inventory.Key{Name: "desk", Kind: inventory.KeyCTAP2, KeyHandle: []byte("other"), COSEKey: []byte{0xa5}, RPID: "example.edu"})
+		return err
+	})
+	if k, _ := fx.s.KeyByCredentialID(t.Context(), []byte("other")); k.Transports != nil {
+		t.Errorf("transports %q of a key registered at the desk", k.Transports)
+	}
+}
+
+// The user handle drawn for a registration comes back with its
+// ceremony; a ceremony for a user who has one carries none.
+func TestCeremonyUserHandle(t *testing.T) {
+	fx := newStore(t)
+	u := fx.user(t, "alice")
+	handle := bytes.Repeat([]byte{9}, 64)
+	fx.update(t, func(tx *inventory.Tx) error {
+		if err := tx.AddCeremony("with", inventory.Ceremony{Purpose: inventory.CeremonyRegister, UserID: u.ID, BoundTo: "x",
+			Challenge: []byte("c"), UserHandle: handle, ExpiresAt: fx.clock.Now().Add(time.Minute)}); err != nil {
+			return err
+		}
+		return tx.AddCeremony("without", inventory.Ceremony{Purpose: inventory.CeremonyRegister, UserID: u.ID, BoundTo: "x",
+			Challenge: []byte("c"), ExpiresAt: fx.clock.Now().Add(time.Minute)})
+	})
+	fx.update(t, func(tx *inventory.Tx) error {
+		if c, err := tx.TakeCeremony("with"); err != nil || !bytes.Equal(c.UserHandle, handle) {
+			t.Errorf("with a handle: %x, %v", c.UserHandle, err)
+		}
+		if c, err := tx.TakeCeremony("without"); err != nil || c.UserHandle != nil {
+			t.Errorf("without: %x, %v", c.UserHandle, err)
+		}
+		return nil
+	})
 }

@@ -224,9 +224,10 @@ CREATE TABLE mds_blob (
 `,
 	// 5: the self-service portal and WebAuthn in the browser: phone apps
 	// waiting for their first code, enrolment and activation links,
-	// portal sessions, WebAuthn ceremonies in flight, and what a key
-	// registered through a browser adds to its row in keys. Self-contained:
-	// it only adds tables.
+	// portal sessions, and WebAuthn ceremonies in flight. A key
+	// registered through a browser is a 'ctap2' row of keys, as one
+	// registered at the desk over CTAP2 is; keys gain the transports a
+	// browser reports.
 	`
 -- A phone app is a TOTP seed shown to a user once. Until its first
 -- right code it is only this row, with the seed sealed here; paired, it
@@ -282,36 +283,30 @@ CREATE INDEX portal_sessions_by_expiry ON portal_sessions(expires_at);
 
 -- WebAuthn ceremonies begun and not yet finished: the challenge, whom it
 -- is for and who may finish it. A ceremony is finished at most once, and
--- within its time.
+-- within its time. user_handle is the WebAuthn user handle drawn for a
+-- registration by a user who had none: it becomes the user's with the
+-- key the ceremony registers, in the same update.
 CREATE TABLE webauthn_ceremonies (
-	id         INTEGER PRIMARY KEY,
-	id_hash    BLOB NOT NULL UNIQUE,
-	purpose    TEXT NOT NULL CHECK (purpose IN ('login', 'register')),
-	user_id    INTEGER NOT NULL REFERENCES users(id),
-	bound_to   TEXT NOT NULL,
-	challenge  BLOB NOT NULL,
-	key_ids    TEXT NOT NULL DEFAULT '',
-	app_id     TEXT NOT NULL DEFAULT '',
-	require_uv INTEGER NOT NULL DEFAULT 0,
-	created_at INTEGER NOT NULL,
-	expires_at INTEGER NOT NULL,
-	used_at    INTEGER
+	id          INTEGER PRIMARY KEY,
+	id_hash     BLOB NOT NULL UNIQUE,
+	purpose     TEXT NOT NULL CHECK (purpose IN ('login', 'register')),
+	user_id     INTEGER NOT NULL REFERENCES users(id),
+	bound_to    TEXT NOT NULL,
+	challenge   BLOB NOT NULL,
+	key_ids     TEXT NOT NULL DEFAULT '',
+	app_id      TEXT NOT NULL DEFAULT '',
+	require_uv  INTEGER NOT NULL DEFAULT 0,
+	user_handle BLOB,
+	created_at  INTEGER NOT NULL,
+	expires_at  INTEGER NOT NULL,
+	used_at     INTEGER
 ) STRICT;
 CREATE INDEX webauthn_ceremonies_by_expiry ON webauthn_ceremonies(expires_at);
 
--- A key registered through a browser is a WebAuthn credential of the
--- relying party: its row in keys holds the credential id (key_handle),
--- the COSE public key (public_key) and an empty app_id; this row says
--- so, with what the registration told.
-CREATE TABLE webauthn_keys (
-	key_id          INTEGER PRIMARY KEY REFERENCES keys(id),
-	rp_id           TEXT NOT NULL,
-	algorithm       INTEGER NOT NULL,
-	format          TEXT NOT NULL,
-	user_verified   INTEGER NOT NULL DEFAULT 0,
-	backup_eligible INTEGER NOT NULL DEFAULT 0,
-	backup_state    INTEGER NOT NULL DEFAULT 0,
-	transports      TEXT NOT NULL DEFAULT ''
-) STRICT;
+-- The transports a browser reported for a key at its registration
+-- (WebAuthn §5.2.1 getTransports: "usb", "nfc", ...), comma-separated,
+-- handed back in allowCredentials so that the browser asks for the key
+-- the right way; '' when none were reported.
+ALTER TABLE keys ADD COLUMN transports TEXT NOT NULL DEFAULT '';
 `,
 }

@@ -301,7 +301,7 @@ func (s *Server) portalActivatePhone(w http.ResponseWriter, r *http.Request) {
 type devicesPage struct {
 	User   inventory.User
 	Fobs   []desk.FobView
-	Keys   []inventory.WebAuthnKey
+	Keys   []inventory.Key
 	Phones []inventory.PhoneApp
 	Keyed  bool // keys can be added and tested here
 	Flash  string
@@ -335,7 +335,7 @@ func (s *Server) renderDevices(w http.ResponseWriter, r *http.Request, flash, pr
 			p.Fobs = append(p.Fobs, f)
 		}
 	}
-	if p.Keys, err = s.deps.Desk.WebAuthnKeys(r.Context(), sess.User); err != nil {
+	if p.Keys, err = s.deps.Desk.Keys(r.Context(), sess.User); err != nil {
 		s.pageError(w, r, err)
 		return
 	}
@@ -381,7 +381,7 @@ func (s *Server) device(r *http.Request, sess inventory.Session) (lostPage, erro
 			}
 		}
 	case "key":
-		keys, err := s.deps.Desk.WebAuthnKeys(r.Context(), sess.User)
+		keys, err := s.deps.Desk.Keys(r.Context(), sess.User)
 		if err != nil {
 			return lostPage{}, err
 		}

@@ -208,12 +208,17 @@ func requestOptions(site desk.Site, c desk.KeyChallenge) protocol.PublicKeyCrede
 	return o
 }
 
-func descriptor(k inventory.WebAuthnKey) protocol.CredentialDescriptor {
+// descriptor names a key in allowCredentials or excludeCredentials, with
+// the transports its browser registration reported (WebAuthn §5.8.3). A
+// U2F key, registered at the desk over USB, is named a USB key; of a
+// CTAP2 key registered at the desk no transports are known, and the
+// browser is left to find it its own way (a key may do NFC too).
+func descriptor(k inventory.Key) protocol.CredentialDescriptor {
 	d := protocol.CredentialDescriptor{Type: protocol.PublicKeyCredentialType, CredentialID: k.KeyHandle}
 	for _, t := range k.Transports {
 		d.Transport = append(d.Transport, protocol.AuthenticatorTransport(t))
 	}
-	if !k.IsWebAuthn() {
+	if len(d.Transport) == 0 && k.Kind == inventory.KeyU2F {
 		d.Transport = []protocol.AuthenticatorTransport{protocol.USB}
 	}
 	return d

@@ -23,6 +23,7 @@ type testKey struct {
 	priv    *ecdsa.PrivateKey
 	counter uint32
 	rpID    string // what its rpIdHash names: the RP ID, or an AppID
+	aaguid  [16]byte
 }
 
 func newTestKey(t testing.TB, rpID string) *testKey {
@@ -67,7 +68,7 @@ func (k *testKey) cose() []byte {
 // PublicKeyCredential JSON.
 func (k *testKey) register(challenge []byte, origin string) map[string]any {
 	rp := sha256.Sum256([]byte(k.rpID))
-	ad := slices.Concat(rp[:], []byte{0x41}, binary.BigEndian.AppendUint32(nil, k.counter), make([]byte, 16))
+	ad := slices.Concat(rp[:], []byte{0x41}, binary.BigEndian.AppendUint32(nil, k.counter), k.aaguid[:])
 	ad = binary.BigEndian.AppendUint16(ad, uint16(len(k.id)))
 	ad = slices.Concat(ad, k.id, k.cose())
 	obj, err := webauthncbor.Marshal(map[string]any{"fmt": "none", "attStmt": map[string]any{}, "authData": ad})

@@ -76,7 +76,7 @@ func TestKeyRegistrationOptions(t *testing.T) {
 	if status != http.StatusConflict {
 		t.Errorf("registering the key again: %d %v", status, m)
 	}
-	keys, err := fx.srv.deps.Desk.WebAuthnKeys(context.Background(), "alice")
+	keys, err := fx.srv.deps.Desk.Keys(context.Background(), "alice")
 	if err != nil || len(keys) != 1 || keys[0].ID != id || keys[0].RPID != rpID || keys[0].Name != "blue key" {
 		t.Errorf("keys %+v %v", keys, err)
 	}
@@ -134,7 +134,7 @@ func TestKeyRegistrationRefusals(t *testing.T) {
 	if status, a := finish(m, newTestKey(t, rpID).register(challengeOf(t, m), loginOrigin)); status != http.StatusConflict {
 		t.Errorf("too late: %d %v", status, a)
 	}
-	if keys, _ := fx.srv.deps.Desk.WebAuthnKeys(context.Background(), "alice"); len(keys) != 0 {
+	if keys, _ := fx.srv.deps.Desk.Keys(context.Background(), "alice"); len(keys) != 0 {
 		t.Errorf("refused registrations stored %d keys", len(keys))
 	}
 }

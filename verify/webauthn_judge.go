@@ -48,14 +48,18 @@ type KeyLogin struct {
 	RequireUV bool
 }
 
-// Credential is a stored key as [CheckWebAuthnAssertion] reads it. A key
-// registered over U2F keeps a raw P-256 point, which becomes a COSE key.
-func Credential(k *inventory.WebAuthnKey) (WebAuthnCredential, error) {
-	c := WebAuthnCredential{ID: k.KeyHandle, SignCount: k.Counter, Algorithm: k.Algorithm, Format: k.Format,
+// Credential is a stored key as [CheckWebAuthnAssertion] reads it: its
+// COSE key, or, for a key registered over U2F before schema 4 kept one,
+// its raw P-256 point made a COSE key.
+func Credential(k *inventory.Key) (WebAuthnCredential, error) {
+	c := WebAuthnCredential{ID: k.KeyHandle, SignCount: k.Counter, Algorithm: k.Algorithm, Format: k.AttestationFormat,
 		UserVerified: k.UserVerified, BackupEligible: k.BackupEligible, BackupState: k.BackupState}
-	if k.IsWebAuthn() {
-		c.PublicKey = k.PublicKey
+	if len(k.COSEKey) > 0 {
+		c.PublicKey = k.COSEKey
 		return c, nil
+	}
+	if k.Kind == inventory.KeyCTAP2 {
+		return WebAuthnCredential{}, fmt.Errorf("key #%d: a CTAP2 key without its COSE key", k.ID)
 	}
 	pub, err := parseU2FPublicKey(k.PublicKey)
 	if err != nil {
@@ -76,10 +80,11 @@ func Credential(k *inventory.WebAuthnKey) (WebAuthnCredential, error) {
 // passes; denied when the key was reported lost, or the answer fails a
 // check (the signature, the touch, the PIN, the client data, the relying
 // party, the counter). A key registered over U2F must answer under the
-// AppID offered; one registered through a browser, under the RP ID. The
-// KeyUse is what to store after an allow. An error is a stored key
-// keydesk cannot read: no decision.
-func JudgeKeyLogin(k *inventory.WebAuthnKey, in KeyLogin) (Decision, KeyUse, error) {
+// AppID offered; one registered as a WebAuthn credential (over CTAP2 at
+// the desk, or through a browser), under its RP ID. The KeyUse is what
+// to store after an allow. An error is a stored key keydesk cannot
+// read: no decision.
+func JudgeKeyLogin(k *inventory.Key, in KeyLogin) (Decision, KeyUse, error) {
 	d := Decision{Method: "key", KeyID: k.ID, KeyName: k.Name, KeyModel: k.Model}
 	switch k.State {
 	case inventory.KeyActive:
@@ -96,7 +101,7 @@ func JudgeKeyLogin(k *inventory.WebAuthnKey, in KeyLogin) (Decision, KeyUse, err
 	}
 	a := WebAuthnAssertion{AuthenticatorData: in.AuthenticatorData, Signature: in.Signature,
 		ClientDataJSON: in.ClientDataJSON, Challenge: in.Challenge, Origins: in.Origins, RPID: in.RPID, RequireUV: in.RequireUV}
-	if !k.IsWebAuthn() {
+	if k.Kind != inventory.KeyCTAP2 {
 		if in.AppID == "" || in.AppID != k.AppID {
 			d.Denial = fmt.Errorf("%w: key #%d %q was registered under the U2F AppID %q, which this sign-in did not offer", ErrNoKey, k.ID, k.Name, k.AppID)
 			return d, KeyUse{}, nil
