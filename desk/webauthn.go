@@ -349,16 +349,23 @@ func checkKeyName(name string) error {
 }
 
 // FinishKeyRegistration registers the key that answered the registration
-// transaction begun by boundTo, once, under the desk's policy p
-// (attestation, MDS status, AAGUID lists, user verification): verify
-// decides, the key is stored as a CTAP2 credential of the site, as one
-// registered at the desk is, and the audit log says so. name is its
-// nickname (its model when empty). A key added through a portal link
-// uses the link up (linkID, 0 for none).
+// transaction begun by boundTo, once, under the policy p (attestation
+// trust, AAGUID lists, user verification), the one the desk registers
+// keys under ([KeyRules].Registration); its MDS, when nil, is the BLOB
+// last imported, as at the desk. verify decides, the key is stored as a
+// CTAP2 credential of the site, as one registered at the desk is, and the
+// audit log says so. name is its nickname (its model when empty). A key
+// added through a portal link uses the link up (linkID, 0 for none).
 func (d *Desk) FinishKeyRegistration(ctx context.Context, site Site, boundTo, transaction string, a KeyAttestation, name string, p verify.RegistrationPolicy, linkID int64) (BrowserKey, error) {
 	name = strings.TrimSpace(name)
 	if err := checkKeyName(name); err != nil {
 		return BrowserKey{}, err
+	}
+	if p.MDS == nil {
+		var err error
+		if p.MDS, err = d.MDS(ctx); err != nil {
+			return BrowserKey{}, err
+		}
 	}
 	var out BrowserKey
 	err := d.update(ctx, func(t *inventory.Tx) error {

@@ -11,8 +11,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"net/http"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -222,5 +225,54 @@ func TestUserHandleSetOnce(t *testing.T) {
 	}
 	if keys, _ := fx.desk.Keys(t.Context(), "alice"); len(keys) != 1 {
 		t.Errorf("%d keys stored", len(keys))
+	}
+}
+
+// A browser registration reads the FIDO metadata the desk imported, at
+// each registration: it names the model, refuses one reported revoked,
+// and waits for a new BLOB once this one is past its nextUpdate.
+func TestBrowserRegistrationUnderTheImportedMDS(t *testing.T) {
+	fx := newFixture(t, keysConfig())
+	fx.addUser(t, "alice")
+	fx.clock.Set(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)) // the day testdata/mds was made for
+	read := func(name string) []byte {
+		b, err := os.ReadFile("../testdata/mds/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	begin := func() map[string]any {
+		_, m := fx.do(t, "POST", "/v1/admin/users/alice/keys/webauthn/begin", fx.tokens[verify.HelpDesk], nil)
+		return m
+	}
+	finish := func(m map[string]any, k *testKey) (int, map[string]any) {
+		return fx.do(t, "POST", "/v1/admin/users/alice/keys/webauthn/finish", fx.tokens[verify.HelpDesk],
+			map[string]any{"transaction": m["transaction"], "credential": k.register(challengeOf(t, m), loginOrigin)})
+	}
+	// Before any import, only the attestation certificate names the model.
+	_, c, _ := plugIn(t)
+	if _, status, m := softRegister(t, fx, c, begin(), ""); status != http.StatusCreated ||
+		m["key"].(map[string]any)["model"] != "keydesk softkey packed attestation" {
+		t.Fatalf("without metadata: %d %v", status, m)
+	}
+	if _, err := fx.desk.ImportMDS(t.Context(), read("blob.jwt"), read("mds-root.pem")); err != nil {
+		t.Fatal(err)
+	}
+	_, c, _ = plugIn(t)
+	if _, status, m := softRegister(t, fx, c, begin(), ""); status != http.StatusCreated || m["key"].(map[string]any)["model"] != "keydesk soft key" {
+		t.Errorf("under the BLOB: %d %v", status, m)
+	}
+	revoked := newTestKey(t, rpID)
+	revoked.aaguid = [16]byte{0xa1, 0xc2, 0xe3, 0xf4, 0, 0, 0x40, 0, 0x80, 0, 0, 0, 0, 0, 0, 2}
+	if status, m := finish(begin(), revoked); status != http.StatusConflict || errorCode(m) != "refused" || !strings.Contains(fmt.Sprint(m), "REVOKED since 2025-02-01") {
+		t.Errorf("a revoked model: %d %v", status, m)
+	}
+	fx.clock.Set(time.Date(2027, 1, 2, 0, 0, 0, 0, time.UTC))
+	if status, m := finish(begin(), newTestKey(t, rpID)); status != http.StatusUnprocessableEntity || !strings.Contains(fmt.Sprint(m), "nextUpdate") {
+		t.Errorf("under a stale BLOB: %d %v", status, m)
+	}
+	if keys, _ := fx.desk.Keys(t.Context(), "alice"); len(keys) != 2 {
+		t.Errorf("%d keys stored, want the two accepted", len(keys))
 	}
 }

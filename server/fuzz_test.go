@@ -189,7 +189,7 @@ func FuzzRADIUSPacket(f *testing.F) {
 func FuzzConfig(f *testing.F) {
 	for _, s := range []string{
 		`{"http":"127.0.0.1:8700","radius":"0.0.0.0:1812","user_rate":0.5,"user_burst":5,"cache_ttl":"2s"}`,
-		`{"rp_id":"example.edu","portal":true,"portal_url":"https://keydesk.example.edu/portal/","origins":["https://login.example.edu"],"portal_session_idle":"15m","deny_aaguids":["2fc0579f-8113-47ea-b116-bb5a8db9202a"]}`,
+		`{"rp_id":"example.edu","portal":true,"portal_url":"https://keydesk.example.edu/portal/","origins":["https://login.example.edu"],"portal_session_idle":"15m","aaguid_deny":["2fc0579f-8113-47ea-b116-bb5a8db9202a"]}`,
 		`{"tls_cert":"c.pem"}`, `{"read_timeout":"ten seconds"}`, `{"radius_workers":-1}`, `{}`, ``,
 	} {
 		f.Add([]byte(s))

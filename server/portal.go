@@ -47,7 +47,7 @@ type web struct {
 func (s *Server) newWeb() (*web, error) {
 	w := &web{base: "/portal/"}
 	var err error
-	if w.registration, err = s.cfg.registrationPolicy(s.now()); err != nil {
+	if w.registration, err = s.cfg.registrationPolicy(); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	if u, err := url.Parse(s.cfg.PortalURL); err == nil && s.cfg.PortalURL != "" {

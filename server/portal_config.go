@@ -1,11 +1,9 @@
 package server
 
 import (
-	"encoding/hex"
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -53,15 +51,16 @@ type PortalConfig struct {
 	PortalSessionIdle Duration `json:"portal_session_idle"`
 	PortalSessionMax  Duration `json:"portal_session_max"`
 
-	// The policy keys registered through a browser are held to, as at
-	// the desk: vendor roots (a folder of PEM files, besides the built-in
-	// ones), whether the attestation must chain to one, a FIDO MDS3 BLOB
-	// (a file, checked at start), and AAGUID allow and deny lists.
+	// The policy keys registered through a browser are held to, the one
+	// of keydesk key register's flags of the same names: vendor roots (a
+	// folder of PEM files, besides the built-in ones), whether the
+	// attestation must chain to one, and AAGUID allow and deny lists.
+	// The FIDO metadata is the BLOB imported into the inventory (keydesk
+	// mds import), read at each registration, as at the desk.
 	AttestationRoots string   `json:"attestation_roots"`
 	RequireTrusted   bool     `json:"require_trusted"`
-	MDSFile          string   `json:"mds_file"`
-	AllowAAGUIDs     []string `json:"allow_aaguids"`
-	DenyAAGUIDs      []string `json:"deny_aaguids"`
+	AAGUIDAllow      []string `json:"aaguid_allow"`
+	AAGUIDDeny       []string `json:"aaguid_deny"`
 
 	// Registration, when set, is the registration policy instead of the
 	// one the fields above make; for tests. Not loaded from a file.
@@ -130,11 +129,11 @@ func (c *PortalConfig) validatePortal() []error {
 	if c.PortalSessionIdle <= 0 || c.PortalSessionMax <= 0 || c.PortalSessionIdle > c.PortalSessionMax {
 		bad("portal_session_idle and portal_session_max must be positive, the idle time no longer than the maximum")
 	}
-	if _, err := parseAAGUIDs(c.AllowAAGUIDs); err != nil {
-		bad("allow_aaguids: %v", err)
+	if _, err := parseAAGUIDs(c.AAGUIDAllow); err != nil {
+		bad("aaguid_allow: %v", err)
 	}
-	if _, err := parseAAGUIDs(c.DenyAAGUIDs); err != nil {
-		bad("deny_aaguids: %v", err)
+	if _, err := parseAAGUIDs(c.AAGUIDDeny); err != nil {
+		bad("aaguid_deny: %v", err)
 	}
 	return errs
 }
@@ -205,15 +204,15 @@ func origin(s string) string {
 	return u.Scheme + "://" + u.Host
 }
 
-// parseAAGUIDs reads AAGUIDs written as 32 hex digits, dashes allowed.
+// parseAAGUIDs reads AAGUIDs as the desk's flags take them.
 func parseAAGUIDs(list []string) ([]u2f.AAGUID, error) {
 	var out []u2f.AAGUID
 	for _, s := range list {
-		b, err := hex.DecodeString(strings.ReplaceAll(s, "-", ""))
-		if err != nil || len(b) != len(u2f.AAGUID{}) {
-			return nil, fmt.Errorf("%q is not an AAGUID (32 hex digits)", s)
+		a, err := u2f.ParseAAGUID(s)
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, u2f.AAGUID(b))
+		out = append(out, a)
 	}
 	return out, nil
 }
@@ -228,8 +227,9 @@ func (c *PortalConfig) sessions() desk.SessionPolicy {
 }
 
 // registrationPolicy reads the files the config names into the policy
-// keys registered through a browser are held to.
-func (c *PortalConfig) registrationPolicy(now time.Time) (verify.RegistrationPolicy, error) {
+// keys registered through a browser are held to. Its MDS is left nil:
+// the desk reads the BLOB imported at each registration.
+func (c *PortalConfig) registrationPolicy() (verify.RegistrationPolicy, error) {
 	if c.Registration != nil {
 		return *c.Registration, nil
 	}
@@ -244,19 +244,10 @@ func (c *PortalConfig) registrationPolicy(now time.Time) (verify.RegistrationPol
 		}
 	}
 	p.Trust, p.RequireTrusted = ts, c.RequireTrusted
-	if c.MDSFile != "" {
-		blob, err := os.ReadFile(c.MDSFile)
-		if err != nil {
-			return p, fmt.Errorf("mds_file: %w", err)
-		}
-		if p.MDS, err = verify.ParseMDS(blob, nil, now); err != nil {
-			return p, fmt.Errorf("mds_file %s: %w", c.MDSFile, err)
-		}
-	}
-	if p.AllowAAGUIDs, err = parseAAGUIDs(c.AllowAAGUIDs); err != nil {
+	if p.AllowAAGUIDs, err = parseAAGUIDs(c.AAGUIDAllow); err != nil {
 		return p, err
 	}
-	if p.DenyAAGUIDs, err = parseAAGUIDs(c.DenyAAGUIDs); err != nil {
+	if p.DenyAAGUIDs, err = parseAAGUIDs(c.AAGUIDDeny); err != nil {
 		return p, err
 	}
 	return p, nil

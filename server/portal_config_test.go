@@ -34,7 +34,7 @@ func TestPortalConfigRefusals(t *testing.T) {
 		{"the portal off the relying party", PortalConfig{RPID: "example.edu", Origins: []string{"https://login.example.edu"}, Portal: true,
 			PortalURL: "https://keydesk.example.org/portal/"}, "not on rp_id"},
 		{"a user verification of another word", PortalConfig{UserVerification: "always"}, "user_verification"},
-		{"an AAGUID of the wrong length", PortalConfig{DenyAAGUIDs: []string{"2fc0579f"}}, "not an AAGUID"},
+		{"an AAGUID of the wrong length", PortalConfig{AAGUIDDeny: []string{"2fc0579f"}}, "aaguid_deny: \"2fc0579f\" is not an AAGUID"},
 		{"an issuer with a colon", PortalConfig{Issuer: "Example: University"}, "no colon"},
 	} {
 		cfg := Config{PortalConfig: c.p}
