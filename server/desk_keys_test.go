@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"net/http"
 	"os"
@@ -30,8 +31,12 @@ import (
 // plugIn serves a soft key over the in-memory CTAPHID pipe, as the
 // desk's tests do, and returns the desk's view of it.
 func plugIn(t *testing.T) (*softkey.Key, *hid.Client, desk.Device) {
+	return plugInSpeaking(t, softkey.U2FAndCTAP2)
+}
+
+func plugInSpeaking(t *testing.T, p softkey.Protocols) (*softkey.Key, *hid.Client, desk.Device) {
 	t.Helper()
-	k, err := softkey.New(softkey.Config{TouchDelay: time.Millisecond})
+	k, err := softkey.New(softkey.Config{TouchDelay: time.Millisecond, Protocols: p})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +49,14 @@ func plugIn(t *testing.T) (*softkey.Key, *hid.Client, desk.Device) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close(); cancel(); host.Close(); <-done })
-	return k, c, desk.Device{U2F: c, CTAP2: c, PIN: func() (string, error) { return "", nil }}
+	d := desk.Device{PIN: func() (string, error) { return "", nil }}
+	if c.Info().U2F() {
+		d.U2F = c
+	}
+	if c.Info().CTAP2() {
+		d.CTAP2 = c
+	}
+	return k, c, d
 }
 
 // softLogin answers a login's begin with the soft key over CTAP2
@@ -139,6 +151,43 @@ func TestDeskKeySignsInInTheBrowser(t *testing.T) {
 	}
 	v.get("/portal/")
 	v.sees("desk key")
+}
+
+// A U2F-only key registered at the desk, under the AppID
+// https://<rp_id>, signs in through the appid extension (WebAuthn
+// §10.1.1): the browser asks it over CTAP1 under the AppID, and the
+// authenticator data it passes on names the AppID's hash (CTAP 2.1
+// §10.3.2).
+func TestDeskU2FKeySignsInUnderTheAppID(t *testing.T) {
+	fx := newFixture(t, keysConfig())
+	fx.addUser(t, "alice")
+	_, c, dev := plugInSpeaking(t, softkey.U2FOnly)
+	reg, err := fx.desk.RegisterKey(t.Context(), dev, desk.KeyRequest{User: "alice"}, desk.KeyRules{RPID: rpID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reg.Key.Kind != inventory.KeyU2F || reg.Key.AppID != "https://"+rpID || len(reg.Key.COSEKey) == 0 {
+		t.Fatalf("the desk registered %+v", reg.Key)
+	}
+	_, m := fx.do(t, "POST", "/v1/auth/webauthn/begin", fx.appKey, map[string]string{"username": "alice"})
+	appID, _ := m["publicKey"].(map[string]any)["extensions"].(map[string]any)["appid"].(string)
+	if appID != reg.Key.AppID {
+		t.Fatalf("begin offers the appid %q, the key was registered under %q", appID, reg.Key.AppID)
+	}
+	cd := clientData(t, "webauthn.get", challengeOf(t, m), loginOrigin)
+	app := sha256.Sum256([]byte(appID))
+	a, err := c.Authenticate(t.Context(), sha256.Sum256(cd), app, reg.Key.KeyHandle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ad := binary.BigEndian.AppendUint32(append(app[:], a.Flags), a.Counter)
+	status, m := fx.do(t, "POST", "/v1/auth/webauthn/finish", fx.appKey, map[string]any{"transaction": m["transaction"],
+		"credential": map[string]any{"id": b64(reg.Key.KeyHandle), "rawId": b64(reg.Key.KeyHandle), "type": "public-key",
+			"response":               map[string]any{"clientDataJSON": b64(cd), "authenticatorData": b64(ad), "signature": b64(a.Signature)},
+			"clientExtensionResults": map[string]any{"appid": true}}})
+	if status != http.StatusOK || m["result"] != "allow" {
+		t.Errorf("finish: %d %v", status, m)
+	}
 }
 
 func TestBrowserKeyTestedAtTheDesk(t *testing.T) {
