@@ -229,6 +229,21 @@ CREATE TABLE mds_blob (
 	// registered at the desk over CTAP2 is; keys gain the transports a
 	// browser reports.
 	`
+-- Links a user opens in the portal: an enrolment link (a first device)
+-- or an activation link (pair a phone app). Only their keyed hash is kept.
+CREATE TABLE portal_links (
+	id         INTEGER PRIMARY KEY,
+	kind       TEXT NOT NULL CHECK (kind IN ('enrol', 'activate')),
+	user_id    INTEGER NOT NULL REFERENCES users(id),
+	token_hash BLOB NOT NULL UNIQUE,
+	created_by TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL,
+	used_at    INTEGER,
+	revoked_at INTEGER
+) STRICT;
+CREATE INDEX portal_links_by_user ON portal_links(user_id, kind);
+
 -- A phone app is a TOTP seed shown to a user once. Until its first
 -- right code it is only this row, with the seed sealed here; paired, it
 -- is a fob row (fob_id) that answers like any fob, and the seed is gone
@@ -248,21 +263,6 @@ CREATE TABLE phone_apps (
 	state_at   INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX phone_apps_by_user ON phone_apps(user_id);
-
--- Links a user opens in the portal: an enrolment link (a first device)
--- or an activation link (pair a phone app). Only their keyed hash is kept.
-CREATE TABLE portal_links (
-	id         INTEGER PRIMARY KEY,
-	kind       TEXT NOT NULL CHECK (kind IN ('enrol', 'activate')),
-	user_id    INTEGER NOT NULL REFERENCES users(id),
-	token_hash BLOB NOT NULL UNIQUE,
-	created_by TEXT NOT NULL,
-	created_at INTEGER NOT NULL,
-	expires_at INTEGER NOT NULL,
-	used_at    INTEGER,
-	revoked_at INTEGER
-) STRICT;
-CREATE INDEX portal_links_by_user ON portal_links(user_id, kind);
 
 -- Portal sessions, kept here so that every server behind one database
 -- knows them. The cookie holds the id; the row only its keyed hash.
