@@ -10,8 +10,9 @@ PREFIX  ?= /usr/local
 # python3-fido2, pskc-utils' csv2pskc and pskc2csv), OpenLDAP (slapd,
 # ldap-utils) for the directory tests, which start their own slapd,
 # PostgreSQL for the shared store's tests, which start their own cluster,
-# and Chromium for the browser tests of the portal and WebAuthn.
-DEB_DEPS := gcc libc6-dev pkg-config libusb-1.0-0-dev oathtool sqlite3 freeradius-utils time slapd ldap-utils python3-fido2 pskc-utils postgresql chromium
+# Chromium for the browser tests of the portal and WebAuthn, and zbar-tools
+# (zbarimg) to read back the QR code the portal draws.
+DEB_DEPS := gcc libc6-dev pkg-config libusb-1.0-0-dev oathtool sqlite3 freeradius-utils time slapd ldap-utils python3-fido2 pskc-utils postgresql chromium zbar-tools
 FUZZTIME ?= 10s
 
 .PHONY: all build deps demo test test-short bench fuzz install clean

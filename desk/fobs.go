@@ -54,6 +54,9 @@ func (d *Desk) AssignFob(ctx context.Context, serial, user string) error {
 		if f.State != inventory.InStock {
 			return stateError(f, "assign")
 		}
+		if err := refusePhoneFob(tx, f, "assign"); err != nil {
+			return err
+		}
 		u, err := tx.User(user)
 		if err != nil {
 			return err
@@ -73,6 +76,9 @@ func (d *Desk) UnassignFob(ctx context.Context, serial string) error {
 	return d.fobAction(ctx, serial, func(tx *inventory.Tx, f *inventory.Fob) error {
 		if f.State != inventory.Assigned {
 			return stateError(f, "unassign")
+		}
+		if err := refusePhoneFob(tx, f, "unassign"); err != nil {
+			return err
 		}
 		if err := tx.SetFobHolder(f.ID, 0); err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -49,6 +50,9 @@ type Key struct {
 	StateAt        time.Time `json:"since"`
 	LastUsedAt     time.Time `json:"last_used_at,omitzero"`
 	CreatedAt      time.Time `json:"registered_at"`
+	// Transports are what a browser reported the key reachable by at its
+	// registration ("usb", "nfc"); none for a key registered at the desk.
+	Transports []string `json:"transports,omitempty"`
 }
 
 // Key kinds.
@@ -66,16 +70,20 @@ const (
 
 const keyColumns = `k.id, u.name, k.name, k.kind, k.key_handle, k.public_key, k.cose_key, k.algorithm, k.counter,
 	k.app_id, k.rp_id, k.attestation_cert, k.attestation_format, k.attestation, k.model, k.aaguid, k.resident,
-	k.user_verified, k.backup_eligible, k.backup_state, k.state, k.state_at, k.last_used_at, k.created_at`
+	k.user_verified, k.backup_eligible, k.backup_state, k.transports, k.state, k.state_at, k.last_used_at, k.created_at`
 
 func scanKey(row interface{ Scan(...any) error }) (Key, error) {
 	var k Key
 	var stateAt, created int64
 	var used sql.NullInt64
+	var transports string
 	err := row.Scan(&k.ID, &k.User, &k.Name, &k.Kind, &k.KeyHandle, &k.PublicKey, &k.COSEKey, &k.Algorithm, &k.Counter,
 		&k.AppID, &k.RPID, &k.Certificate, &k.AttestationFormat, &k.Attestation, &k.Model, &k.AAGUID, &k.Resident,
-		&k.UserVerified, &k.BackupEligible, &k.BackupState, &k.State, &stateAt, &used, &created)
+		&k.UserVerified, &k.BackupEligible, &k.BackupState, &transports, &k.State, &stateAt, &used, &created)
 	k.StateAt, k.CreatedAt, k.LastUsedAt = time.Unix(stateAt, 0).UTC(), time.Unix(created, 0).UTC(), nullTime(used)
+	if transports != "" {
+		k.Transports = strings.Split(transports, ",")
+	}
 	return k, err
 }
 
@@ -128,7 +136,15 @@ func (s *Store) ActiveKeys(ctx context.Context) ([]Key, error) {
 // KeyByCredentialID finds the key, of any user and state, whose
 // credential id is id.
 func (s *Store) KeyByCredentialID(ctx context.Context, id []byte) (Key, error) {
-	keys, err := queryKeys(ctx, s.db, `k.key_handle = ?`, id)
+	return keyByCredentialID(ctx, s.db, id)
+}
+
+// KeyByCredentialID finds the key, of any user and state, whose
+// credential id is id, inside the update.
+func (tx *Tx) KeyByCredentialID(id []byte) (Key, error) { return keyByCredentialID(tx.ctx, tx, id) }
+
+func keyByCredentialID(ctx context.Context, q querier, id []byte) (Key, error) {
+	keys, err := queryKeys(ctx, q, `k.key_handle = ?`, id)
 	if err != nil {
 		return Key{}, err
 	}
@@ -154,11 +170,11 @@ func (tx *Tx) AddKey(userID int64, k Key) (Key, error) {
 	}
 	id, added, err := tx.insert(`INSERT INTO keys(user_id, name, kind, key_handle, public_key, cose_key, algorithm, counter,
 		app_id, rp_id, attestation_cert, attestation_format, attestation, model, aaguid, resident, user_verified,
-		backup_eligible, backup_state, state, state_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		backup_eligible, backup_state, transports, state, state_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		userID, k.Name, k.Kind, k.KeyHandle, nonNilBytes(k.PublicKey), nonNilBytes(k.COSEKey), k.Algorithm, k.Counter,
 		k.AppID, k.RPID, nonNilBytes(k.Certificate), k.AttestationFormat, k.Attestation, k.Model, k.AAGUID, k.Resident,
-		k.UserVerified, k.BackupEligible, k.BackupState, k.State, k.StateAt.Unix(), k.CreatedAt.Unix())
+		k.UserVerified, k.BackupEligible, k.BackupState, strings.Join(k.Transports, ","), k.State, k.StateAt.Unix(), k.CreatedAt.Unix())
 	if err != nil {
 		return Key{}, err
 	}
@@ -180,6 +196,14 @@ func nonNilBytes(b []byte) []byte {
 // RecordKeyUse stores the counter of a verified authentication.
 func (tx *Tx) RecordKeyUse(id int64, counter uint32) error {
 	_, err := tx.exec(tx.ctx, `UPDATE keys SET counter = ?, last_used_at = ? WHERE id = ?`, counter, tx.now.Unix(), id)
+	return err
+}
+
+// SetKeyBackupState stores the backup state (WebAuthn §6.1 flag BS) a
+// key's verified login reported: a passkey synced to another device
+// since it registered says so here.
+func (tx *Tx) SetKeyBackupState(id int64, backedUp bool) error {
+	_, err := tx.exec(tx.ctx, `UPDATE keys SET backup_state = ? WHERE id = ?`, backedUp, id)
 	return err
 }
 

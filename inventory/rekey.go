@@ -36,6 +36,9 @@ func (s *Store) Rekey(ctx context.Context, newMaster []byte, actor string) error
 		if err := resealApplications(tx, old, nk); err != nil {
 			return err
 		}
+		if err := resealPhoneApps(tx, old, nk); err != nil {
+			return err
+		}
 		sealed, err := nk.sealValue(s.hashKey, "meta/hash_key")
 		if err != nil {
 			return err

@@ -224,4 +224,91 @@ CREATE TABLE mds_blob (
 	imported_at INTEGER NOT NULL
 ) STRICT;
 `,
+	// 5: the self-service portal and WebAuthn in the browser: phone apps
+	// waiting for their first code, enrolment and activation links,
+	// portal sessions, and WebAuthn ceremonies in flight. A key
+	// registered through a browser is a 'ctap2' row of keys, as one
+	// registered at the desk over CTAP2 is; keys gain the transports a
+	// browser reports.
+	`
+-- Links a user opens in the portal: an enrolment link (a first device)
+-- or an activation link (pair a phone app). Only their keyed hash is kept.
+CREATE TABLE portal_links (
+	id         INTEGER PRIMARY KEY,
+	kind       TEXT NOT NULL CHECK (kind IN ('enrol', 'activate')),
+	user_id    INTEGER NOT NULL REFERENCES users(id),
+	token_hash BLOB NOT NULL UNIQUE,
+	created_by TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL,
+	used_at    INTEGER,
+	revoked_at INTEGER
+) STRICT;
+CREATE INDEX portal_links_by_user ON portal_links(user_id, kind);
+
+-- A phone app is a TOTP seed shown to a user once. Until its first
+-- right code it is only this row, with the seed sealed here; paired, it
+-- is a fob row (fob_id) that answers like any fob, and the seed is gone
+-- from this row.
+CREATE TABLE phone_apps (
+	id         INTEGER PRIMARY KEY,
+	user_id    INTEGER NOT NULL REFERENCES users(id),
+	fob_id     INTEGER UNIQUE REFERENCES fobs(id),
+	secret     BLOB,
+	state      TEXT NOT NULL CHECK (state IN ('pending', 'paired', 'abandoned')),
+	issuer     TEXT NOT NULL,
+	account    TEXT NOT NULL,
+	link_id    INTEGER REFERENCES portal_links(id),
+	created_by TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL,
+	state_at   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX phone_apps_by_user ON phone_apps(user_id);
+
+-- Portal sessions, kept here so that every server behind one database
+-- knows them. The cookie holds the id; the row only its keyed hash.
+CREATE TABLE portal_sessions (
+	id         INTEGER PRIMARY KEY,
+	id_hash    BLOB NOT NULL UNIQUE,
+	kind       TEXT NOT NULL CHECK (kind IN ('visitor', 'signed_in', 'enrol', 'activate')),
+	user_id    INTEGER REFERENCES users(id),
+	link_id    INTEGER REFERENCES portal_links(id),
+	csrf       BLOB NOT NULL,
+	factor     TEXT NOT NULL DEFAULT '',
+	created_at INTEGER NOT NULL,
+	seen_at    INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL,
+	ends_at    INTEGER NOT NULL
+) STRICT;
+CREATE INDEX portal_sessions_by_expiry ON portal_sessions(expires_at);
+
+-- WebAuthn ceremonies begun and not yet finished: the challenge, whom it
+-- is for and who may finish it. A ceremony is finished at most once, and
+-- within its time. user_handle is the WebAuthn user handle drawn for a
+-- registration by a user who had none: it becomes the user's with the
+-- key the ceremony registers, in the same update.
+CREATE TABLE webauthn_ceremonies (
+	id          INTEGER PRIMARY KEY,
+	id_hash     BLOB NOT NULL UNIQUE,
+	purpose     TEXT NOT NULL CHECK (purpose IN ('login', 'register')),
+	user_id     INTEGER NOT NULL REFERENCES users(id),
+	bound_to    TEXT NOT NULL,
+	challenge   BLOB NOT NULL,
+	key_ids     TEXT NOT NULL DEFAULT '',
+	app_id      TEXT NOT NULL DEFAULT '',
+	require_uv  INTEGER NOT NULL DEFAULT 0,
+	user_handle BLOB,
+	created_at  INTEGER NOT NULL,
+	expires_at  INTEGER NOT NULL,
+	used_at     INTEGER
+) STRICT;
+CREATE INDEX webauthn_ceremonies_by_expiry ON webauthn_ceremonies(expires_at);
+
+-- The transports a browser reported for a key at its registration
+-- (WebAuthn §5.2.1 getTransports: "usb", "nfc", ...), comma-separated,
+-- handed back in allowCredentials so that the browser asks for the key
+-- the right way; '' when none were reported.
+ALTER TABLE keys ADD COLUMN transports TEXT NOT NULL DEFAULT '';
+`,
 }

@@ -91,6 +91,9 @@ type Config struct {
 	Now func() time.Time `json:"-"`
 	// Log receives the server's log; slog's default when nil.
 	Log *slog.Logger `json:"-"`
+
+	// Keys in the browser and the self-service portal (portal_config.go).
+	PortalConfig
 }
 
 // GroupAttribute is what members of one directory group get in an
@@ -196,6 +199,7 @@ func (c *Config) Default() {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
+	c.defaultPortal()
 }
 
 // Validate says what is wrong with a defaulted config, all of it at once.
@@ -261,6 +265,7 @@ func (c *Config) Validate() error {
 			break
 		}
 	}
+	errs = append(errs, c.validatePortal()...)
 	return errors.Join(errs...)
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/keydesk/keydesk/desk"
 	"github.com/keydesk/keydesk/directory"
 	"github.com/keydesk/keydesk/fob"
+	"github.com/keydesk/keydesk/internal/browsertest"
 	"github.com/keydesk/keydesk/internal/loadtest"
 	"github.com/keydesk/keydesk/internal/testbin"
 	"github.com/keydesk/keydesk/internal/testclock"
@@ -38,6 +39,7 @@ const radiusSecret = "radius secret shared with the vpn"
 // "vpn" (API key, and RADIUS from loopback), and one administrator of
 // each role.
 type fixture struct {
+	t      testing.TB // the test that made it
 	clock  *clock
 	store  *inventory.Store
 	ver    *verify.Verifier
@@ -49,7 +51,7 @@ type fixture struct {
 
 func newFixture(t testing.TB, cfg Config) *fixture {
 	t.Helper()
-	fx := &fixture{clock: newClock(), tokens: map[verify.Role]string{}}
+	fx := &fixture{t: t, clock: newClock(), tokens: map[verify.Role]string{}}
 	st, err := inventory.Open(context.Background(), teststore.Path(t, t.TempDir(), "keydesk.db"),
 		bytes.Repeat([]byte{7}, inventory.MasterKeySize), inventory.Options{Create: true, Now: fx.clock.Now, Sync: "NORMAL"})
 	if err != nil {
@@ -260,7 +262,16 @@ func (fx *fixture) auditCount(t testing.TB, action string) int {
 	return n
 }
 
-func TestMain(m *testing.M) { os.Exit(teststore.Run(testbin.Wrap(m))) }
+// runFunc runs a test binary's tests, for the wrappers of TestMain.
+type runFunc func() int
+
+func (f runFunc) Run() int { return f() }
+
+// TestMain closes the shared browser and removes the PostgreSQL cluster
+// after the tests.
+func TestMain(m *testing.M) {
+	os.Exit(teststore.Run(runFunc(func() int { return browsertest.Run(testbin.Wrap(m)) })))
+}
 
 // authEntries counts the decisions in the authentication log.
 func (fx *fixture) authEntries(t testing.TB) int {

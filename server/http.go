@@ -29,6 +29,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET /healthz", http.HandlerFunc(s.healthz))
 	handle("GET /metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{}))
 	handle("POST /v1/auth", http.HandlerFunc(s.auth))
+	s.browserRoutes(handle)
 	for _, rt := range s.adminRoutes() {
 		handle(rt.pattern, s.admin(rt))
 	}
@@ -231,21 +232,9 @@ func answerOf(d verify.Decision, detailed bool) authAnswer {
 // right. Only applications may ask.
 func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	key, err := bearer(r)
+	app, err := s.application(r)
 	if err != nil {
 		s.writeError(w, r, err)
-		return
-	}
-	app, err := s.apps.get(r.Context(), s.deps.Callers, key)
-	switch {
-	case errors.Is(err, inventory.ErrNotFound):
-		s.writeError(w, r, unauthenticated("the bearer token is not an application key"))
-		return
-	case err != nil:
-		s.writeError(w, r, err)
-		return
-	case app.Disabled:
-		s.writeError(w, r, unauthenticated("application %s is disabled", app.Name))
 		return
 	}
 	req, err := decode[authRequest](w, r, maxAuthBody)
@@ -253,10 +242,8 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if ok, wait := s.users.allow(req.Username, s.now()); !ok {
-		s.m.limited.WithLabelValues("http", "user").Inc()
-		s.writeError(w, r, &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited",
-			Message: fmt.Sprintf("too many attempts for user %s; try again later", req.Username), RetryAfter: wait})
+	if err := s.limitUser(req.Username); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	from := verify.Origin{Transport: "http", App: app.Name, Source: clientKey(r.RemoteAddr)}

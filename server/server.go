@@ -34,6 +34,7 @@ type Server struct {
 	importing chan struct{}
 	tls       *tls.Config
 	handler   http.Handler
+	web       *web // keys in the browser and the portal
 }
 
 // New checks cfg (after filling in its defaults) and makes a server.
@@ -62,6 +63,11 @@ func New(cfg Config, d Deps) (*Server, error) {
 		}
 		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	w, err := s.newWeb()
+	if err != nil {
+		return nil, err
+	}
+	s.web = w
 	s.handler = s.routes()
 	return s, nil
 }

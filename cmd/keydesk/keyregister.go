@@ -6,7 +6,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -62,7 +61,7 @@ func aaguids(c *cli.Context, flag string) ([]u2f.AAGUID, error) {
 	var out []u2f.AAGUID
 	for _, v := range c.StringSlice(flag) {
 		for _, s := range strings.Split(v, ",") {
-			a, err := parseAAGUID(strings.TrimSpace(s))
+			a, err := u2f.ParseAAGUID(strings.TrimSpace(s))
 			if err != nil {
 				return nil, usagef("--%s: %v", flag, err)
 			}
@@ -70,19 +69,6 @@ func aaguids(c *cli.Context, flag string) ([]u2f.AAGUID, error) {
 		}
 	}
 	return out, nil
-}
-
-// parseAAGUID reads an AAGUID in UUID form.
-func parseAAGUID(s string) (u2f.AAGUID, error) {
-	var a u2f.AAGUID
-	h := strings.ReplaceAll(s, "-", "")
-	if len(h) != 32 || (len(s) != 32 && len(s) != 36) {
-		return a, fmt.Errorf("%q is not an AAGUID (a UUID such as 2a38d610-c3ca-4864-8900-ae3475146b6f)", s)
-	}
-	if _, err := hex.Decode(a[:], []byte(h)); err != nil {
-		return a, fmt.Errorf("%q is not an AAGUID (a UUID such as 2a38d610-c3ca-4864-8900-ae3475146b6f)", s)
-	}
-	return a, nil
 }
 
 // keyDevice is the desk's view of the key plugged in: the protocols its

@@ -78,7 +78,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		ErrWriter: stderr,
 		Flags:     globalFlags(),
 		Commands: []*cli.Command{
-			initCommand(), importCommand(), exportCommand(), batchCommand(), userCommand(), fobCommand(), verifyCommand(), bypassCommand(),
+			initCommand(), importCommand(), exportCommand(), batchCommand(), userCommand(), fobCommand(), verifyCommand(), bypassCommand(), phoneCommand(),
 			keyCommand(), mdsCommand(), softkeyCommand(), auditCommand(), logCommand(), rekeyCommand(), migrateCommand(), directoryCommand(), serveCommand(), adminCommand(), appCommand(),
 			completionCommand(), manCommand(),
 		},

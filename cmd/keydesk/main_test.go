@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base32"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -92,6 +94,7 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"yubiotp": yubiOTPCmd,
+			"totp":    totpCmd,
 			"jsondoc": jsonDocCmd,
 		},
 		RequireExplicitExec: true,
@@ -117,6 +120,20 @@ func yubiOTPCmd(ts *testscript.TestScript, neg bool, args []string) {
 	otp, err := fob.SealYubicoOTP(key, args[1], f)
 	ts.Check(err)
 	ts.Stdout().Write([]byte(otp + "\n"))
+}
+
+// totpCmd prints the code a phone app shows now for the key the last
+// command printed for typing in ("key: ABCD EFGH ..."): totp
+func totpCmd(ts *testscript.TestScript, neg bool, args []string) {
+	m := regexp.MustCompile(`key: +([A-Z2-7 ]+)\n`).FindStringSubmatch(ts.ReadFile("stdout"))
+	if m == nil {
+		ts.Fatalf("no key in stdout")
+	}
+	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ReplaceAll(m[1], " ", ""))
+	ts.Check(err)
+	t := fob.Token{Kind: fob.TOTP, Secret: secret}
+	t.Normalize()
+	ts.Stdout().Write([]byte(t.Code(uint64(t.Step(time.Now()))) + "\n"))
 }
 
 // jsonDocCmd checks that the last command's stdout is exactly one JSON

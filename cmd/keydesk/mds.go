@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/keydesk/keydesk/inventory"
+	"github.com/keydesk/keydesk/u2f"
 	"github.com/keydesk/keydesk/verify"
 )
 
@@ -111,7 +112,7 @@ func mdsShow(c *cli.Context, s *session) error {
 	if err != nil {
 		return err
 	}
-	aaguid, err := parseAAGUID(a[0])
+	aaguid, err := u2f.ParseAAGUID(a[0])
 	if err != nil {
 		return usageError{err}
 	}

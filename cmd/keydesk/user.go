@@ -5,13 +5,14 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/keydesk/keydesk/desk"
 	"github.com/keydesk/keydesk/inventory"
 )
 
 func userCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "user",
-		Usage: "add, list, show, disable and unlock users",
+		Usage: "add, list, show, disable, unlock and invite users",
 		Subcommands: []*cli.Command{
 			{
 				Name: "add", Usage: "add a user", ArgsUsage: "NAME",
@@ -27,6 +28,10 @@ func userCommand() *cli.Command {
 			{Name: "disable", Usage: "refuse every passcode of a user", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: withSession(userDisable(true))},
 			{Name: "enable", Usage: "undo disable", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: withSession(userDisable(false))},
 			{Name: "unlock", Usage: "clear a user's failed passcodes", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: withSession(userUnlock)},
+			{
+				Name: "invite", Usage: "print an enrolment link (30 days) for the user to add a first device in the portal", ArgsUsage: "NAME",
+				Flags: []cli.Flag{portalFlag, jsonFlag}, Action: withSession(userInvite),
+			},
 		},
 	}
 }
@@ -140,4 +145,8 @@ func userUnlock(c *cli.Context, s *session) error {
 		return err
 	}
 	return done(c, fmt.Sprintf("user %s unlocked", a[0]), "user", a[0])
+}
+
+func userInvite(c *cli.Context, s *session) error {
+	return printLink(c, s, (*desk.Desk).Invite, "an enrolment link")
 }
