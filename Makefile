@@ -15,10 +15,13 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 LDFLAGS := $(if $(VERSION),-X main.version=$(VERSION))
 # Debian packages the build and the tests need: cgo for SQLite and libusb,
 # the reference tools the tests check keydesk against (oathtool, radclient,
+# the reference tools the tests check keydesk against (oathtool, radclient,
 # python3-fido2, pskc-utils' csv2pskc and pskc2csv), OpenLDAP (slapd,
-# ldap-utils) for the directory tests, which start their own slapd, and
-# Chromium for the browser tests of the portal and WebAuthn.
-DEB_DEPS := gcc libc6-dev pkg-config libusb-1.0-0-dev oathtool sqlite3 freeradius-utils time slapd ldap-utils python3-fido2 pskc-utils chromium
+# ldap-utils) for the directory tests, which start their own slapd,
+# PostgreSQL for the shared store's tests, which start their own cluster,
+# Chromium for the browser tests of the portal and WebAuthn, and zbar-tools
+# (zbarimg) to read back the QR code the portal draws.
+DEB_DEPS := gcc libc6-dev pkg-config libusb-1.0-0-dev oathtool sqlite3 freeradius-utils time slapd ldap-utils python3-fido2 pskc-utils postgresql chromium zbar-tools
 FUZZTIME ?= 10s
 
 .PHONY: all build deps demo test test-short bench fuzz man install clean

@@ -3,13 +3,14 @@ package desk_test
 import (
 	"crypto/sha256"
 	"errors"
-	"path/filepath"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/keydesk/keydesk/desk"
 	"github.com/keydesk/keydesk/fob"
+	"github.com/keydesk/keydesk/internal/teststore"
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/verify"
 )
@@ -25,7 +26,7 @@ type fixture struct {
 
 func newDesk(t *testing.T) *fixture {
 	t.Helper()
-	fx := &fixture{now: start, path: filepath.Join(t.TempDir(), "keydesk.db")}
+	fx := &fixture{now: start, path: teststore.Path(t, t.TempDir(), "keydesk.db")}
 	key := sha256.Sum256([]byte("keydesk desk tests"))
 	s, err := inventory.Open(t.Context(), fx.path, key[:], inventory.Options{Create: true, Now: func() time.Time { return fx.now }})
 	if err != nil {
@@ -251,3 +252,5 @@ func TestAddFobRefusals(t *testing.T) {
 	}
 	fx.refused(t, "the same serial", func() error { return fx.d.AddFob(ctx, token(" A-2 "), desk.AddFobOptions{}) }, inventory.ErrExists, `"A-2"`)
 }
+
+func TestMain(m *testing.M) { os.Exit(teststore.Run(m)) }

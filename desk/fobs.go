@@ -87,6 +87,9 @@ func (d *Desk) AssignFob(ctx context.Context, serial, user string) error {
 		if f.State != inventory.InStock {
 			return stateError(f, "assign")
 		}
+		if err := refusePhoneFob(tx, f, "assign"); err != nil {
+			return err
+		}
 		u, err := tx.User(user)
 		if err != nil {
 			return err
@@ -106,6 +109,9 @@ func (d *Desk) UnassignFob(ctx context.Context, serial string) error {
 	return d.fobAction(ctx, serial, func(tx *inventory.Tx, f *inventory.Fob) error {
 		if f.State != inventory.Assigned {
 			return stateError(f, "unassign")
+		}
+		if err := refusePhoneFob(tx, f, "unassign"); err != nil {
+			return err
 		}
 		if err := tx.SetFobHolder(f.ID, 0); err != nil {
 			return err
@@ -133,7 +139,7 @@ func (d *Desk) retire(ctx context.Context, serial string, st inventory.State, ve
 		if f.State == inventory.Revoked || f.State == st {
 			return stateError(f, verb)
 		}
-		if err := tx.SetFobState(f.ID, st, d.reason); err != nil {
+		if err := tx.SetFobStateBecause(f.ID, st, d.reason); err != nil {
 			return err
 		}
 		return tx.Audit(d.actor, action, "fob "+serial, d.because(holder(f)))

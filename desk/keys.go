@@ -1,7 +1,10 @@
 package desk
 
 // Security keys at the desk: registration and the test a user makes on
-// the spot, over the key plugged in.
+// the spot, over the key plugged in. A key that speaks CTAP2 is
+// registered as a WebAuthn credential of the institution's relying party;
+// a U2F-only key under the U2F AppID https://<rp_id>, which browsers reach
+// through WebAuthn's appid extension (WebAuthn §10.1.1).
 
 import (
 	"context"
@@ -22,71 +25,206 @@ type Authenticator interface {
 	CheckKeyHandle(ctx context.Context, appParam [u2f.ParamSize]byte, keyHandle []byte) (bool, error)
 }
 
+// CTAP2Authenticator is what the desk asks of a CTAP2 key (CTAP 2.1);
+// hid.Client is the real one.
+type CTAP2Authenticator interface {
+	GetInfo(ctx context.Context) (*u2f.AuthenticatorInfo, error)
+	MakeCredential(ctx context.Context, req *u2f.MakeCredentialRequest, tok *u2f.PINToken) (*u2f.Attestation, error)
+	GetAssertion(ctx context.Context, req *u2f.GetAssertionRequest, tok *u2f.PINToken) (*u2f.Assertion, error)
+	PINTokenWithPermissions(ctx context.Context, pin string, perms u2f.Permission, rpID string) (*u2f.PINToken, error)
+	Reset(ctx context.Context) error
+}
+
+// Device is the security key plugged in, as the desk talks to it: over
+// U2F, over CTAP2, or both, as the key's CTAPHID INIT answer announced.
+type Device struct {
+	U2F   Authenticator      // nil when the key does not speak U2F
+	CTAP2 CTAP2Authenticator // nil when the key does not speak CTAP2
+	// PIN is asked for the key's PIN when, and only when, the key or the
+	// rules need it; it returns "" when there is none to give. Nil: no
+	// PIN can be given.
+	PIN func() (string, error)
+}
+
+// ErrPINRequired is returned when the key wants its PIN (it has one, or
+// the rules require user verification) and none was given.
+var ErrPINRequired = errors.New("the key has a PIN and needs it, but none was given")
+
+// ErrNoPIN is returned when the rules require a PIN and the key has none
+// yet.
+var ErrNoPIN = verify.Refusef("the rules require a PIN, and the key has none: set one first (keydesk key pin set)")
+
+// KeyRules are the rules a key is registered and tested under.
+type KeyRules struct {
+	// RPID is the relying party keys are registered for: the domain of
+	// the institution's logins, e.g. "example.edu". Empty: keys are
+	// registered over U2F under AppID only, as keydesk did before CTAP2.
+	RPID string
+	// Origin is the origin the client data names; "https://"+RPID when
+	// empty.
+	Origin string
+	// AppID is the U2F AppID of U2F-only keys; "https://"+RPID when
+	// empty.
+	AppID string
+	// RequirePIN: the key must verify its user with its PIN (UV) at
+	// registration, and at a test.
+	RequirePIN bool
+	// Registration is what verify requires of an attestation: trust,
+	// RequireTrusted, the AAGUID lists. Its RequireUV is RequirePIN, and
+	// its MDS, when nil, is the BLOB last imported into the inventory.
+	Registration verify.RegistrationPolicy
+}
+
+func (r KeyRules) appID() string {
+	if r.AppID != "" {
+		return r.AppID
+	}
+	if r.RPID == "" {
+		return ""
+	}
+	return "https://" + r.RPID
+}
+
+func (r KeyRules) origin(rpID string) string {
+	if r.Origin != "" && rpID == r.RPID {
+		return r.Origin
+	}
+	if rpID == "" {
+		return r.appID() // a U2F registration under AppID alone
+	}
+	return "https://" + rpID
+}
+
+// KeyRequest is a registration the clerk asks for.
+type KeyRequest struct {
+	User string
+	Name string // the key's nickname; its model when empty
+	// Resident asks for a discoverable credential (CTAP2 "rk"): the key
+	// keeps the user's account, for logins without a user name.
+	Resident bool
+}
+
 // KeyRegistration is what registering found.
 type KeyRegistration struct {
 	Key         inventory.Key
 	Attestation verify.Attestation
+
+	userHandle []byte // a user handle made for this registration, to store with it
 }
 
-// RegisterKey registers the key dev to user: it refuses a key already
-// registered to anyone, asks the key to register against a fresh random
-// challenge (the key waits for a touch), has verify check the signature
-// and the attestation under the policy, and stores the key.
-func (d *Desk) RegisterKey(ctx context.Context, dev Authenticator, user, name string, p verify.KeyPolicy) (KeyRegistration, error) {
-	u, err := d.store.User(ctx, user)
+// RegisterKey registers the key dev to the user: over CTAP2 for
+// rules.RPID when the key speaks it, otherwise over U2F under the AppID.
+// It refuses a key that already holds a registration of anyone's, makes
+// the key attest a new credential over a fresh challenge (the key waits
+// for a touch), has verify judge the attestation under the rules, and
+// stores the key with its audit entry.
+func (d *Desk) RegisterKey(ctx context.Context, dev Device, req KeyRequest, rules KeyRules) (KeyRegistration, error) {
+	u, err := d.store.User(ctx, req.User)
 	if err != nil {
 		return KeyRegistration{}, err
 	}
 	if u.Disabled {
-		return KeyRegistration{}, verify.Refusef("user %s is disabled", user)
+		return KeyRegistration{}, verify.Refusef("user %s is disabled", req.User)
 	}
-	app := verify.AppParam(p.AppID)
-	known, err := d.store.RegisteredKeys(ctx, p.AppID)
+	if rules.appID() == "" {
+		return KeyRegistration{}, errors.New("no relying party to register the key for: name one (e.g. example.edu)")
+	}
+	known, err := d.store.ActiveKeys(ctx)
 	if err != nil {
 		return KeyRegistration{}, err
 	}
-	// U2F §5.2: a check-only authentication tells whether the key made a
-	// handle, without a touch; this is how a key is recognised.
-	for _, k := range known {
-		mine, err := dev.CheckKeyHandle(ctx, app, k.KeyHandle)
-		if err != nil {
-			return KeyRegistration{}, fmt.Errorf("asking the key about registered handles: %w", err)
-		}
-		if mine {
-			return KeyRegistration{}, fmt.Errorf("%w: this key is registered to %s as %q (key #%d)", verify.ErrKeyRegistered, k.User, k.Name, k.ID)
+	if dev.U2F != nil {
+		if err := refuseKnownU2F(ctx, dev.U2F, known); err != nil {
+			return KeyRegistration{}, err
 		}
 	}
-	challenge, err := d.challenge()
+	if rules.Registration.MDS == nil {
+		if rules.Registration.MDS, err = d.MDS(ctx); err != nil {
+			return KeyRegistration{}, err
+		}
+	}
+	rules.Registration.RequireUV = rules.RequirePIN
+	var reg KeyRegistration
+	switch {
+	case dev.CTAP2 != nil && rules.RPID != "":
+		reg, err = d.registerCTAP2(ctx, dev, u, req, rules, known)
+	case dev.U2F != nil:
+		if req.Resident {
+			return KeyRegistration{}, verify.Refusef("a U2F-only key cannot keep a resident credential")
+		}
+		reg, err = d.registerU2F(ctx, dev.U2F, u, rules)
+	case dev.CTAP2 != nil:
+		return KeyRegistration{}, errors.New("the key speaks CTAP2 only, which needs the relying party (rp id) to register for")
+	default:
+		return KeyRegistration{}, errors.New("the key speaks neither U2F nor CTAP2")
+	}
 	if err != nil {
 		return KeyRegistration{}, err
 	}
-	reg, err := dev.Register(ctx, challenge, app)
-	if err != nil {
-		return KeyRegistration{}, err
+	if req.Name != "" {
+		reg.Key.Name = req.Name
 	}
-	att, err := verify.CheckRegistration(reg, app, challenge, p.Trust, d.store.Now())
-	if err != nil {
-		return KeyRegistration{}, err
+	if reg.Key.Name == "" {
+		reg.Key.Name = or(reg.Attestation.Model, "security key")
 	}
-	if err := p.Admit(att); err != nil {
-		return KeyRegistration{}, err
+	return d.storeKey(ctx, u, reg)
+}
+
+// storeKey adds the registration, and the user's WebAuthn user handle
+// if this is the first, with the audit entry.
+func (d *Desk) storeKey(ctx context.Context, u inventory.User, reg KeyRegistration) (KeyRegistration, error) {
+	k, att := reg.Key, reg.Attestation
+	how := "U2F under AppID " + k.AppID
+	if k.Kind == inventory.KeyCTAP2 {
+		how = "CTAP2 for " + k.RPID
+		if k.Resident {
+			how += ", resident"
+		}
 	}
-	if name == "" {
-		name = att.Model
+	if k.UserVerified {
+		how += ", PIN verified"
 	}
-	k := inventory.Key{Name: name, KeyHandle: reg.KeyHandle, PublicKey: reg.PublicKey, AppID: p.AppID,
-		Certificate: reg.Certificate, Attestation: att.Result, Model: att.Model, AAGUID: att.AAGUID}
-	err = d.update(ctx, func(tx *inventory.Tx) error {
+	err := d.update(ctx, func(tx *inventory.Tx) error {
+		if reg.userHandle != nil {
+			if err := tx.SetUserWebAuthnID(u.ID, reg.userHandle); err != nil {
+				return fmt.Errorf("user %s got a user handle while the key was registered; register it again: %w", u.Name, err)
+			}
+		}
+		var err error
 		if k, err = tx.AddKey(u.ID, k); err != nil {
 			return err
 		}
 		k.User = u.Name
-		return tx.Audit(d.actor, "key register", "user "+u.Name, fmt.Sprintf("key #%d %q, %s, attestation %s", k.ID, k.Name, att.Model, att.Result))
+		return tx.Audit(d.actor, "key register", "user "+u.Name,
+			fmt.Sprintf("key #%d %q, %s, %s, attestation %s", k.ID, k.Name, or(att.Model, "unknown model"), how, att.Result))
 	})
 	if err != nil {
 		return KeyRegistration{}, err
 	}
 	return KeyRegistration{Key: k, Attestation: att}, nil
+}
+
+// refuseKnownU2F asks the key, with U2F's check-only authentication (U2F
+// raw message formats §5.1, no touch), whether it made any registered
+// U2F key handle, under that key's own AppID.
+func refuseKnownU2F(ctx context.Context, dev Authenticator, known []inventory.Key) error {
+	for _, k := range known {
+		if k.Kind != inventory.KeyU2F {
+			continue
+		}
+		mine, err := dev.CheckKeyHandle(ctx, verify.AppParam(k.AppID), k.KeyHandle)
+		if err != nil {
+			return fmt.Errorf("asking the key about registered handles: %w", err)
+		}
+		if mine {
+			return registeredTo(k)
+		}
+	}
+	return nil
+}
+
+func registeredTo(k inventory.Key) error {
+	return fmt.Errorf("%w: this key is registered to %s as %q (key #%d)", verify.ErrKeyRegistered, k.User, k.Name, k.ID)
 }
 
 func (d *Desk) challenge() ([u2f.ParamSize]byte, error) {
@@ -98,21 +236,22 @@ func (d *Desk) challenge() ([u2f.ParamSize]byte, error) {
 }
 
 // TestKey checks that the key plugged in is one of user's and works: it
-// finds which of the user's keys it is (check-only, no touch), asks for a
-// touch, and lets verify judge the answer. The answer is a decision, as a
-// code's is: a key that is not the user's, a bad signature or a counter
-// that did not grow is a denial. A counter that did not grow is also an
-// audit entry: two keys answering with one key's secret is what a clone
-// looks like. An error means no decision was made.
-func (d *Desk) TestKey(ctx context.Context, dev Authenticator, user string, p verify.KeyPolicy, from verify.Origin) (verify.Decision, error) {
-	dec, err := d.testKey(ctx, dev, user, p, from)
+// finds which of the user's keys it is (U2F check-only, or the CTAP2
+// credentials of each relying party), asks for a touch, and lets verify
+// judge the answer. The answer is a decision, as a code's is: a key that
+// is not the user's, a bad signature or a counter that did not grow is a
+// denial. A counter that did not grow is also an audit entry: two keys
+// answering with one key's secret is what a clone looks like. An error
+// means no decision was made.
+func (d *Desk) TestKey(ctx context.Context, dev Device, user string, rules KeyRules, from verify.Origin) (verify.Decision, error) {
+	dec, err := d.testKey(ctx, dev, user, rules, from)
 	if err != nil || dec.Allow || errors.Is(dec.Denial, verify.ErrCounter) {
 		return dec, err // an allow and a clone were logged with their own changes
 	}
 	return dec, d.update(ctx, func(tx *inventory.Tx) error { return verify.Record(tx, user, from, dec) })
 }
 
-func (d *Desk) testKey(ctx context.Context, dev Authenticator, user string, p verify.KeyPolicy, from verify.Origin) (verify.Decision, error) {
+func (d *Desk) testKey(ctx context.Context, dev Device, user string, rules KeyRules, from verify.Origin) (verify.Decision, error) {
 	u, err := d.store.User(ctx, user)
 	switch {
 	case errors.Is(err, inventory.ErrNotFound):
@@ -126,65 +265,52 @@ func (d *Desk) testKey(ctx context.Context, dev Authenticator, user string, p ve
 	if err != nil {
 		return verify.Decision{}, err
 	}
-	app := verify.AppParam(p.AppID)
-	var key *inventory.Key
-	active := 0
-	for i := range keys {
-		k := &keys[i]
-		if k.State != inventory.KeyActive || k.AppID != p.AppID {
-			continue
+	var u2fKeys, ctap2Keys []inventory.Key
+	for _, k := range keys {
+		switch {
+		case k.State != inventory.KeyActive:
+		case k.Kind == inventory.KeyCTAP2:
+			ctap2Keys = append(ctap2Keys, k)
+		default:
+			u2fKeys = append(u2fKeys, k)
 		}
-		active++
-		mine, err := dev.CheckKeyHandle(ctx, app, k.KeyHandle)
+	}
+	if dev.U2F != nil {
+		key, err := findU2F(ctx, dev.U2F, u2fKeys)
 		if err != nil {
-			return verify.Decision{}, fmt.Errorf("asking the key about its handles: %w", err)
+			return verify.Decision{}, err
 		}
-		if mine {
-			key = k
-			break
+		if key != nil {
+			return d.testU2F(ctx, dev.U2F, u, *key, from)
 		}
 	}
-	if key == nil {
-		return verify.Decision{Method: "key", Denial: fmt.Errorf("%w: the key plugged in is none of the %d active key(s) registered to %s", verify.ErrNoKey, active, user)}, nil
+	if dev.CTAP2 != nil && len(ctap2Keys) > 0 {
+		dec, found, err := d.testCTAP2(ctx, dev, u, ctap2Keys, rules, from)
+		if err != nil || found {
+			return dec, err
+		}
 	}
-	challenge, err := d.challenge()
-	if err != nil {
-		return verify.Decision{}, err
-	}
-	auth, err := dev.Authenticate(ctx, challenge, app, key.KeyHandle)
-	if err != nil {
-		return verify.Decision{}, err
-	}
-	var dec verify.Decision
-	err = d.update(ctx, func(tx *inventory.Tx) error {
-		// Re-read the key under the write lock: the counter check and its
-		// update must be one step, or two racing tests could both pass.
-		current, err := tx.UserKey(u.ID, fmt.Sprint(key.ID))
-		if err != nil {
-			return err
-		}
-		if dec, err = verify.JudgeKey(&current, auth, app, challenge); err != nil {
-			return err
-		}
-		if errors.Is(dec.Denial, verify.ErrCounter) {
-			if err := tx.Audit(d.actor, "key clone suspected", "user "+user,
-				fmt.Sprintf("key #%d %q answered with counter %d, last seen %d", current.ID, current.Name, auth.Counter, current.Counter)); err != nil {
-				return err
-			}
-			return verify.Record(tx, u.Name, from, dec)
-		}
-		if !dec.Allow {
-			return nil
-		}
-		if err := tx.RecordKeyUse(current.ID, auth.Counter); err != nil {
+	active := len(u2fKeys) + len(ctap2Keys)
+	return verify.Decision{Method: "key", Denial: fmt.Errorf("%w: the key plugged in is none of the %d active key(s) registered to %s", verify.ErrNoKey, active, user)}, nil
+}
+
+// judged records a key's decision in the update that stores its use: the
+// new counter on an allow, an audit entry on a suspected clone.
+func (d *Desk) judged(tx *inventory.Tx, u inventory.User, k inventory.Key, counter uint32, from verify.Origin, dec verify.Decision) error {
+	if errors.Is(dec.Denial, verify.ErrCounter) {
+		if err := tx.Audit(d.actor, "key clone suspected", "user "+u.Name,
+			fmt.Sprintf("key #%d %q answered with counter %d, last seen %d", k.ID, k.Name, counter, k.Counter)); err != nil {
 			return err
 		}
 		return verify.Record(tx, u.Name, from, dec)
-	})
-	if err != nil {
-		return verify.Decision{}, err
 	}
-	return dec, nil
+	if !dec.Allow {
+		return nil
+	}
+	if err := tx.RecordKeyUse(k.ID, counter); err != nil {
+		return err
+	}
+	return verify.Record(tx, u.Name, from, dec)
 }
 
 // RemoveKey takes a user's security key out of use; it stays on record.

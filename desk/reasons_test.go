@@ -13,7 +13,7 @@ import (
 func TestReasons(t *testing.T) {
 	fx := newDesk(t)
 	ctx := t.Context()
-	fx.user(t, "ann")
+	fx.addUser(t, "ann")
 	fx.holds(t, "ann", "R-1", nil)
 	fx.act(t, "lost", func() error { return fx.d.Because("  left on the 8:15 bus ").ReportLost(ctx, "R-1") },
 		"fob lost", "fob R-1", "held by ann; reason: left on the 8:15 bus")

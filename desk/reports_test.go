@@ -14,7 +14,7 @@ import (
 	"github.com/keydesk/keydesk/verify"
 )
 
-func (fx *fixture) user(t *testing.T, name string) {
+func (fx *fixture) addUser(t *testing.T, name string) {
 	t.Helper()
 	if _, err := fx.d.AddUser(t.Context(), inventory.User{Name: name}); err != nil {
 		t.Fatal(err)
@@ -81,7 +81,7 @@ func TestReportNoFactor(t *testing.T) {
 	fx := newDesk(t)
 	ctx := t.Context()
 	for _, u := range []string{"bea", "cal", "dan", "eve", "fay", "gus", "hal", "ivy", "jo", "kim", "lou"} {
-		fx.user(t, u)
+		fx.addUser(t, u)
 	}
 	fx.holds(t, "bea", "B-1", nil)
 	fx.holds(t, "cal", "C-1", func(tok *fob.Token) { tok.NotAfter = fx.now.Add(-time.Hour) })
@@ -163,7 +163,7 @@ func lockFob(t *testing.T, fx *fixture, serial string) {
 func TestReportStock(t *testing.T) {
 	fx := newDesk(t)
 	ctx := t.Context()
-	fx.user(t, "ann")
+	fx.addUser(t, "ann")
 	csv := "S-1,3132333435363738393031323334353637383930,hotp,6,0\nS-2,3132333435363738393031323334353637383931,hotp,6,0\nS-3,3132333435363738393031323334353637383932,totp,6,30\n"
 	if _, err := fx.d.Import(ctx, desk.ImportRequest{Files: []desk.SeedFile{{Name: "box.csv", R: strings.NewReader(csv)}}}); err != nil {
 		t.Fatal(err)
@@ -192,8 +192,8 @@ func TestReportUnused(t *testing.T) {
 	fx := newDesk(t)
 	ctx := t.Context()
 	v := verify.New(fx.s, verify.DefaultPolicy)
-	fx.user(t, "ann")
-	fx.user(t, "ben")
+	fx.addUser(t, "ann")
+	fx.addUser(t, "ben")
 	t0 := fx.now
 	fx.holds(t, "ann", "U-never", nil) // assigned at t0, never used
 	fx.holds(t, "ann", "U-used", nil)  // used at t0+2d
@@ -278,7 +278,7 @@ func TestReportUnused(t *testing.T) {
 func TestReportExpiring(t *testing.T) {
 	fx := newDesk(t)
 	ctx := t.Context()
-	fx.user(t, "ann")
+	fx.addUser(t, "ann")
 	day := 24 * time.Hour
 	fx.holds(t, "ann", "X-past", func(tok *fob.Token) { tok.NotAfter = fx.now.Add(-day) })
 	fx.holds(t, "", "X-10d", func(tok *fob.Token) { tok.NotAfter = fx.now.Add(10 * day) })
@@ -317,8 +317,8 @@ func TestReportExpiring(t *testing.T) {
 
 func TestReportLocked(t *testing.T) {
 	fx := newDesk(t)
-	fx.user(t, "old")
-	fx.user(t, "new")
+	fx.addUser(t, "old")
+	fx.addUser(t, "new")
 	fx.holds(t, "new", "L-1", nil)
 	t0 := fx.now
 	lockUser(t, fx, "old")
@@ -360,7 +360,7 @@ func TestReportBypass(t *testing.T) {
 	ctx := t.Context()
 	v := verify.New(fx.s, verify.DefaultPolicy)
 	for _, u := range []string{"zed", "amy", "bo"} {
-		fx.user(t, u)
+		fx.addUser(t, u)
 	}
 	issue := func(user string, ttl time.Duration) []string {
 		t.Helper()
@@ -424,8 +424,8 @@ func TestReportRefusals(t *testing.T) {
 func TestUsersWithFactorsAndTotals(t *testing.T) {
 	fx := newDesk(t)
 	ctx := t.Context()
-	fx.user(t, "ann")
-	fx.user(t, "bob")
+	fx.addUser(t, "ann")
+	fx.addUser(t, "bob")
 	fx.holds(t, "ann", "A-1", nil)
 	fx.holds(t, "ann", "A-2", func(tok *fob.Token) { tok.Kind, tok.Period = fob.TOTP, 30 })
 	fx.holds(t, "ann", "A-3", func(tok *fob.Token) { tok.NotAfter = fx.now })
@@ -453,5 +453,42 @@ func TestUsersWithFactorsAndTotals(t *testing.T) {
 	}
 	if tot, err := fx.d.FobTotals(ctx, inventory.FobFilter{User: "ann", State: inventory.Assigned}); err != nil || tot.Total != 3 {
 		t.Errorf("ann's assigned fobs: %+v %v", tot, err)
+	}
+}
+
+// A paired phone app is a factor of its own: counted as a phone app, not
+// a fob, never stock, and idle from its pairing; a pending one is none.
+func TestReportsCountPhoneApps(t *testing.T) {
+	fx := newDesk(t)
+	ctx := t.Context()
+	fx.addUser(t, "pam")
+	fx.addUser(t, "pen")
+	seed, err := fx.d.AddPhoneApp(ctx, "pam", "Example University")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.d.ActivatePhoneApp(ctx, "pam", seed.PhoneApp.ID, phoneCode(t, seed.Secret, fx.now)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.d.AddPhoneApp(ctx, "pen", "Example University"); err != nil {
+		t.Fatal(err)
+	}
+	users, err := fx.d.UsersWithFactors(ctx, inventory.UserFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users) != 2 || users[0].Factors != (inventory.Factors{Phones: 1}) || users[1].Factors != (inventory.Factors{}) {
+		t.Errorf("users with factors: %+v", users)
+	}
+	if got := fx.report(t, desk.ReportNoFactor, desk.ReportQuery{}).Rows.([]inventory.NoFactorUser); len(got) != 1 || got[0].Name != "pen" {
+		t.Errorf("no factor: %+v, want pen (pending app) alone", got)
+	}
+	if rows := fx.report(t, desk.ReportStock, desk.ReportQuery{}).Rows.([]inventory.StockRow); len(rows) != 0 {
+		t.Errorf("stock holds the phone app: %+v", rows)
+	}
+	fx.now = fx.now.Add(10 * 24 * time.Hour)
+	rows := fx.report(t, desk.ReportUnused, desk.ReportQuery{Days: 7}).Rows.([]inventory.UnusedFactor)
+	if len(rows) != 1 || rows[0].Kind != "phone" || rows[0].User != "pam" {
+		t.Errorf("unused: %+v, want pam's phone app", rows)
 	}
 }

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 	"unicode"
-
-	sqlite3 "github.com/mattn/go-sqlite3"
 )
 
 // Prefixes of the credentials the server hands out, so that a token in a
@@ -89,7 +87,7 @@ func (tx *Tx) AddAdmin(name, role, by string) (Admin, string, error) {
 	if err := CheckName("admin", name); err != nil {
 		return Admin{}, "", err
 	}
-	token, err := newCredential(tx.w.s.currentKeys().rand, AdminTokenPrefix)
+	token, err := newCredential(tx.s.currentKeys().rand, AdminTokenPrefix)
 	if err != nil {
 		return Admin{}, "", err
 	}
@@ -97,23 +95,18 @@ func (tx *Tx) AddAdmin(name, role, by string) (Admin, string, error) {
 	if err := tx.nameFree("admins", "admin", name); err != nil {
 		return Admin{}, "", err
 	}
-	res, err := tx.exec(tx.ctx, `INSERT INTO admins(name, role, token_hash, created_by, created_at) VALUES (?, ?, ?, ?, ?)`,
-		name, role, tx.w.s.adminHash(token), by, a.CreatedAt.Unix())
+	id, added, err := tx.insert(`INSERT INTO admins(name, role, token_hash, created_by, created_at) VALUES (?, ?, ?, ?, ?)`,
+		name, role, tx.s.adminHash(token), by, a.CreatedAt.Unix())
 	switch {
-	case isUnique(err):
-		return Admin{}, "", fmt.Errorf("admin %q: %w", name, ErrExists)
 	case isCheck(err):
 		return Admin{}, "", fmt.Errorf("admin %q: the inventory knows no role %q", name, role)
 	case err != nil:
 		return Admin{}, "", err
+	case !added:
+		return Admin{}, "", fmt.Errorf("admin %q: %w", name, ErrExists)
 	}
-	a.ID, _ = res.LastInsertId()
+	a.ID = id
 	return a, token, nil
-}
-
-func isCheck(err error) bool {
-	var se sqlite3.Error
-	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintCheck
 }
 
 // AdminByToken finds the administrator a token belongs to, disabled or

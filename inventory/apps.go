@@ -154,14 +154,18 @@ func (tx *Tx) AddApplication(n NewApplication, by string) (Application, string, 
 	if err := tx.nameFree("applications", "application", n.Name); err != nil {
 		return Application{}, "", err
 	}
-	s := tx.w.s
+	s := tx.s
 	key, err := newCredential(s.currentKeys().rand, AppKeyPrefix)
 	if err != nil {
 		return Application{}, "", err
 	}
 	var sealed []byte
 	if n.RADIUSSecret != nil {
-		if sealed, err = s.currentKeys().sealValue(n.RADIUSSecret, appRow(n.Name)); err != nil {
+		k, err := tx.sealer()
+		if err != nil {
+			return Application{}, "", err
+		}
+		if sealed, err = k.sealValue(n.RADIUSSecret, appRow(n.Name)); err != nil {
 			return Application{}, "", err
 		}
 	}
@@ -176,15 +180,15 @@ func (tx *Tx) AddApplication(n NewApplication, by string) (Application, string, 
 	for _, p := range n.RADIUSSources {
 		a.RADIUSSources = append(a.RADIUSSources, p.Masked())
 	}
-	res, err := tx.exec(tx.ctx, `INSERT INTO applications(name, key_hash, radius_secret, radius_sources, radius_mode, detailed_reasons, created_by, created_at)
+	id, added, err := tx.insert(`INSERT INTO applications(name, key_hash, radius_secret, radius_sources, radius_mode, detailed_reasons, created_by, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, n.Name, s.appKeyHash(key), sealed, encodeSources(a.RADIUSSources), string(mode), n.DetailedReasons, by, a.CreatedAt.Unix())
-	if isUnique(err) {
-		return Application{}, "", fmt.Errorf("application %q: %w", n.Name, ErrExists)
-	}
 	if err != nil {
 		return Application{}, "", err
 	}
-	a.ID, _ = res.LastInsertId()
+	if !added {
+		return Application{}, "", fmt.Errorf("application %q: %w", n.Name, ErrExists)
+	}
+	a.ID = id
 	return a, key, nil
 }
 

@@ -24,11 +24,16 @@ type AuditEntry struct {
 // Audit appends an entry to the chain, in the same transaction as the
 // change it records, so that neither lands without the other.
 func (tx *Tx) Audit(actor, action, subject, detail string) error {
-	head, _, err := readHead(tx.ctx, tx)
+	head, found, err := readHead(tx.ctx, tx)
 	if err != nil {
 		return fmt.Errorf("failed to write the audit log: %w", err)
 	}
-	k := tx.w.s.currentKeys()
+	k := tx.s.currentKeys()
+	if found && !k.headSound(head) {
+		// The head was MACed under another key: another server rekeyed
+		// the inventory, and this one would write under the old key.
+		return fmt.Errorf("failed to write the audit log: %w: the audit head is not under this server's master key (the inventory was rekeyed, or the head altered); restart with the inventory's key and run keydesk audit verify", ErrWrongKey)
+	}
 	e := AuditEntry{ID: head.id + 1, At: tx.now.UTC().Truncate(time.Second), Actor: actor, Action: action, Subject: subject, Detail: detail}
 	e.MAC = k.auditMAC(head.mac, &e)
 	if _, err := tx.exec(tx.ctx, `INSERT INTO audit(id, at, actor, action, subject, detail, mac) VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -69,7 +74,7 @@ func (s *Store) AuditLog(ctx context.Context, f AuditFilter, fn func(AuditEntry)
 	}
 	q := `SELECT id, at, actor, action, subject, detail, mac FROM audit` + cond + ` ORDER BY id`
 	if f.Limit > 0 {
-		q = fmt.Sprintf(`SELECT * FROM (SELECT id, at, actor, action, subject, detail, mac FROM audit%s ORDER BY id DESC LIMIT %d) ORDER BY id`, cond, f.Limit)
+		q = fmt.Sprintf(`SELECT * FROM (SELECT id, at, actor, action, subject, detail, mac FROM audit%s ORDER BY id DESC LIMIT %d) AS newest ORDER BY id`, cond, f.Limit)
 	}
 	return auditRows(ctx, s.db, fn, q, args...)
 }
@@ -120,7 +125,11 @@ type AuditSummary struct {
 // Options.AuditHeadFile) in a file: a log shorter than either says, or a
 // head that is gone while the inventory holds anything, is an error.
 func (s *Store) VerifyAudit(ctx context.Context) (AuditSummary, error) {
-	sum, err := verifyChain(ctx, s.db, s.currentKeys())
+	var sum AuditSummary
+	err := s.snapshot(ctx, func(q querier) (err error) {
+		sum, err = verifyChain(ctx, q, s.currentKeys())
+		return err
+	})
 	if err != nil || s.headFile == "" {
 		return sum, err
 	}

@@ -1,7 +1,6 @@
 package inventory_test
 
 import (
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keydesk/keydesk/internal/teststore"
 	"github.com/keydesk/keydesk/inventory"
 )
 
@@ -60,32 +60,32 @@ func TestVerifyAuditSound(t *testing.T) {
 func TestVerifyAuditFindsTampering(t *testing.T) {
 	cases := []struct {
 		name   string
-		tamper func(t *testing.T, db *sql.DB)
+		tamper func(t *testing.T, db *teststore.DB)
 		id     int64
 		reason string
 	}{
-		{"detail changed", func(t *testing.T, db *sql.DB) {
+		{"detail changed", func(t *testing.T, db *teststore.DB) {
 			mustExec(t, db, `UPDATE audit SET detail = 'to mallory' WHERE id = 3`)
 		}, 3, "MAC"},
-		{"actor of the first entry changed", func(t *testing.T, db *sql.DB) {
+		{"actor of the first entry changed", func(t *testing.T, db *teststore.DB) {
 			mustExec(t, db, `UPDATE audit SET actor = 'admin' WHERE id = 1`)
 		}, 1, "MAC"},
-		{"time changed", func(t *testing.T, db *sql.DB) {
+		{"time changed", func(t *testing.T, db *teststore.DB) {
 			mustExec(t, db, `UPDATE audit SET at = at - 3600 WHERE id = 4`)
 		}, 4, "MAC"},
-		{"MAC of the last entry changed", func(t *testing.T, db *sql.DB) {
-			mustExec(t, db, `UPDATE audit SET mac = zeroblob(32) WHERE id = 6`)
+		{"MAC of the last entry changed", func(t *testing.T, db *teststore.DB) {
+			mustExec(t, db, `UPDATE audit SET mac = ? WHERE id = 6`, make([]byte, 32))
 		}, 6, "MAC"},
-		{"middle entry deleted", func(t *testing.T, db *sql.DB) {
+		{"middle entry deleted", func(t *testing.T, db *teststore.DB) {
 			mustExec(t, db, `DELETE FROM audit WHERE id = 3`)
 		}, 3, "missing"},
-		{"last entry deleted", func(t *testing.T, db *sql.DB) {
+		{"last entry deleted", func(t *testing.T, db *teststore.DB) {
 			mustExec(t, db, `DELETE FROM audit WHERE id = 6`)
 		}, 6, "missing"},
-		{"last two entries deleted", func(t *testing.T, db *sql.DB) {
+		{"last two entries deleted", func(t *testing.T, db *teststore.DB) {
 			mustExec(t, db, `DELETE FROM audit WHERE id >= 5`)
 		}, 5, "missing"},
-		{"last two entries deleted and the head made to fit", func(t *testing.T, db *sql.DB) {
+		{"last two entries deleted and the head made to fit", func(t *testing.T, db *teststore.DB) {
 			mustExec(t, db, `DELETE FROM audit WHERE id >= 5`)
 			var mac []byte
 			db.QueryRow(`SELECT mac FROM audit WHERE id = 4`).Scan(&mac)
@@ -95,35 +95,35 @@ func TestVerifyAuditFindsTampering(t *testing.T) {
 			forged := append(mac, 0, 0, 0, 0, 0, 0, 0, 4)
 			mustExec(t, db, `UPDATE meta SET value = ? WHERE name = 'audit_head'`, forged)
 		}, 0, "older keydesk"},
-		{"last two entries deleted and the head given a new id", func(t *testing.T, db *sql.DB) {
+		{"last two entries deleted and the head given a new id", func(t *testing.T, db *teststore.DB) {
 			mustExec(t, db, `DELETE FROM audit WHERE id >= 5`)
 			var head []byte
 			db.QueryRow(`SELECT value FROM meta WHERE name = 'audit_head'`).Scan(&head)
 			head[8] = 4 // entry 6 → 4, tag kept
 			mustExec(t, db, `UPDATE meta SET value = ? WHERE name = 'audit_head'`, head)
 		}, 4, "altered"},
-		{"the whole log and its head deleted", func(t *testing.T, db *sql.DB) {
+		{"the whole log and its head deleted", func(t *testing.T, db *teststore.DB) {
 			mustExec(t, db, `INSERT INTO users(name, created_at) VALUES ('ada', 0)`)
 			mustExec(t, db, `DELETE FROM audit`)
 			mustExec(t, db, `DELETE FROM meta WHERE name = 'audit_head'`)
 		}, 0, "gone"},
-		{"entry appended", func(t *testing.T, db *sql.DB) {
+		{"entry appended", func(t *testing.T, db *teststore.DB) {
 			mustExec(t, db, `INSERT INTO audit(id, at, actor, action, subject, detail, mac)
 				SELECT 7, at, actor, action, subject, detail, mac FROM audit WHERE id = 6`)
 		}, 7, "MAC"},
-		{"entry inserted in the middle", func(t *testing.T, db *sql.DB) {
+		{"entry inserted in the middle", func(t *testing.T, db *teststore.DB) {
 			for id := auditEntries; id >= 4; id-- {
 				mustExec(t, db, `UPDATE audit SET id = id + 1 WHERE id = ?`, id)
 			}
 			mustExec(t, db, `INSERT INTO audit(id, at, actor, action, subject, detail, mac)
 				SELECT 4, at, actor, action, subject, 'forged', mac FROM audit WHERE id = 3`)
 		}, 4, "MAC"},
-		{"two entries swapped", func(t *testing.T, db *sql.DB) {
+		{"two entries swapped", func(t *testing.T, db *teststore.DB) {
 			mustExec(t, db, `UPDATE audit SET id = 100 WHERE id = 2`)
 			mustExec(t, db, `UPDATE audit SET id = 2 WHERE id = 5`)
 			mustExec(t, db, `UPDATE audit SET id = 5 WHERE id = 100`)
 		}, 2, "MAC"},
-		{"whole entries' contents swapped, MACs kept in place", func(t *testing.T, db *sql.DB) {
+		{"whole entries' contents swapped, MACs kept in place", func(t *testing.T, db *teststore.DB) {
 			mustExec(t, db, `UPDATE audit SET subject = CASE id WHEN 2 THEN 'fob F-5' ELSE 'fob F-2' END,
 				detail = CASE id WHEN 2 THEN 'to user5' ELSE 'to user2' END WHERE id IN (2, 5)`)
 		}, 2, "MAC"},

@@ -77,9 +77,15 @@ func decodeHead(b []byte) (auditHead, error) {
 }
 
 // readHead reads the head in the database; found is false when it is gone.
+// Inside an update the row is held until the update ends: every entry
+// follows the one before it, whichever server writes it.
 func readHead(ctx context.Context, q querier) (h auditHead, found bool, err error) {
+	lock := ""
+	if _, ok := q.(*Tx); ok {
+		lock = " FOR UPDATE"
+	}
 	var b []byte
-	err = q.queryRow(ctx, `SELECT value FROM meta WHERE name = 'audit_head'`).Scan(&b)
+	err = q.queryRow(ctx, `SELECT value FROM meta WHERE name = 'audit_head'`+lock).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return auditHead{}, false, nil
 	}
@@ -94,17 +100,17 @@ func (tx *Tx) writeHead(h auditHead) error {
 	_, err := tx.exec(tx.ctx, `INSERT INTO meta(name, value) VALUES ('audit_head', ?)
 		ON CONFLICT(name) DO UPDATE SET value = excluded.value`, encodeHead(h))
 	if err == nil {
-		prev := tx.w.head
-		tx.w.head = &h
-		tx.onAbort(func() { tx.w.head = prev })
+		prev := tx.g.head
+		tx.g.head = &h
+		tx.onAbort(func() { tx.g.head = prev })
 	}
 	return err
 }
 
 // rekeyedHead marks the group's head as MACed under a new key.
 func (tx *Tx) rekeyedHead() {
-	tx.w.rekeyed = true
-	tx.onAbort(func() { tx.w.rekeyed = false })
+	tx.g.rekeyed = true
+	tx.onAbort(func() { tx.g.rekeyed = false })
 }
 
 // The head file is text, so that an operator can read it and copy it to
@@ -218,8 +224,15 @@ func (s *Store) recordHead(ctx context.Context, h auditHead, rekeyed bool) {
 		if found && s.currentKeys().headSound(old) && old.id > 0 {
 			var mac []byte
 			err := s.db.queryRow(ctx, `SELECT mac FROM audit WHERE id = ?`, old.id).Scan(&mac)
-			if old.id > h.id || err != nil || !hmac.Equal(mac, old.mac) {
+			if err != nil || !hmac.Equal(mac, old.mac) {
 				s.setHeadFileError(fmt.Errorf("%s records entry %d, which the log no longer holds as written; the file is kept as evidence (keydesk audit verify)", s.headFile, old.id))
+				return
+			}
+			if old.id > h.id {
+				// Another process sharing the file (a second server, the
+				// CLI) committed later and recorded first: the file is
+				// already further along.
+				s.setHeadFileError(nil)
 				return
 			}
 		}

@@ -34,15 +34,15 @@ func scanBatch(row interface{ Scan(...any) error }) (Batch, error) {
 // AddBatch records a batch; [ErrExists] if the name is taken.
 func (tx *Tx) AddBatch(b Batch) (Batch, error) {
 	b.ImportedAt = tx.now.UTC().Truncate(time.Second)
-	res, err := tx.exec(tx.ctx, `INSERT INTO batches(name, file_name, file_sha256, format, vendor, count, imported_by, imported_at)
+	id, added, err := tx.insert(`INSERT INTO batches(name, file_name, file_sha256, format, vendor, count, imported_by, imported_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, b.Name, b.FileName, b.FileSHA256, b.Format, b.Vendor, b.Count, b.ImportedBy, b.ImportedAt.Unix())
-	if isUnique(err) {
-		return Batch{}, fmt.Errorf("batch %q: %w", b.Name, ErrExists)
-	}
 	if err != nil {
 		return Batch{}, err
 	}
-	b.ID, _ = res.LastInsertId()
+	if !added {
+		return Batch{}, fmt.Errorf("batch %q: %w", b.Name, ErrExists)
+	}
+	b.ID = id
 	return b, nil
 }
 

@@ -51,12 +51,11 @@ func (s *Store) bypassHash(code string) []byte {
 func (tx *Tx) AddBypassCode(userID int64, code string, uses int, expires time.Time, by string) (BypassCode, error) {
 	c := BypassCode{UsesLeft: uses, ExpiresAt: expires.UTC().Truncate(time.Second), CreatedBy: by,
 		CreatedAt: tx.now.UTC().Truncate(time.Second)}
-	res, err := tx.exec(tx.ctx, `INSERT INTO bypass_codes(user_id, hash, uses_left, expires_at, created_by, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, userID, tx.w.s.bypassHash(code), uses, c.ExpiresAt.Unix(), by, c.CreatedAt.Unix())
+	err := tx.queryRow(tx.ctx, `INSERT INTO bypass_codes(user_id, hash, uses_left, expires_at, created_by, created_at)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, userID, tx.s.bypassHash(code), uses, c.ExpiresAt.Unix(), by, c.CreatedAt.Unix()).Scan(&c.ID)
 	if err != nil {
 		return BypassCode{}, err
 	}
-	c.ID, _ = res.LastInsertId()
 	return c, nil
 }
 
@@ -89,7 +88,7 @@ func (tx *Tx) FindBypassCode(userID int64, code string) (c BypassCode, found boo
 		return BypassCode{}, false, err
 	}
 	defer rows.Close()
-	want := tx.w.s.bypassHash(code)
+	want := tx.s.bypassHash(code)
 	for rows.Next() {
 		var one BypassCode
 		var hash []byte

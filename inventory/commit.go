@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"sync"
-	"time"
 )
 
 // maxGroup bounds how many updates share one commit.
@@ -23,13 +22,7 @@ type writer struct {
 	done  chan struct{}
 	stmts map[string]*sql.Stmt
 	once  sync.Once
-	// aborts undo, in memory, what the group's updates did beyond the
-	// database, should their changes not land.
-	aborts []func()
-	// head is the audit head the group's updates left, to record outside
-	// the database once the commit has landed; nil if they wrote none.
-	head    *auditHead
-	rekeyed bool
+	g     group // what the group being committed carries
 }
 
 type request struct {
@@ -39,7 +32,7 @@ type request struct {
 }
 
 func newWriter(ctx context.Context, s *Store) (*writer, error) {
-	conn, err := s.db.Conn(ctx)
+	conn, err := s.sqldb.Conn(ctx)
 	if err != nil {
 		return nil, s.describe(err)
 	}
@@ -66,7 +59,10 @@ func (w *writer) close() {
 // database before Update returns: the commit may still fail.
 func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	if s.readOnly {
-		return fmt.Errorf("%s: %w: the file is not writable", s.path, ErrReadOnly)
+		return fmt.Errorf("%s: %w: the file is not writable", s.where(), ErrReadOnly)
+	}
+	if s.pg != nil {
+		return s.pg.update(ctx, fn, false)
 	}
 	r := &request{ctx: ctx, fn: fn, err: make(chan error, 1)}
 	// A send on a closed channel would panic, so a store that is closing
@@ -75,7 +71,7 @@ func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	select {
 	case s.writer.reqs <- r:
 	case <-s.writer.quit:
-		return fmt.Errorf("%s: %w", s.path, ErrClosed)
+		return fmt.Errorf("%s: %w", s.where(), ErrClosed)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -85,56 +81,50 @@ func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
 func (w *writer) loop() {
 	defer close(w.done)
 	for {
-		var group []*request
+		var batch []*request
 		select {
 		case r := <-w.reqs:
-			group = append(group, r)
+			batch = append(batch, r)
 		case <-w.quit:
 			return
 		}
 	drain:
-		for len(group) < maxGroup {
+		for len(batch) < maxGroup {
 			select {
 			case r := <-w.reqs:
-				group = append(group, r)
+				batch = append(batch, r)
 			default:
 				break drain
 			}
 		}
-		w.commit(group)
+		w.commit(batch)
 	}
 }
 
-func (w *writer) commit(group []*request) {
+func (w *writer) commit(reqs []*request) {
 	ctx := context.Background()
-	errs := make([]error, len(group))
+	errs := make([]error, len(reqs))
 	fail := func(err error) {
-		for _, r := range group {
+		for _, r := range reqs {
 			r.err <- err
 		}
 	}
-	w.aborts = w.aborts[:0]
-	w.head, w.rekeyed = nil, false
+	w.g = group{aborts: w.g.aborts[:0]}
 	if _, err := w.exec(ctx, "BEGIN IMMEDIATE"); err != nil {
 		fail(w.s.describe(err))
 		return
 	}
-	for i, r := range group {
+	for i, r := range reqs {
 		errs[i] = w.run(r)
 	}
 	if _, err := w.exec(ctx, "COMMIT"); err != nil {
 		w.conn.ExecContext(ctx, "ROLLBACK")
-		runAborts(w.aborts)
+		runAborts(w.g.aborts)
 		fail(fmt.Errorf("failed to commit: %w", w.s.describe(err)))
 		return
 	}
-	// The head file follows the commit, never leads it: a crash between
-	// the two leaves the file behind the log, which is sound, never ahead
-	// of it, which would be a false alarm.
-	if w.head != nil && w.s.headFile != "" {
-		w.s.recordHead(ctx, *w.head, w.rekeyed)
-	}
-	for i, r := range group {
+	w.s.committed(ctx, &w.g)
+	for i, r := range reqs {
 		r.err <- errs[i]
 	}
 }
@@ -148,8 +138,8 @@ func (w *writer) run(r *request) (err error) {
 	if _, err := w.exec(ctx, "SAVEPOINT u"); err != nil {
 		return w.s.describe(err)
 	}
-	tx := &Tx{w: w, ctx: ctx, now: w.s.now()}
-	mark := len(w.aborts)
+	tx := &Tx{s: w.s, q: writerQ{w}, ctx: ctx, now: w.s.now(), g: &w.g}
+	mark := len(w.g.aborts)
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("update panicked: %v", p)
@@ -158,11 +148,11 @@ func (w *writer) run(r *request) (err error) {
 			if _, rerr := w.conn.ExecContext(ctx, "ROLLBACK TO u"); rerr != nil {
 				err = fmt.Errorf("%w (and undoing it failed: %v)", err, rerr)
 			}
-			runAborts(w.aborts[mark:])
-			w.aborts = w.aborts[:mark]
+			runAborts(w.g.aborts[mark:])
+			w.g.aborts = w.g.aborts[:mark]
 		}
 		w.exec(ctx, "RELEASE u")
-		tx.w = nil
+		tx.q = nil
 	}()
 	return r.fn(tx)
 }
@@ -182,7 +172,7 @@ func (w *writer) stmt(q string) (*sql.Stmt, error) {
 	if st, ok := w.stmts[q]; ok {
 		return st, nil
 	}
-	st, err := w.conn.PrepareContext(context.Background(), q)
+	st, err := w.conn.PrepareContext(context.Background(), w.s.d.query(q))
 	if err != nil {
 		return nil, err
 	}
@@ -190,76 +180,32 @@ func (w *writer) stmt(q string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-// onAbort registers fn to run, in the writer, if this update's changes
-// do not land: its own failure, or the failure of the group's commit.
-func (tx *Tx) onAbort(fn func()) { tx.w.aborts = append(tx.w.aborts, fn) }
+// writerQ runs an update's statements on the writer's connection,
+// prepared once each.
+type writerQ struct{ w *writer }
 
-// runAborts runs abort functions newest first, as a rollback would.
-func runAborts(fns []func()) {
-	for i := len(fns) - 1; i >= 0; i-- {
-		fns[i]()
-	}
-}
-
-// Tx is one update's view of the inventory, valid only inside the function
-// given to [Store.Update].
-type Tx struct {
-	w   *writer
-	ctx context.Context
-	now time.Time
-}
-
-// Now is the time the update started, the same for all it writes.
-func (tx *Tx) Now() time.Time { return tx.now }
-
-// The raw statements of an update stay inside the package: every change
-// is a method of Tx that says what it does to which row.
-
-func (tx *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	st, err := tx.w.stmt(q)
+func (q writerQ) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := q.w.stmt(query)
 	if err != nil {
 		return nil, err
 	}
 	return st.ExecContext(ctx, args...)
 }
 
-func (tx *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	st, err := tx.w.stmt(q)
+func (q writerQ) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := q.w.stmt(query)
 	if err != nil {
 		return nil, err
 	}
 	return st.QueryContext(ctx, args...)
 }
 
-func (tx *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	st, err := tx.w.stmt(q)
+func (q writerQ) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := q.w.stmt(query)
 	if err != nil {
 		// sql.Row carries no constructor for an error; run the query
 		// unprepared so the error surfaces from Scan.
-		return tx.w.conn.QueryRowContext(ctx, q, args...)
+		return q.w.conn.QueryRowContext(ctx, q.w.s.d.query(query), args...)
 	}
 	return st.QueryRowContext(ctx, args...)
-}
-
-// querier is what reads need, so that one function serves both a
-// transaction and the store's read pool.
-type querier interface {
-	exec(ctx context.Context, q string, args ...any) (sql.Result, error)
-	query(ctx context.Context, q string, args ...any) (*sql.Rows, error)
-	queryRow(ctx context.Context, q string, args ...any) *sql.Row
-}
-
-// readPool is the store's pool of connections that read.
-type readPool struct{ *sql.DB }
-
-func (p readPool) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return p.ExecContext(ctx, q, args...)
-}
-
-func (p readPool) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return p.QueryContext(ctx, q, args...)
-}
-
-func (p readPool) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return p.QueryRowContext(ctx, q, args...)
 }

@@ -150,14 +150,17 @@ func (s *Store) Fob(ctx context.Context, serial string) (Fob, error) {
 
 // Fob reads one fob by serial inside the update, with its secrets opened.
 func (tx *Tx) Fob(serial string) (Fob, error) {
-	f, err := tx.w.s.getFob(tx.ctx, tx, "f.serial = ?", serial, true)
+	f, err := tx.s.getFob(tx.ctx, tx, "f.serial = ? FOR UPDATE OF f", serial, true)
 	return f, notFound(err, serial)
 }
 
 // FobToCheck reads a fob by serial for a verification: with its secrets,
 // without its holder's and batch's names (User and Batch stay empty).
+// The row stays locked until the update ends, so that of two servers
+// checking one code the second reads what the first wrote: one code, one
+// allow.
 func (tx *Tx) FobToCheck(serial string) (Fob, error) {
-	f, err := tx.w.s.readFob(tx.ctx, tx, checkColumns, "f.serial = ?", serial, true)
+	f, err := tx.s.readFob(tx.ctx, tx, checkColumns, "f.serial = ? FOR UPDATE OF f", serial, true)
 	return f, notFound(err, serial)
 }
 
@@ -278,7 +281,10 @@ func (tx *Tx) AddFob(t fob.Token, batchID, userID int64) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
-	k := tx.w.s.currentKeys()
+	k, err := tx.sealer()
+	if err != nil {
+		return err
+	}
 	secret, err := k.sealValue(t.Secret, fobRow(t.Serial, "secret"))
 	if err != nil {
 		return err
@@ -299,20 +305,26 @@ func (tx *Tx) AddFob(t fob.Token, batchID, userID int64) error {
 	if userID != 0 {
 		user, state = userID, Assigned
 	}
-	_, err = tx.exec(tx.ctx, `INSERT INTO fobs(serial, kind, algorithm, digits, period, t0, counter, drift,
+	_, added, err := tx.insert(`INSERT INTO fobs(serial, kind, algorithm, digits, period, t0, counter, drift,
 		last_step, public_id, secret, private_id, state, state_at, user_id, batch_id, manufacturer, model, key_id, created_at,
 		not_before, not_after, seed_hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.Serial, t.Kind, t.Algorithm, t.Digits, t.Period, t.T0, int64(t.Counter), t.Drift,
 		lastStep, pub, secret, priv, state, tx.now.Unix(), user, batch, t.Manufacturer, t.Model, t.KeyID, tx.now.Unix(),
-		unixOrNil(t.NotBefore), unixOrNil(t.NotAfter), tx.w.s.seedHash(t.Secret))
-	if isUnique(err) {
-		if strings.Contains(err.Error(), "public_id") {
+		unixOrNil(t.NotBefore), unixOrNil(t.NotAfter), tx.s.seedHash(t.Secret))
+	if err != nil || added {
+		return err
+	}
+	if pub != nil {
+		var n int
+		if err := tx.queryRow(tx.ctx, `SELECT count(*) FROM fobs WHERE public_id = ?`, pub).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
 			return fmt.Errorf("a fob with public id %q is already stored: %w", t.PublicID, ErrExists)
 		}
-		return fmt.Errorf("a fob with serial %q is already stored: %w", t.Serial, ErrExists)
 	}
-	return err
+	return fmt.Errorf("a fob with serial %q is already stored: %w", t.Serial, ErrExists)
 }
 
 // SetFobHolder assigns the fob to a user (userID > 0) or returns it to stock.
@@ -327,9 +339,11 @@ func (tx *Tx) SetFobHolder(id, userID int64) error {
 	return err
 }
 
-// SetFobState marks a fob lost or revoked, for the reason given (which
-// may be empty); the holder stays on record.
-func (tx *Tx) SetFobState(id int64, st State, reason string) error {
+// SetFobState marks a fob lost or revoked; the holder stays on record.
+func (tx *Tx) SetFobState(id int64, st State) error { return tx.SetFobStateBecause(id, st, "") }
+
+// SetFobStateBecause is SetFobState for the reason the clerk gave.
+func (tx *Tx) SetFobStateBecause(id int64, st State, reason string) error {
 	_, err := tx.exec(tx.ctx, `UPDATE fobs SET state = ?, state_at = ?, state_reason = ? WHERE id = ?`, st, tx.now.Unix(), reason, id)
 	return err
 }

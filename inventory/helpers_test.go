@@ -2,15 +2,15 @@ package inventory_test
 
 import (
 	"bytes"
-	"database/sql"
+	"encoding/hex"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/keydesk/keydesk/internal/testclock"
 	"github.com/keydesk/keydesk/internal/testfob"
+	"github.com/keydesk/keydesk/internal/teststore"
 	"github.com/keydesk/keydesk/inventory"
 )
 
@@ -33,7 +33,7 @@ type fixture struct {
 // test ends.
 func newStore(t *testing.T) *fixture {
 	t.Helper()
-	fx := &fixture{path: filepath.Join(t.TempDir(), "keydesk.db"), key: testKey(1), clock: newClock()}
+	fx := &fixture{path: teststore.Path(t, t.TempDir(), "keydesk.db"), key: testKey(1), clock: newClock()}
 	fx.s = fx.open(t, fx.key, true)
 	return fx
 }
@@ -66,23 +66,13 @@ func (fx *fixture) update(t *testing.T, fn func(tx *inventory.Tx) error) {
 	}
 }
 
-// raw opens a second, independent connection to the fixture's file, the
-// way someone tampering with it would.
-func (fx *fixture) raw(t *testing.T) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+fx.path+"?_busy_timeout=5000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
+// raw opens a second, independent connection to the fixture's
+// database, the way someone tampering with it would.
+func (fx *fixture) raw(t *testing.T) *teststore.DB { return teststore.Raw(t, fx.path) }
 
-func mustExec(t *testing.T, db *sql.DB, q string, args ...any) {
+func mustExec(t *testing.T, db *teststore.DB, q string, args ...any) {
 	t.Helper()
-	if _, err := db.ExecContext(t.Context(), q, args...); err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
+	db.Exec(t, q, args...)
 }
 
 func readFile(t *testing.T, path string) []byte {
@@ -94,9 +84,13 @@ func readFile(t *testing.T, path string) []byte {
 	return b
 }
 
-// filesContain reports whether the database file or its WAL holds needle.
+// filesContain reports whether the database file or its WAL holds needle;
+// on PostgreSQL, whether any row of any table does, as text or bytes.
 func filesContain(t *testing.T, path string, needle []byte) bool {
 	t.Helper()
+	if inventory.IsURL(path) {
+		return rowsContain(t, teststore.Raw(t, path), needle)
+	}
 	for _, p := range []string{path, path + "-wal", path + "-journal"} {
 		b, err := os.ReadFile(p)
 		if err != nil && !os.IsNotExist(err) {
@@ -139,3 +133,67 @@ var (
 	hotpToken   = testfob.HOTP
 	yubicoToken = testfob.Yubico
 )
+
+// contents is the inventory's file, or on PostgreSQL every row of every
+// table as text.
+func contents(t *testing.T, path string) []byte {
+	t.Helper()
+	if !inventory.IsURL(path) {
+		return readFile(t, path)
+	}
+	var all []byte
+	eachRow(t, teststore.Raw(t, path), func(row []byte) bool {
+		all = append(append(all, row...), '\n')
+		return true
+	})
+	return all
+}
+
+func rowsContain(t *testing.T, db *teststore.DB, needle []byte) bool {
+	t.Helper()
+	// A row as text shows bytea as \x and hex.
+	hexNeedle := []byte(hex.EncodeToString(needle))
+	found := false
+	eachRow(t, db, func(row []byte) bool {
+		found = bytes.Contains(row, needle) || bytes.Contains(row, hexNeedle)
+		return !found
+	})
+	return found
+}
+
+// eachRow calls fn with each row of each table, in order, as text, while
+// fn returns true.
+func eachRow(t *testing.T, db *teststore.DB, fn func(row []byte) bool) {
+	t.Helper()
+	rows, err := db.Query(`SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema() ORDER BY tablename`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		rows.Scan(&name)
+		tables = append(tables, name)
+	}
+	rows.Close()
+	for _, table := range tables {
+		rows, err := db.Query(`SELECT t::text FROM ` + table + ` t ORDER BY 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var row []byte
+			rows.Scan(&row)
+			if !fn(row) {
+				rows.Close()
+				return
+			}
+		}
+		rows.Close()
+	}
+}
+
+func TestMain(m *testing.M) { os.Exit(teststore.Run(m)) }
+
+// rawPG is a second connection to a PostgreSQL inventory.
+func rawPG(t *testing.T, dbURL string) *teststore.DB { return teststore.Raw(t, dbURL) }

@@ -10,6 +10,9 @@ import (
 // SealedFingerprint reads which master key sealed the inventory at path,
 // without needing the key, so that a message can name the key to restore.
 func SealedFingerprint(ctx context.Context, path string) (string, error) {
+	if isPostgresURL(path) {
+		return pgFingerprint(ctx, path)
+	}
 	db, err := sql.Open("sqlite3", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=ro")
 	if err != nil {
 		return "", err

@@ -16,7 +16,17 @@ func (s *Store) Rekey(ctx context.Context, newMaster []byte, actor string) error
 		return err
 	}
 	old := s.currentKeys()
-	err = s.Update(ctx, func(tx *Tx) error {
+	err = s.updateAlone(ctx, func(tx *Tx) error {
+		// The key record first, held until the commit: on PostgreSQL an
+		// update of another server that seals (see Tx.sealer) waits for
+		// this one and then refuses, rather than seal under the old key.
+		var fp []byte
+		if err := tx.queryRow(tx.ctx, `SELECT value FROM meta WHERE name = 'master_key_fingerprint' FOR UPDATE`).Scan(&fp); err != nil {
+			return err
+		}
+		if string(fp) != old.fingerprint {
+			return fmt.Errorf("%w: the inventory was rekeyed to the key with fingerprint %s meanwhile", ErrWrongKey, fp)
+		}
 		if _, err := verifyChain(tx.ctx, tx, old); err != nil {
 			return fmt.Errorf("the audit log does not verify, so it cannot be carried to a new key: %w", err)
 		}
@@ -24,6 +34,9 @@ func (s *Store) Rekey(ctx context.Context, newMaster []byte, actor string) error
 			return err
 		}
 		if err := resealApplications(tx, old, nk); err != nil {
+			return err
+		}
+		if err := resealPhoneApps(tx, old, nk); err != nil {
 			return err
 		}
 		sealed, err := nk.sealValue(s.hashKey, "meta/hash_key")
@@ -124,4 +137,13 @@ func remacAudit(tx *Tx, nk *keyring) error {
 	}
 	last := entries[len(entries)-1]
 	return tx.writeHead(nk.newHead(last.ID, last.MAC))
+}
+
+// updateAlone is an update that no other update of this store runs beside:
+// SQLite's writer runs one at a time anyway; on PostgreSQL the others wait.
+func (s *Store) updateAlone(ctx context.Context, fn func(tx *Tx) error) error {
+	if s.pg != nil && !s.readOnly {
+		return s.pg.update(ctx, fn, true)
+	}
+	return s.Update(ctx, fn)
 }

@@ -2,7 +2,6 @@ package inventory_test
 
 import (
 	"bytes"
-	"database/sql"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/keydesk/keydesk/desk"
 	"github.com/keydesk/keydesk/fob"
+	"github.com/keydesk/keydesk/internal/teststore"
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/verify"
 )
@@ -104,23 +104,25 @@ func TestRekey(t *testing.T) {
 }
 
 // snapshot is everything a rekey rewrites, read raw from the file.
-func snapshot(t *testing.T, db *sql.DB) string {
+func snapshot(t *testing.T, db *teststore.DB) string {
 	t.Helper()
 	var b strings.Builder
 	for _, q := range []string{
-		`SELECT serial || ':' || hex(secret) || ':' || hex(coalesce(private_id, x'')) FROM fobs ORDER BY id`,
-		`SELECT name || ':' || hex(value) FROM meta ORDER BY name`,
-		`SELECT id || ':' || detail || ':' || hex(mac) FROM audit ORDER BY id`,
-		`SELECT id || ':' || hex(hash) || ':' || uses_left FROM bypass_codes ORDER BY id`,
+		`SELECT serial, secret, private_id FROM fobs ORDER BY id`,
+		`SELECT name, value, 0 FROM meta ORDER BY name`,
+		`SELECT id, detail, mac FROM audit ORDER BY id`,
+		`SELECT id, hash, uses_left FROM bypass_codes ORDER BY id`,
 	} {
-		rows, err := db.QueryContext(t.Context(), q)
+		rows, err := db.Query(q)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for rows.Next() {
-			var s string
-			rows.Scan(&s)
-			b.WriteString(s + "\n")
+			var v [3]any
+			if err := rows.Scan(&v[0], &v[1], &v[2]); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, "%v:%x:%x\n", v[0], v[1], v[2])
 		}
 		rows.Close()
 	}

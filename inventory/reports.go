@@ -16,8 +16,10 @@ import (
 // What makes a factor usable, at ?1 (now, in unix seconds): the rules of
 // package verify, written as SQL so that a report counts rather than
 // reads every row. A fob is usable when assigned and within its seed
-// file's dates (a lock does not count: it ends); a key, when active; a
-// bypass code, while it has uses left, has not expired and is not revoked.
+// file's dates (a lock does not count: it ends), and so is a paired phone
+// app, which is a fob row; a key, when active; a bypass code, while it has
+// uses left, has not expired and is not revoked. The SQL is what SQLite
+// and PostgreSQL both read.
 const (
 	usableFob = `f.state = 'assigned' AND (f.not_before IS NULL OR f.not_before <= ?1)
 		AND (f.not_after IS NULL OR f.not_after > ?1)`
@@ -26,6 +28,7 @@ const (
 	fobsOfUser  = `FROM fobs f WHERE f.user_id = u.id`
 	keysOfUser  = `FROM keys k WHERE k.user_id = u.id`
 	codesOfUser = `FROM bypass_codes c WHERE c.user_id = u.id`
+	phoneFob    = `EXISTS (SELECT 1 FROM phone_apps p WHERE p.fob_id = f.id)`
 )
 
 // Page asks for one page of a long report: the rows after a cursor (the
@@ -50,7 +53,7 @@ type NoFactorUser struct {
 	Email     string    `json:"email,omitempty"`
 	Disabled  bool      `json:"disabled"`
 	CreatedAt time.Time `json:"created_at"`
-	LostFobs  int       `json:"lost_fobs"`        // reported lost or revoked
+	LostFobs  int       `json:"lost_fobs"`        // fobs and phone apps reported lost or revoked
 	OutOfDate int       `json:"fobs_out_of_date"` // assigned, but outside their seed file's dates
 	LostKeys  int       `json:"lost_keys"`
 }
@@ -88,7 +91,8 @@ func (s *Store) NoFactorUsers(ctx context.Context, now time.Time, p Page) ([]NoF
 }
 
 // StockRow counts the fobs of one batch in each state. Fobs typed in one
-// by one have no batch: their row's Batch is empty.
+// by one have no batch: their row's Batch is empty. Phone apps are none
+// of it.
 type StockRow struct {
 	Batch      string    `json:"batch"`
 	ImportedAt time.Time `json:"imported_at,omitzero"`
@@ -102,9 +106,11 @@ type StockRow struct {
 // Stock counts fobs by batch and state, oldest batch first, the fobs
 // typed in last.
 func (s *Store) Stock(ctx context.Context) ([]StockRow, error) {
-	rows, err := s.db.query(ctx, `SELECT coalesce(b.name, ''), b.imported_at,
-		sum(f.state = 'stock'), sum(f.state = 'assigned'), sum(f.state = 'lost'), sum(f.state = 'revoked'), count(*)
-		FROM fobs f LEFT JOIN batches b ON b.id = f.batch_id
+	// Phone apps are fob rows, but no one's stock.
+	rows, err := s.db.query(ctx, `SELECT coalesce(min(b.name), ''), min(b.imported_at),
+		count(*) FILTER (WHERE f.state = 'stock'), count(*) FILTER (WHERE f.state = 'assigned'),
+		count(*) FILTER (WHERE f.state = 'lost'), count(*) FILTER (WHERE f.state = 'revoked'), count(*)
+		FROM fobs f LEFT JOIN batches b ON b.id = f.batch_id WHERE NOT `+phoneFob+`
 		GROUP BY f.batch_id ORDER BY f.batch_id IS NULL, f.batch_id`)
 	if err != nil {
 		return nil, err
@@ -123,11 +129,11 @@ func (s *Store) Stock(ctx context.Context) ([]StockRow, error) {
 	return out, rows.Err()
 }
 
-// UnusedFactor is a fob or key that has not answered since before a
-// cut-off. Since is when its holder got it (a fob's assignment, a key's
-// registration): a factor never used is idle from then.
+// UnusedFactor is a fob, phone app or key that has not answered since
+// before a cut-off. Since is when its holder got it (a fob's assignment, a
+// key's registration): a factor never used is idle from then.
 type UnusedFactor struct {
-	Kind       string    `json:"kind"` // fob or key
+	Kind       string    `json:"kind"` // fob, phone (a phone app's fob) or key
 	Serial     string    `json:"serial,omitempty"`
 	KeyID      int64     `json:"key_id,omitempty"`
 	KeyName    string    `json:"key_name,omitempty"`
@@ -139,27 +145,28 @@ type UnusedFactor struct {
 // idleSince is the later of the last success and the holder's getting
 // the factor, in unix seconds: a fob used by its last holder and handed
 // on has not been used by this one.
-const idleSince = `max(coalesce(%[1]s.last_used_at, 0), %[1]s.%[2]s)`
+const idleSince = `CASE WHEN %[1]s.last_used_at > %[1]s.%[2]s THEN %[1]s.last_used_at ELSE %[1]s.%[2]s END`
 
-// UnusedFobs lists, by serial, the assigned fobs with no success since
-// before cutoff, nor an assignment since then.
+// UnusedFobs lists, by serial, the assigned fobs and paired phone apps
+// with no success since before cutoff, nor an assignment since then.
 func (s *Store) UnusedFobs(ctx context.Context, cutoff time.Time, p Page) ([]UnusedFactor, error) {
-	q := `SELECT f.serial, u.name, f.state_at, f.last_used_at FROM fobs f JOIN users u ON u.id = f.user_id
+	q := `SELECT CASE WHEN ` + phoneFob + ` THEN 'phone' ELSE 'fob' END, f.serial, u.name, f.state_at, f.last_used_at
+		FROM fobs f JOIN users u ON u.id = f.user_id
 		WHERE f.state = 'assigned' AND ` + fmt.Sprintf(idleSince, "f", "state_at") + ` < ?1 AND f.serial > ?2
 		ORDER BY f.serial` + p.limit()
-	return s.unused(ctx, q, "fob", cutoff.Unix(), p.After)
+	return s.unused(ctx, q, false, cutoff.Unix(), p.After)
 }
 
 // UnusedKeys lists, by number, the active keys with no success since
 // before cutoff, nor a registration since then; after is a key number.
 func (s *Store) UnusedKeys(ctx context.Context, cutoff time.Time, afterID int64, limit int) ([]UnusedFactor, error) {
-	q := `SELECT k.id, k.name, u.name, k.created_at, k.last_used_at FROM keys k JOIN users u ON u.id = k.user_id
+	q := `SELECT 'key', k.id, k.name, u.name, k.created_at, k.last_used_at FROM keys k JOIN users u ON u.id = k.user_id
 		WHERE k.state = 'active' AND ` + fmt.Sprintf(idleSince, "k", "created_at") + ` < ?1 AND k.id > ?2
 		ORDER BY k.id` + Page{Limit: limit}.limit()
-	return s.unused(ctx, q, "key", cutoff.Unix(), afterID)
+	return s.unused(ctx, q, true, cutoff.Unix(), afterID)
 }
 
-func (s *Store) unused(ctx context.Context, q, kind string, args ...any) ([]UnusedFactor, error) {
+func (s *Store) unused(ctx context.Context, q string, keys bool, args ...any) ([]UnusedFactor, error) {
 	rows, err := s.db.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -167,12 +174,12 @@ func (s *Store) unused(ctx context.Context, q, kind string, args ...any) ([]Unus
 	defer rows.Close()
 	var out []UnusedFactor
 	for rows.Next() {
-		f := UnusedFactor{Kind: kind}
+		var f UnusedFactor
 		var since int64
 		var used sql.NullInt64
-		dest := []any{&f.Serial, &f.User, &since, &used}
-		if kind == "key" {
-			dest = []any{&f.KeyID, &f.KeyName, &f.User, &since, &used}
+		dest := []any{&f.Kind, &f.Serial, &f.User, &since, &used}
+		if keys {
+			dest = []any{&f.Kind, &f.KeyID, &f.KeyName, &f.User, &since, &used}
 		}
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
@@ -318,6 +325,7 @@ func (s scanAround) Scan(dest ...any) error {
 // Factors counts what a user holds that works now.
 type Factors struct {
 	Fobs   int `json:"fobs"`
+	Phones int `json:"phone_apps"`
 	Keys   int `json:"keys"`
 	Bypass int `json:"bypass_codes"`
 }
@@ -332,7 +340,8 @@ type UserFactors struct {
 // the usable factors they hold at now, counted in the same query.
 func (s *Store) UsersWithFactors(ctx context.Context, f UserFilter, now time.Time) ([]UserFactors, error) {
 	q := `SELECT ` + userColumns + `,
-		(SELECT count(*) ` + fobsOfUser + ` AND ` + usableFob + `),
+		(SELECT count(*) ` + fobsOfUser + ` AND ` + usableFob + ` AND NOT ` + phoneFob + `),
+		(SELECT count(*) ` + fobsOfUser + ` AND ` + usableFob + ` AND ` + phoneFob + `),
 		(SELECT count(*) ` + keysOfUser + ` AND ` + usableKey + `),
 		(SELECT count(*) ` + codesOfUser + ` AND ` + liveCode + `)
 		FROM users u WHERE u.name LIKE ?2 ESCAPE '\' AND u.name > ?3 ORDER BY u.name` + Page{Limit: f.Limit}.limit()
@@ -344,7 +353,7 @@ func (s *Store) UsersWithFactors(ctx context.Context, f UserFilter, now time.Tim
 	var out []UserFactors
 	for rows.Next() {
 		var u UserFactors
-		if u.User, err = scanUser(scanAround{rows, nil, []any{&u.Factors.Fobs, &u.Factors.Keys, &u.Factors.Bypass}}); err != nil {
+		if u.User, err = scanUser(scanAround{rows, nil, []any{&u.Factors.Fobs, &u.Factors.Phones, &u.Factors.Keys, &u.Factors.Bypass}}); err != nil {
 			return nil, err
 		}
 		out = append(out, u)

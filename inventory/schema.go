@@ -137,14 +137,19 @@ CREATE INDEX keys_by_user ON keys(user_id);
 	// full reason of a denial, and names matched regardless of case.
 	`
 ALTER TABLE bypass_codes ADD COLUMN revoked_at INTEGER;
+ALTER TABLE users ADD COLUMN directory_id TEXT;
+ALTER TABLE users ADD COLUMN disabled_by_sync INTEGER NOT NULL DEFAULT 0;
+CREATE UNIQUE INDEX users_by_directory_id ON users(directory_id) WHERE directory_id IS NOT NULL;
 ALTER TABLE fobs ADD COLUMN not_before INTEGER;
 ALTER TABLE fobs ADD COLUMN not_after INTEGER;
 ALTER TABLE bypass_codes ADD COLUMN last_used_at INTEGER;
 ALTER TABLE applications ADD COLUMN detailed_reasons INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE applications ADD COLUMN radius_mode TEXT NOT NULL DEFAULT 'otp' CHECK (radius_mode IN ('otp', 'password+otp', 'challenge'));
-CREATE INDEX users_by_folded_name ON users(name COLLATE NOCASE);
-CREATE INDEX admins_by_folded_name ON admins(name COLLATE NOCASE);
-CREATE INDEX applications_by_folded_name ON applications(name COLLATE NOCASE);
+-- On PostgreSQL these are unique: there, two servers may add "Alice" and
+-- "alice" at once, which one SQLite writer never does.
+CREATE INDEX users_by_folded_name ON users(name COLLATE NOCASE); -- unique on PostgreSQL
+CREATE INDEX admins_by_folded_name ON admins(name COLLATE NOCASE); -- unique on PostgreSQL
+CREATE INDEX applications_by_folded_name ON applications(name COLLATE NOCASE); -- unique on PostgreSQL
 
 -- The authentication log: every decision, with where it was asked from,
 -- written in the decision's own transaction and kept for a set time.
@@ -165,8 +170,148 @@ CREATE TABLE auth_log (
 ) STRICT;
 CREATE INDEX auth_log_by_user ON auth_log(username COLLATE NOCASE, id);
 CREATE INDEX auth_log_by_app ON auth_log(app, id);
+
+-- RADIUS Access-Challenge State (RFC 2865 §5.24): the first request's
+-- password was right; the second must come from the same client for the
+-- same user, once, before it expires. Kept here so that any server of
+-- several answers the second request.
+CREATE TABLE radius_states (
+	hash       BLOB PRIMARY KEY,
+	username   TEXT NOT NULL,
+	client     TEXT NOT NULL,
+	expires_at INTEGER NOT NULL
+) STRICT;
 `,
-	// 4: what the help desk's first weeks asked for: why a fob was
+	// 4: FIDO2 keys at the desk. A key row is a WebAuthn credential of
+	// either kind: 'u2f' (registered over CTAP1 under app_id) or 'ctap2'
+	// (registered over CTAP2 for rp_id). key_handle is the credential id
+	// of both; public_key stays the raw U2F point of 'u2f' rows, and
+	// cose_key is the COSE_Key (RFC 9052 §7) of every row registered from
+	// now on, so that a WebAuthn server can check a login by either kind.
+	// attestation_cert holds the whole certificate chain, DER certificates
+	// one after the other, the attestation certificate first (a row of
+	// schema 3 holds a chain of one).
+	`
+ALTER TABLE keys ADD COLUMN kind TEXT NOT NULL DEFAULT 'u2f' CHECK (kind IN ('u2f', 'ctap2'));
+ALTER TABLE keys ADD COLUMN rp_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE keys ADD COLUMN cose_key BLOB NOT NULL DEFAULT x'';
+ALTER TABLE keys ADD COLUMN algorithm INTEGER NOT NULL DEFAULT -7;
+ALTER TABLE keys ADD COLUMN attestation_format TEXT NOT NULL DEFAULT 'fido-u2f';
+ALTER TABLE keys ADD COLUMN resident INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE keys ADD COLUMN user_verified INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE keys ADD COLUMN backup_eligible INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE keys ADD COLUMN backup_state INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX keys_by_rp ON keys(rp_id) WHERE rp_id != '';
+
+-- The WebAuthn user handle (WebAuthn §5.4.3): random, opaque, made at the
+-- user's first CTAP2 registration and never changed, since resident
+-- credentials on the user's keys carry it.
+ALTER TABLE users ADD COLUMN webauthn_id BLOB;
+CREATE UNIQUE INDEX users_by_webauthn_id ON users(webauthn_id) WHERE webauthn_id IS NOT NULL;
+
+-- The FIDO Metadata Service BLOB (MDS3 §3.1.7) last imported, as it came;
+-- roots is the PEM of the root it was checked against when not FIDO's
+-- built-in one. One row: a new import replaces it.
+CREATE TABLE mds_blob (
+	id          INTEGER PRIMARY KEY CHECK (id = 1),
+	blob        BLOB NOT NULL,
+	serial      INTEGER NOT NULL,
+	next_update INTEGER NOT NULL,
+	roots       BLOB NOT NULL DEFAULT x'',
+	signer      TEXT NOT NULL DEFAULT '',
+	models      INTEGER NOT NULL DEFAULT 0,
+	imported_by TEXT NOT NULL,
+	imported_at INTEGER NOT NULL
+) STRICT;
+`,
+	// 5: the self-service portal and WebAuthn in the browser: phone apps
+	// waiting for their first code, enrolment and activation links,
+	// portal sessions, and WebAuthn ceremonies in flight. A key
+	// registered through a browser is a 'ctap2' row of keys, as one
+	// registered at the desk over CTAP2 is; keys gain the transports a
+	// browser reports.
+	`
+-- Links a user opens in the portal: an enrolment link (a first device)
+-- or an activation link (pair a phone app). Only their keyed hash is kept.
+CREATE TABLE portal_links (
+	id         INTEGER PRIMARY KEY,
+	kind       TEXT NOT NULL CHECK (kind IN ('enrol', 'activate')),
+	user_id    INTEGER NOT NULL REFERENCES users(id),
+	token_hash BLOB NOT NULL UNIQUE,
+	created_by TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL,
+	used_at    INTEGER,
+	revoked_at INTEGER
+) STRICT;
+CREATE INDEX portal_links_by_user ON portal_links(user_id, kind);
+
+-- A phone app is a TOTP seed shown to a user once. Until its first
+-- right code it is only this row, with the seed sealed here; paired, it
+-- is a fob row (fob_id) that answers like any fob, and the seed is gone
+-- from this row.
+CREATE TABLE phone_apps (
+	id         INTEGER PRIMARY KEY,
+	user_id    INTEGER NOT NULL REFERENCES users(id),
+	fob_id     INTEGER UNIQUE REFERENCES fobs(id),
+	secret     BLOB,
+	state      TEXT NOT NULL CHECK (state IN ('pending', 'paired', 'abandoned')),
+	issuer     TEXT NOT NULL,
+	account    TEXT NOT NULL,
+	link_id    INTEGER REFERENCES portal_links(id),
+	created_by TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL,
+	state_at   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX phone_apps_by_user ON phone_apps(user_id);
+
+-- Portal sessions, kept here so that every server behind one database
+-- knows them. The cookie holds the id; the row only its keyed hash.
+CREATE TABLE portal_sessions (
+	id         INTEGER PRIMARY KEY,
+	id_hash    BLOB NOT NULL UNIQUE,
+	kind       TEXT NOT NULL CHECK (kind IN ('visitor', 'signed_in', 'enrol', 'activate')),
+	user_id    INTEGER REFERENCES users(id),
+	link_id    INTEGER REFERENCES portal_links(id),
+	csrf       BLOB NOT NULL,
+	factor     TEXT NOT NULL DEFAULT '',
+	created_at INTEGER NOT NULL,
+	seen_at    INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL,
+	ends_at    INTEGER NOT NULL
+) STRICT;
+CREATE INDEX portal_sessions_by_expiry ON portal_sessions(expires_at);
+
+-- WebAuthn ceremonies begun and not yet finished: the challenge, whom it
+-- is for and who may finish it. A ceremony is finished at most once, and
+-- within its time. user_handle is the WebAuthn user handle drawn for a
+-- registration by a user who had none: it becomes the user's with the
+-- key the ceremony registers, in the same update.
+CREATE TABLE webauthn_ceremonies (
+	id          INTEGER PRIMARY KEY,
+	id_hash     BLOB NOT NULL UNIQUE,
+	purpose     TEXT NOT NULL CHECK (purpose IN ('login', 'register')),
+	user_id     INTEGER NOT NULL REFERENCES users(id),
+	bound_to    TEXT NOT NULL,
+	challenge   BLOB NOT NULL,
+	key_ids     TEXT NOT NULL DEFAULT '',
+	app_id      TEXT NOT NULL DEFAULT '',
+	require_uv  INTEGER NOT NULL DEFAULT 0,
+	user_handle BLOB,
+	created_at  INTEGER NOT NULL,
+	expires_at  INTEGER NOT NULL,
+	used_at     INTEGER
+) STRICT;
+CREATE INDEX webauthn_ceremonies_by_expiry ON webauthn_ceremonies(expires_at);
+
+-- The transports a browser reported for a key at its registration
+-- (WebAuthn §5.2.1 getTransports: "usb", "nfc", ...), comma-separated,
+-- handed back in allowCredentials so that the browser asks for the key
+-- the right way; '' when none were reported.
+ALTER TABLE keys ADD COLUMN transports TEXT NOT NULL DEFAULT '';
+`,
+	// 6: what the help desk's first weeks asked for: why a fob was
 	// reported lost or revoked and why a user was disabled, a keyed hash
 	// of each fob's seed (so that the same seed on two fobs is found
 	// without a seed ever compared in the clear), and indexes for the

@@ -22,7 +22,7 @@ const maxTwins = 10
 // (or Yubico AES key) is secret.
 func (tx *Tx) FobsWithSeed(secret []byte) ([]string, error) {
 	rows, err := tx.query(tx.ctx, `SELECT serial FROM fobs WHERE seed_hash = ? ORDER BY id LIMIT ?`,
-		tx.w.s.seedHash(secret), maxTwins)
+		tx.s.seedHash(secret), maxTwins)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package inventory_test
 
 import (
 	"bytes"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,14 +13,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keydesk/keydesk/internal/teststore"
 	"github.com/keydesk/keydesk/inventory"
 	_ "github.com/mattn/go-sqlite3"
 )
 
-func pragma(t *testing.T, db *sql.DB, name string) string {
+func pragma(t *testing.T, db *teststore.DB, name string) string {
 	t.Helper()
+	teststore.SQLiteOnly(t)
 	var v string
-	if err := db.QueryRowContext(t.Context(), "PRAGMA "+name).Scan(&v); err != nil {
+	if err := db.QueryRow("PRAGMA " + name).Scan(&v); err != nil {
 		t.Fatalf("PRAGMA %s: %v", name, err)
 	}
 	return v
@@ -71,7 +72,7 @@ func TestOpenWithoutCreate(t *testing.T) {
 func TestOpenWrongKey(t *testing.T) {
 	fx := newStore(t)
 	fx.s.Close()
-	before := readFile(t, fx.path)
+	before := contents(t, fx.path)
 	wrong := testKey(2)
 	s, err := inventory.Open(t.Context(), fx.path, wrong, inventory.Options{})
 	if err == nil {
@@ -86,8 +87,8 @@ func TestOpenWrongKey(t *testing.T) {
 			t.Errorf("error %q does not name fingerprint %s", err, fp)
 		}
 	}
-	if !bytes.Equal(before, readFile(t, fx.path)) {
-		t.Error("a refused open changed the file")
+	if !bytes.Equal(before, contents(t, fx.path)) {
+		t.Error("a refused open changed the inventory")
 	}
 	if _, err := inventory.Open(t.Context(), fx.path, testKey(1)[:31], inventory.Options{}); err == nil {
 		t.Error("opened with a 31-byte key")
@@ -150,14 +151,10 @@ func TestOpenRefusesForeignFiles(t *testing.T) {
 	}
 }
 
-func sqliteFile(t *testing.T, path string) *sql.DB {
+func sqliteFile(t *testing.T, path string) *teststore.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite3", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	teststore.SQLiteOnly(t)
+	return teststore.Raw(t, path)
 }
 
 func TestOpenReadOnly(t *testing.T) {
@@ -330,14 +327,10 @@ func TestMigrateFromVersion2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The file's bypass code lived for an hour from when the file was
-	// made: the test runs at that time, not at the real clock's.
-	var made int64
-	if err := sqliteFile(t, path).QueryRowContext(t.Context(), `SELECT created_at FROM bypass_codes`).Scan(&made); err != nil {
-		t.Fatal(err)
-	}
-	then := time.Unix(made, 0).Add(time.Minute)
-	s, err := inventory.Open(t.Context(), path, master, inventory.Options{Now: func() time.Time { return then }})
+	// The file's bypass code was made at 09:19 UTC on 2026-12-01 and
+	// lasts an hour: the test runs at a time it is live.
+	at := func() time.Time { return time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC) }
+	s, err := inventory.Open(t.Context(), path, master, inventory.Options{Now: at})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,6 +385,7 @@ func TestNewInventoryIsPrivate(t *testing.T) {
 	old := syscall.Umask(0o022)
 	defer syscall.Umask(old)
 	fx := newStore(t)
+	teststore.SQLiteOnly(t)
 	fx.update(t, func(tx *inventory.Tx) error { return tx.Audit("clerk", "test", "x", "") })
 	for _, p := range []string{fx.path, fx.path + "-wal", fx.path + "-shm"} {
 		fi, err := os.Stat(p)

@@ -21,6 +21,9 @@ type User struct {
 	FailCount int       `json:"fail_count"`
 	LockedAt  time.Time `json:"locked_at,omitzero"`
 	CreatedAt time.Time `json:"created_at"`
+	// WebAuthnID is the user handle (WebAuthn §5.4.3) the user's CTAP2
+	// keys know the user by; nil until the first is registered.
+	WebAuthnID []byte `json:"-"`
 }
 
 // Locked reports whether failed passcodes locked the user.
@@ -30,22 +33,22 @@ func (u *User) Locked() bool { return !u.LockedAt.IsZero() }
 // rule, fob's, that seed files are read by too.
 func CheckUserName(name string) error { return fob.CheckUserName(name) }
 
-const userColumns = `id, name, full_name, email, disabled, fail_count, locked_at, created_at`
+const userColumns = `id, name, full_name, email, disabled, fail_count, locked_at, created_at, webauthn_id`
 
 func scanUser(row interface{ Scan(...any) error }) (User, error) {
 	var u User
 	var locked sql.NullInt64
 	var created int64
-	err := row.Scan(&u.ID, &u.Name, &u.FullName, &u.Email, &u.Disabled, &u.FailCount, &locked, &created)
+	err := row.Scan(&u.ID, &u.Name, &u.FullName, &u.Email, &u.Disabled, &u.FailCount, &locked, &created, &u.WebAuthnID)
 	u.LockedAt = nullTime(locked)
 	u.CreatedAt = time.Unix(created, 0).UTC()
 	return u, err
 }
 
-func getUser(ctx context.Context, q querier, name string) (User, error) {
+func getUser(ctx context.Context, q querier, name, lock string) (User, error) {
 	// Names match regardless of the case of ASCII letters, as directory
 	// logins do: "Alice" at the VPN is alice.
-	u, err := scanUser(q.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE name = ? COLLATE NOCASE`, name))
+	u, err := scanUser(q.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE name = ? COLLATE NOCASE`+lock, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("no user named %q: %w", name, ErrNotFound)
 	}
@@ -53,10 +56,14 @@ func getUser(ctx context.Context, q querier, name string) (User, error) {
 }
 
 // User reads one user by name.
-func (s *Store) User(ctx context.Context, name string) (User, error) { return getUser(ctx, s.db, name) }
+func (s *Store) User(ctx context.Context, name string) (User, error) {
+	return getUser(ctx, s.db, name, "")
+}
 
-// User reads one user by name inside the update.
-func (tx *Tx) User(name string) (User, error) { return getUser(tx.ctx, tx, name) }
+// User reads one user by name inside the update, and holds the row until
+// the update ends: a user's verifications on several servers go one at a
+// time, so that a lockout and an allow cannot cross.
+func (tx *Tx) User(name string) (User, error) { return getUser(tx.ctx, tx, name, " FOR UPDATE") }
 
 // UserFilter selects users in [Store.Users]; empty fields select all.
 type UserFilter struct {
@@ -98,21 +105,57 @@ func (tx *Tx) AddUser(u User) (User, error) {
 	if err := tx.nameFree("users", "user", u.Name); err != nil {
 		return User{}, err
 	}
-	res, err := tx.exec(tx.ctx, `INSERT INTO users(name, full_name, email, created_at) VALUES (?, ?, ?, ?)`,
+	id, added, err := tx.insert(`INSERT INTO users(name, full_name, email, created_at) VALUES (?, ?, ?, ?)`,
 		u.Name, u.FullName, u.Email, u.CreatedAt.Unix())
-	if isUnique(err) {
-		return User{}, fmt.Errorf("user %q: %w", u.Name, ErrExists)
-	}
 	if err != nil {
 		return User{}, err
 	}
-	u.ID, _ = res.LastInsertId()
+	if !added {
+		return User{}, fmt.Errorf("user %q: %w", u.Name, ErrExists)
+	}
+	u.ID = id
 	return u, nil
+}
+
+// SetUserWebAuthnID gives a user the WebAuthn user handle id, once: a
+// user who has one keeps it, and [ErrExists] says so.
+func (tx *Tx) SetUserWebAuthnID(userID int64, id []byte) error {
+	if len(id) == 0 || len(id) > 64 {
+		return fmt.Errorf("a user handle of %d bytes, want 1 to 64", len(id))
+	}
+	// Asked first rather than left to the unique index: PostgreSQL
+	// would abort the whole update at the failed statement.
+	var taken int
+	if err := tx.queryRow(tx.ctx, `SELECT count(*) FROM users WHERE webauthn_id = ?`, id).Scan(&taken); err != nil {
+		return err
+	}
+	if taken > 0 {
+		return fmt.Errorf("this user handle is another user's: %w", ErrExists)
+	}
+	res, err := tx.exec(tx.ctx, `UPDATE users SET webauthn_id = ? WHERE id = ? AND webauthn_id IS NULL`, id, userID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("the user has a user handle already: %w", ErrExists)
+	}
+	return nil
+}
+
+// UserByWebAuthnID finds the user whose user handle is id.
+func (s *Store) UserByWebAuthnID(ctx context.Context, id []byte) (User, error) {
+	u, err := scanUser(s.db.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE webauthn_id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, fmt.Errorf("no user with this user handle: %w", ErrNotFound)
+	}
+	return u, err
 }
 
 // SetUserDisabled disables or enables a user.
 func (tx *Tx) SetUserDisabled(id int64, disabled bool) error {
-	_, err := tx.exec(tx.ctx, `UPDATE users SET disabled = ? WHERE id = ?`, disabled, id)
+	// The desk's word stands over the sync's: a user the desk enables or
+	// disables is no longer one the sync disabled.
+	_, err := tx.exec(tx.ctx, `UPDATE users SET disabled = ?, disabled_by_sync = 0 WHERE id = ?`, disabled, id)
 	return err
 }
 

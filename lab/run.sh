@@ -36,9 +36,10 @@ if [[ -n ${LAB_KEYDESK:-} ]]; then
 	LAB_KEYDESK=$(realpath -e "$LAB_KEYDESK") || { echo "usblab: LAB_KEYDESK: no such file" >&2; exit 1; }
 fi
 
-# Host packages: the emulator, the guest's userland, and what cgo needs to
-# build keydesk against libusb.
-HOST_PKGS=(qemu-system-x86 busybox-static cpio gcc libc6-dev pkg-config libusb-1.0-0-dev)
+# Host packages: the emulator, the guest's userland, what cgo needs to
+# build keydesk against libusb, and Debian's libfido2 tools, an independent
+# FIDO2 host the guest checks the soft key with.
+HOST_PKGS=(qemu-system-x86 busybox-static cpio gcc libc6-dev pkg-config libusb-1.0-0-dev fido2-tools)
 
 # Modules the guest loads; their dependencies come from modules.dep.
 MODULES=(usb-common usbcore hid usbhid hid-generic configfs udc-core libcomposite usb_f_hid dummy_hcd)
@@ -180,6 +181,13 @@ build_initramfs() {
 	copy_with_libs "$OUT/bin/hidecho" /usr/bin/hidecho "$root"
 	copy_with_libs "$OUT/bin/usbprobe" /usr/bin/usbprobe "$root"
 	[[ -f $OUT/bin/keydesk ]] && copy_with_libs "$OUT/bin/keydesk" /usr/bin/keydesk "$root"
+	# libfido2's tools, as the host's Debian ships them (fido2-tools).
+	local tool
+	for tool in fido2-token fido2-cred fido2-assert; do
+		if command -v "$tool" >/dev/null; then
+			copy_with_libs "$(command -v "$tool")" "/usr/bin/$tool" "$root"
+		fi
+	done
 
 	local m f mods order=()
 	mods=$(module_order "$kdir/lib/modules/$kver")

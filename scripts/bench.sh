@@ -18,6 +18,12 @@ bench -bench 'ImportProcess' -benchtime 1x ./cmd/keydesk
 bench -bench '^BenchmarkLoadHTTP$' -benchtime 200000x ./server
 bench -bench '^BenchmarkLoadRADIUS$' -benchtime 200000x ./server
 bench -bench '^BenchmarkVerifyUser10k$' -benchtime 200000x ./server
+# Issue 12: RADIUS password+otp, each password checked by a bind to a real
+# slapd holding the 10,000 users; the directory's share of each request.
+bench -bench '^BenchmarkLoadRADIUSPasswordOTP$' -benchtime 50000x ./server
+# Issue 8 (6): a denial for a user who does not exist takes as long as
+# one for a user who does.
+bench -bench '^BenchmarkDenialTime$' -benchtime 5000x ./server
 # Every other benchmark (seed-file parsing, CTAPHID framing, ...).
 for pkg in $(go list ./... | grep -v -e /cmd/keydesk$ -e /verify$ -e /server$ -e /loadgen$); do
 	dir=$(go list -f '{{.Dir}}' "$pkg")

@@ -49,6 +49,13 @@ func (s *Server) adminRoutes() []route {
 
 		{"GET /v1/admin/users/{user}/keys", verify.ViewLogs, s.listKeys},
 		{"DELETE /v1/admin/users/{user}/keys/{key}", verify.ModifyFobs, s.removeKey},
+		// A help desk console registers a key for a user in its browser.
+		{"POST /v1/admin/users/{user}/keys/webauthn/begin", verify.ModifyFobs, s.keyRegistrationBegin},
+		{"POST /v1/admin/users/{user}/keys/webauthn/finish", verify.ModifyFobs, s.keyRegistrationFinish},
+		// A link to the portal creates no user: it lets the user add a
+		// device there, as a bypass code lets them in without one.
+		{"POST /v1/admin/users/{user}/invite", verify.ModifyFobs, s.invite},
+		{"POST /v1/admin/users/{user}/phones/activation", verify.ModifyFobs, s.activationLink},
 		// An import adds fobs to the inventory.
 		{"POST /v1/admin/imports", verify.ModifyFobs, s.importSeedFile},
 

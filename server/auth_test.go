@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -79,7 +80,7 @@ func TestAuthRefusesBadBodies(t *testing.T) {
 		{"no user", `{"passcode":"123456"}`, "application/json", 422, "invalid_request", "username: empty"},
 		{"no passcode", `{"username":"alice"}`, "application/json", 422, "invalid_request", "passcode: empty"},
 		{"long passcode", `{"username":"alice","passcode":"` + strings.Repeat("1", 65) + `"}`, "application/json", 422, "invalid_request", "longer than 64"},
-		{"space in passcode", `{"username":"alice","passcode":"123 456"}`, "application/json", 422, "invalid_request", "character 4"},
+		{"tab in passcode", `{"username":"alice","passcode":"123\t456"}`, "application/json", 422, "invalid_request", "character 4"},
 		{"form", `{"username":"alice","passcode":"123456"}`, "application/x-www-form-urlencoded", 415, "unsupported_media_type", "application/json"},
 		{"huge", `{"username":"` + strings.Repeat("a", maxAuthBody) + `"}`, "application/json", 413, "too_large", "4096"},
 	} {
@@ -103,10 +104,17 @@ func TestAuthRefusesBadBodies(t *testing.T) {
 // password into the wrong field.
 func TestAuthErrorsDoNotQuotePasscodes(t *testing.T) {
 	fx := newFixture(t, Config{})
-	secret := "hunter2 my password"
-	_, m := fx.do(t, "POST", "/v1/auth", fx.appKey, map[string]string{"username": "alice", "passcode": secret})
-	if errorCode(m) != "invalid_request" || strings.Contains(m["error"].(map[string]any)["message"].(string), "hunter2") {
-		t.Errorf("answer %v quotes the passcode", m)
+	// A tab is refused as input, so the answer is an error about the
+	// passcode; spaces are accepted (codes are read aloud in groups), so
+	// the other is a denial. Neither may quote it.
+	for _, secret := range []string{"hunter2\tmy password", "hunter2 my password"} {
+		_, m := fx.do(t, "POST", "/v1/auth", fx.appKey, map[string]string{"username": "alice", "passcode": secret})
+		if m["error"] == nil && m["result"] != "deny" {
+			t.Fatalf("passcode %q: answer %v, want an error or a denial", secret, m)
+		}
+		if b, _ := json.Marshal(m); strings.Contains(string(b), "hunter2") {
+			t.Errorf("answer %s quotes the passcode", b)
+		}
 	}
 }
 
@@ -238,7 +246,7 @@ func TestUnmatchedRoutesAnswerJSON(t *testing.T) {
 
 func TestHealthz(t *testing.T) {
 	fx := newFixture(t, Config{})
-	if status, m := fx.do(t, "GET", "/healthz", "", nil); status != 200 || m["status"] != "ok" {
+	if status, m := fx.do(t, "GET", "/healthz", "", nil); status != 200 || m["status"] != "ok" || m["store"] != fx.store.Kind() {
 		t.Errorf("%d %v", status, m)
 	}
 	fx.store.Close()
@@ -248,7 +256,7 @@ func TestHealthz(t *testing.T) {
 }
 
 // failingDecider cannot decide: its inventory is gone.
-type failingDecider struct{}
+type failingDecider struct{ Decider }
 
 func (failingDecider) VerifyUser(context.Context, string, string, verify.Origin) (verify.Decision, error) {
 	return verify.Decision{Allow: true}, errors.New("disk I/O error")
@@ -260,7 +268,7 @@ func (failingDecider) VerifyUser(context.Context, string, string, verify.Origin)
 func TestAuthWithoutADecision(t *testing.T) {
 	fx := newFixture(t, Config{})
 	deps := NewDeps(fx.store, fx.ver)
-	deps.Decider = failingDecider{}
+	deps.Decider = failingDecider{fx.ver}
 	var logged strings.Builder
 	srv, err := New(Config{Now: fx.clock.Now, Log: slog.New(slog.NewTextHandler(&logged, nil))}, deps)
 	if err != nil {
@@ -341,5 +349,22 @@ func TestGenericReasonsForApplications(t *testing.T) {
 	}
 	if strings.Contains(logged.String(), code) || strings.Contains(logged.String(), "000000") {
 		t.Error("the server's log has a passcode")
+	}
+}
+
+// A code is typed the way people read it off a fob: "592 264" and
+// "592-264" are 592264.
+func TestAuthCodeWithSpaces(t *testing.T) {
+	fx := newFixture(t, Config{UserRate: -1})
+	fx.addUser(t, "alice")
+	code := fx.code("alice")
+	status, m := fx.auth(t, "alice", code[:3]+" "+code[3:])
+	if status != 200 || m["result"] != "allow" {
+		t.Fatalf("%q: %d %v", code[:3]+" "+code[3:], status, m)
+	}
+	fx.clock.Advance(30 * time.Second)
+	code = fx.code("alice")
+	if status, m := fx.auth(t, "alice", code[:3]+"-"+code[3:]); status != 200 || m["result"] != "allow" {
+		t.Fatalf("with a dash: %d %v", status, m)
 	}
 }

@@ -9,7 +9,10 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"strings"
 	"time"
+
+	"github.com/keydesk/keydesk/directory"
 )
 
 // Config is everything the server is told. It is loaded (from a file, or
@@ -58,6 +61,28 @@ type Config struct {
 	// which would deny the passcode as replayed.
 	RADIUSDuplicateTTL Duration `json:"radius_duplicate_ttl"`
 
+	// Directory is the LDAP or Active Directory server that checks the
+	// passwords of RADIUS clients in password+otp and challenge mode,
+	// names the groups Filter-Id and Class come from, and that `keydesk
+	// directory sync` follows. None when absent.
+	Directory *directory.Config `json:"directory"`
+	// DirectorySyncEvery runs the directory sync in the server this
+	// often; never when 0.
+	DirectorySyncEvery Duration `json:"directory_sync_every"`
+	// PasswordDelimiter separates the password from the passcode in
+	// password+otp mode ("secret,123456"): the last one in the
+	// User-Password splits it. "," when empty.
+	PasswordDelimiter string `json:"password_delimiter"`
+	// ChallengePrompt is the Reply-Message of an Access-Challenge.
+	ChallengePrompt string `json:"challenge_prompt"`
+	// ChallengeTTL is how long the State of an Access-Challenge is good
+	// for (60 s when 0).
+	ChallengeTTL Duration `json:"challenge_ttl"`
+	// GroupAttributes give accepted users of these directory groups
+	// Filter-Id (RFC 2865 §5.11) or Class (§5.25) attributes: the VPN's
+	// access rules.
+	GroupAttributes []GroupAttribute `json:"group_attributes"`
+
 	// AuthLogDays is how long the authentication log keeps a decision:
 	// 180 days when 0; a negative number keeps everything.
 	AuthLogDays int `json:"auth_log_days"`
@@ -66,6 +91,17 @@ type Config struct {
 	Now func() time.Time `json:"-"`
 	// Log receives the server's log; slog's default when nil.
 	Log *slog.Logger `json:"-"`
+
+	// Keys in the browser and the self-service portal (portal_config.go).
+	PortalConfig
+}
+
+// GroupAttribute is what members of one directory group get in an
+// Access-Accept.
+type GroupAttribute struct {
+	Group    string `json:"group"` // the group's DN, as the directory spells it
+	FilterID string `json:"filter_id,omitempty"`
+	Class    string `json:"class,omitempty"`
 }
 
 // DefaultHTTP is where the HTTP API listens unless told otherwise:
@@ -147,12 +183,23 @@ func (c *Config) Default() {
 	if c.AuthLogDays == 0 {
 		c.AuthLogDays = 180
 	}
+	if c.PasswordDelimiter == "" {
+		c.PasswordDelimiter = ","
+	}
+	if c.ChallengePrompt == "" {
+		c.ChallengePrompt = "Enter the passcode your device shows"
+	}
+	set(&c.ChallengeTTL, 60*time.Second)
+	if c.Directory != nil {
+		c.Directory.Default()
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
+	c.defaultPortal()
 }
 
 // Validate says what is wrong with a defaulted config, all of it at once.
@@ -189,6 +236,36 @@ func (c *Config) Validate() error {
 	if c.RADIUSQueue < 1 || c.RADIUSQueue > 1<<20 {
 		bad("radius_queue must be 1 to %d, not %d", 1<<20, c.RADIUSQueue)
 	}
+	if c.Directory != nil {
+		if err := c.Directory.Validate(); err != nil {
+			bad("directory: %v", err)
+		}
+	}
+	if c.DirectorySyncEvery < 0 || c.DirectorySyncEvery > 0 && c.DirectorySyncEvery < Duration(time.Minute) {
+		bad("directory_sync_every must be a minute or more, or 0 for never, not %s", time.Duration(c.DirectorySyncEvery))
+	}
+	if c.DirectorySyncEvery > 0 && c.Directory == nil {
+		bad("directory_sync_every is set, but there is no directory")
+	}
+	if len(c.PasswordDelimiter) > 8 || strings.ContainsAny(c.PasswordDelimiter, "\x00\r\n") {
+		bad("password_delimiter must be 1 to 8 printable characters")
+	}
+	if c.ChallengeTTL < Duration(5*time.Second) || c.ChallengeTTL > Duration(10*time.Minute) {
+		bad("challenge_ttl must be 5s to 10m, not %s", time.Duration(c.ChallengeTTL))
+	}
+	if len(c.ChallengePrompt) > maxReplyMessage {
+		bad("challenge_prompt is longer than %d bytes", maxReplyMessage)
+	}
+	for i, g := range c.GroupAttributes {
+		if g.Group == "" || (g.FilterID == "" && g.Class == "") || len(g.FilterID) > 253 || len(g.Class) > 253 {
+			bad("group_attributes[%d]: want a group and a filter_id or a class (at most 253 bytes)", i)
+		}
+		if len(c.GroupAttributes) > 0 && c.Directory == nil {
+			bad("group_attributes need a directory to read groups from")
+			break
+		}
+	}
+	errs = append(errs, c.validatePortal()...)
 	return errors.Join(errs...)
 }
 

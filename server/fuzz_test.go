@@ -192,6 +192,7 @@ func FuzzRADIUSPacket(f *testing.F) {
 func FuzzConfig(f *testing.F) {
 	for _, s := range []string{
 		`{"http":"127.0.0.1:8700","radius":"0.0.0.0:1812","user_rate":0.5,"user_burst":5,"cache_ttl":"2s"}`,
+		`{"rp_id":"example.edu","portal":true,"portal_url":"https://keydesk.example.edu/portal/","origins":["https://login.example.edu"],"portal_session_idle":"15m","aaguid_deny":["2fc0579f-8113-47ea-b116-bb5a8db9202a"]}`,
 		`{"tls_cert":"c.pem"}`, `{"read_timeout":"ten seconds"}`, `{"radius_workers":-1}`, `{}`, ``,
 	} {
 		f.Add([]byte(s))
@@ -275,6 +276,61 @@ func FuzzRADIUSAnswer(f *testing.F) {
 		}
 		if !reflect.DeepEqual(want, got) {
 			t.Fatalf("Proxy-States %q came back as %q", want, got)
+		}
+	})
+}
+
+// FuzzWebAuthnBody decodes data as the body of a WebAuthn route, chosen
+// by kind: a user name (preauth, begin), a login's finish, a
+// registration's finish. A finish's credential is read as well, and a
+// decoded one holds what a key's answer needs.
+func FuzzWebAuthnBody(f *testing.F) {
+	login := `{"transaction":"3q2-7w","credential":{"id":"AQID","rawId":"AQID","type":"public-key","authenticatorAttachment":"cross-platform",` +
+		`"response":{"clientDataJSON":"eyJ0eXBlIjoid2ViYXV0aG4uZ2V0In0","authenticatorData":"SZYN5YgO","signature":"MEUCIQ","userHandle":null},` +
+		`"clientExtensionResults":{"appid":true}}}`
+	register := `{"transaction":"3q2-7w","name":"blue key","credential":{"id":"AQID","rawId":"AQID","type":"public-key",` +
+		`"response":{"clientDataJSON":"eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIn0","attestationObject":"o2NmbXRkbm9uZQ","transports":["usb","nfc","carrier-pigeon"]},` +
+		`"clientExtensionResults":{}}}`
+	for _, s := range []string{`{"username":"alice"}`, login, register} {
+		for kind := byte(0); kind < 3; kind++ {
+			f.Add(kind, []byte(s))
+		}
+	}
+	f.Add(byte(1), []byte(strings.Replace(login, `"rawId":"AQID"`, `"rawId":"AQIE"`, 1)))
+	f.Add(byte(1), []byte(strings.Replace(login, `"public-key"`, `"password"`, 1)))
+	f.Add(byte(2), []byte(strings.Replace(register, `"o2NmbXRkbm9uZQ"`, `"o2NmbXRkbm9uZQ=="`, 1)))
+	f.Add(byte(1), []byte(`{"transaction":"","credential":null}`))
+	f.Fuzz(func(t *testing.T, kind byte, data []byte) {
+		switch kind % 3 {
+		case 0:
+			checkDecode[usernameRequest](t, data)
+		case 1:
+			v, err := decodeJSON[loginFinishRequest](bytes.NewReader(data))
+			if err != nil {
+				if v.Transaction != "" || v.Credential != nil || v.answer.CredentialID != nil {
+					t.Fatalf("error %v with a half-filled result %+v", err, v)
+				}
+				return
+			}
+			if len(v.answer.CredentialID) == 0 || len(v.answer.ClientDataJSON) == 0 || len(v.answer.AuthenticatorData) == 0 || len(v.answer.Signature) == 0 {
+				t.Fatalf("decoded %q without a whole answer: %+v", data, v.answer)
+			}
+		case 2:
+			v, err := decodeJSON[registerFinishRequest](bytes.NewReader(data))
+			if err != nil {
+				if v.Transaction != "" || v.Credential != nil || v.Name != "" || v.attestation.CredentialID != nil {
+					t.Fatalf("error %v with a half-filled result %+v", err, v)
+				}
+				return
+			}
+			if len(v.attestation.CredentialID) == 0 || len(v.attestation.AttestationObject) == 0 {
+				t.Fatalf("decoded %q without a whole attestation: %+v", data, v.attestation)
+			}
+			for _, tr := range v.attestation.Transports {
+				if tr == "carrier-pigeon" {
+					t.Fatalf("kept an unknown transport")
+				}
+			}
 		}
 	})
 }

@@ -86,7 +86,7 @@ func attrValuesOf(p *radius.Packet, typ radius.Type) []radius.Attribute {
 }
 
 // panicky is a Decider with a bug.
-type panicky struct{}
+type panicky struct{ Decider }
 
 func (panicky) VerifyUser(context.Context, string, string, verify.Origin) (verify.Decision, error) {
 	panic("a bug in the verifier")
@@ -98,7 +98,7 @@ func TestPanicsAreRecovered(t *testing.T) {
 	fx := newFixture(t, Config{})
 	fx.addUser(t, "alice")
 	deps := NewDeps(fx.store, fx.ver)
-	deps.Decider = panicky{}
+	deps.Decider = panicky{fx.ver}
 	srv, err := New(Config{Now: fx.clock.Now, Log: slog.New(slog.DiscardHandler), UserRate: -1, ClientRate: -1, RADIUSWorkers: 2}, deps)
 	if err != nil {
 		t.Fatal(err)

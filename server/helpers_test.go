@@ -11,17 +11,19 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/keydesk/keydesk/desk"
+	"github.com/keydesk/keydesk/directory"
 	"github.com/keydesk/keydesk/fob"
+	"github.com/keydesk/keydesk/internal/browsertest"
 	"github.com/keydesk/keydesk/internal/loadtest"
 	"github.com/keydesk/keydesk/internal/testbin"
 	"github.com/keydesk/keydesk/internal/testclock"
+	"github.com/keydesk/keydesk/internal/teststore"
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/verify"
 )
@@ -37,6 +39,7 @@ const radiusSecret = "radius secret shared with the vpn"
 // "vpn" (API key, and RADIUS from loopback), and one administrator of
 // each role.
 type fixture struct {
+	t      testing.TB // the test that made it
 	clock  *clock
 	store  *inventory.Store
 	ver    *verify.Verifier
@@ -48,8 +51,8 @@ type fixture struct {
 
 func newFixture(t testing.TB, cfg Config) *fixture {
 	t.Helper()
-	fx := &fixture{clock: newClock(), tokens: map[verify.Role]string{}}
-	st, err := inventory.Open(context.Background(), filepath.Join(t.TempDir(), "keydesk.db"),
+	fx := &fixture{t: t, clock: newClock(), tokens: map[verify.Role]string{}}
+	st, err := inventory.Open(context.Background(), teststore.Path(t, t.TempDir(), "keydesk.db"),
 		bytes.Repeat([]byte{7}, inventory.MasterKeySize), inventory.Options{Create: true, Now: fx.clock.Now, Sync: "NORMAL"})
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +66,18 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	if cfg.Log == nil {
 		cfg.Log = quietLog(t)
 	}
-	if fx.srv, err = New(cfg, NewDeps(st, fx.ver)); err != nil {
+	deps := NewDeps(st, fx.ver)
+	if cfg.Directory != nil {
+		dc := *cfg.Directory
+		dc.Default()
+		dir, err := directory.New(dc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { dir.Close() })
+		deps.Directory = dir
+	}
+	if fx.srv, err = New(cfg, deps); err != nil {
 		t.Fatal(err)
 	}
 	fx.desk = fx.srv.deps.Desk.As("test")
@@ -248,7 +262,16 @@ func (fx *fixture) auditCount(t testing.TB, action string) int {
 	return n
 }
 
-func TestMain(m *testing.M) { os.Exit(testbin.Run(m)) }
+// runFunc runs a test binary's tests, for the wrappers of TestMain.
+type runFunc func() int
+
+func (f runFunc) Run() int { return f() }
+
+// TestMain closes the shared browser and removes the PostgreSQL cluster
+// after the tests.
+func TestMain(m *testing.M) {
+	os.Exit(teststore.Run(runFunc(func() int { return browsertest.Run(testbin.Wrap(m)) })))
+}
 
 // authEntries counts the decisions in the authentication log.
 func (fx *fixture) authEntries(t testing.TB) int {

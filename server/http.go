@@ -29,6 +29,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET /healthz", http.HandlerFunc(s.healthz))
 	handle("GET /metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{}))
 	handle("POST /v1/auth", http.HandlerFunc(s.auth))
+	s.browserRoutes(handle)
 	for _, rt := range s.adminRoutes() {
 		handle(rt.pattern, s.admin(rt))
 	}
@@ -147,7 +148,11 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(http.StatusServiceUnavailable, "unavailable", "the inventory cannot be read"))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	out := map[string]string{"status": "ok"}
+	if s.deps.Store != "" {
+		out["store"] = s.deps.Store
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // bearer is the token of an "Authorization: Bearer" header.
@@ -183,7 +188,8 @@ func (a *authRequest) Validate() error {
 }
 
 // checkPasscode never quotes the passcode: a user may have typed a
-// password into the wrong field.
+// password into the wrong field. Spaces and dashes are how people read
+// codes off a fob ("592 264", "333-503-004"): the verifier drops them.
 func checkPasscode(p string) error {
 	if p == "" {
 		return errors.New("passcode: empty")
@@ -192,8 +198,8 @@ func checkPasscode(p string) error {
 		return fmt.Errorf("passcode: longer than %d characters", maxPasscode)
 	}
 	for i := 0; i < len(p); i++ {
-		if p[i] < 0x21 || p[i] > 0x7e {
-			return fmt.Errorf("passcode: character %d is not printable ASCII", i+1)
+		if (p[i] < 0x21 || p[i] > 0x7e) && p[i] != ' ' {
+			return fmt.Errorf("passcode: character %d is neither printable ASCII nor a space", i+1)
 		}
 	}
 	return nil
@@ -226,21 +232,9 @@ func answerOf(d verify.Decision, detailed bool) authAnswer {
 // right. Only applications may ask.
 func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	key, err := bearer(r)
+	app, err := s.application(r)
 	if err != nil {
 		s.writeError(w, r, err)
-		return
-	}
-	app, err := s.apps.get(r.Context(), s.deps.Callers, key)
-	switch {
-	case errors.Is(err, inventory.ErrNotFound):
-		s.writeError(w, r, unauthenticated("the bearer token is not an application key"))
-		return
-	case err != nil:
-		s.writeError(w, r, err)
-		return
-	case app.Disabled:
-		s.writeError(w, r, unauthenticated("application %s is disabled", app.Name))
 		return
 	}
 	req, err := decode[authRequest](w, r, maxAuthBody)
@@ -248,10 +242,8 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if ok, wait := s.users.allow(req.Username, s.now()); !ok {
-		s.m.limited.WithLabelValues("http", "user").Inc()
-		s.writeError(w, r, &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited",
-			Message: fmt.Sprintf("too many attempts for user %s; try again later", req.Username), RetryAfter: wait})
+	if err := s.limitUser(req.Username); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	from := verify.Origin{Transport: "http", App: app.Name, Source: clientKey(r.RemoteAddr)}

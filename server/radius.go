@@ -102,19 +102,19 @@ func (rs *radiusServer) process(ctx context.Context, req radiusRequest, src neti
 			rs.dups.forget(key)
 		}
 	}()
-	accept, msg, err := rs.decide(ctx, req, start)
+	r, err := rs.decide(ctx, req, start)
 	if err != nil {
 		s.log.Error("no decision", "transport", radiusTransport, "client", req.client.name, "err", err)
 		return nil, dropNoDecision
 	}
-	answer, err = encodeAnswer(req, accept, msg)
+	answer, err = encodeAnswer(req, r)
 	if err != nil {
 		s.log.Warn("radius answer too large to send; request dropped", "client", req.client.name, "err", err)
 		return nil, dropAnswerTooLarge
 	}
 	rs.dups.finish(key, answer)
 	done = true
-	s.log.Debug("decision", "transport", radiusTransport, "client", req.client.name, "accept", accept, "took", time.Since(start))
+	s.log.Debug("answer", "transport", radiusTransport, "client", req.client.name, "code", r.code, "took", time.Since(start))
 	return answer, ""
 }
 
@@ -197,30 +197,10 @@ var (
 	errUserName   = errors.New("the request needs exactly one User-Name naming a user")
 )
 
-// decide reads the user and passcode of an authentic request and asks the
-// verifier. A request that is authentic but wrong is answered with an
-// Access-Reject that says why; err means no decision could be made.
-func (rs *radiusServer) decide(ctx context.Context, req radiusRequest, start time.Time) (accept bool, msg string, err error) {
-	s := rs.s
-	user, password, refusal := credentials(req)
-	if refusal != nil {
-		return false, refusal.Error(), nil
-	}
-	if ok, _ := s.users.allow(user, s.now()); !ok {
-		s.m.limited.WithLabelValues(radiusTransport, "user").Inc()
-		return false, "too many attempts for user " + user + "; try again later", nil
-	}
-	from := req.origin()
-	d, err := s.deps.Decider.VerifyUser(ctx, user, password, from)
-	if err != nil {
-		return false, "", err
-	}
-	s.decided(from, user, d, time.Since(start))
-	return d.Allow, answerOf(d, req.client.detailed).Reason, nil
-}
-
-// credentials are the User-Name and the passcode in the User-Password,
-// decrypted (RFC 2865 §5.2), or why they cannot be had.
+// credentials are the User-Name and the User-Password, decrypted (RFC
+// 2865 §5.2), or why they cannot be had. What the password holds (the
+// passcode, or a directory password with or without it) is the mode's to
+// read.
 func credentials(req radiusRequest) (user, password string, refusal error) {
 	names := attrValues(req.attrs, attrUserName)
 	if len(names) != 1 || len(names[0]) > maxUserName || inventory.CheckUserName(string(names[0])) != nil {
@@ -234,14 +214,14 @@ func credentials(req radiusRequest) (user, password string, refusal error) {
 		return "", "", errNoPassword
 	}
 	plain, err := radius.UserPassword(pw[0], req.client.secret, req.raw[4:headerLen])
-	if err != nil {
+	if err != nil || len(plain) > maxUserPassword {
 		return "", "", errors.New("the User-Password attribute is malformed (RFC 2865 §5.2)")
-	}
-	if err := checkPasscode(string(plain)); err != nil {
-		return "", "", err
 	}
 	return string(names[0]), string(plain), nil
 }
+
+// maxUserPassword is the longest User-Password RFC 2865 §5.2 allows.
+const maxUserPassword = 128
 
 func attrValues(attrs radius.Attributes, t radius.Type) []radius.Attribute {
 	var out []radius.Attribute
@@ -257,38 +237,39 @@ func attrValues(attrs radius.Attributes, t radius.Type) []radius.Attribute {
 // packet even without its Reply-Message.
 var errAnswerTooLarge = errors.New("the Proxy-State attributes to copy back leave no room for an answer within 4096 octets")
 
-// encodeAnswer builds the Access-Accept or Access-Reject for req. The
-// Message-Authenticator comes first (the Blast-RADIUS advice: a forger
-// cannot then shape the attributes before it) and is computed with the
-// request's authenticator in the header (RFC 3579 §3.2); then the
-// Response Authenticator covers it all (RFC 2865 §3). Proxy-State is
-// copied back whole and in order, as RFC 2865 §5.33 asks; when that and
-// the message would pass the 4096 octets a packet may hold (§3), the
-// message is shortened, then dropped, and if even that is not enough the
-// answer is not made at all.
-func encodeAnswer(req radiusRequest, accept bool, msg string) ([]byte, error) {
-	code := radius.CodeAccessReject
-	if accept {
-		code = radius.CodeAccessAccept
-	}
+// encodeAnswer builds the answer to req: an Access-Accept,
+// Access-Reject or Access-Challenge with the reply's message and
+// attributes. The Message-Authenticator comes first (the Blast-RADIUS
+// advice: a forger cannot then shape the attributes before it) and is
+// computed with the request's authenticator in the header (RFC 3579
+// §3.2); then the Response Authenticator covers it all (RFC 2865 §3).
+// Proxy-State is copied back whole and in order, as RFC 2865 §5.33 asks;
+// when that, the attributes and the message would pass the 4096 octets a
+// packet may hold (§3), the message is shortened, then dropped, and if
+// even that is not enough the answer is not made at all.
+func encodeAnswer(req radiusRequest, r reply) ([]byte, error) {
 	proxy := attrValues(req.attrs, attrProxyState)
 	room := maxRADIUSPacket - headerLen - (2 + messageAuthLen)
 	for _, ps := range proxy {
 		room -= 2 + len(ps)
 	}
+	for _, a := range r.attrs {
+		room -= 2 + len(a.Attribute)
+	}
 	if room < 0 {
 		return nil, errAnswerTooLarge
 	}
-	p := &radius.Packet{Code: code, Identifier: req.raw[1], Secret: req.client.secret}
+	p := &radius.Packet{Code: r.code, Identifier: req.raw[1], Secret: req.client.secret}
 	copy(p.Authenticator[:], req.raw[4:headerLen])
 	p.Add(attrMessageAuth, make(radius.Attribute, messageAuthLen))
-	for _, part := range splitMessage(msg) {
+	for _, part := range splitMessage(r.message) {
 		if room < 2+len(part) {
 			break
 		}
 		room -= 2 + len(part)
 		p.Add(attrReplyMessage, radius.Attribute(part))
 	}
+	p.Attributes = append(p.Attributes, r.attrs...)
 	for _, ps := range proxy {
 		p.Add(attrProxyState, ps)
 	}

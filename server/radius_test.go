@@ -117,7 +117,8 @@ func TestRADIUSDecides(t *testing.T) {
 		{"CHAP", accessRequest{user: "alice", noPass: true, extra: []*radius.AVP{{Type: attrCHAPPassword, Attribute: make([]byte, 17)}}}, false, "not CHAP or EAP"},
 		{"no user", accessRequest{noUser: true, password: code}, false, "exactly one User-Name"},
 		{"two users", accessRequest{user: "alice", password: code, extra: []*radius.AVP{{Type: attrUserName, Attribute: []byte("bob")}}}, false, "exactly one User-Name"},
-		{"space in passcode", accessRequest{user: "alice", password: "12 345"}, false, "not printable ASCII"},
+		{"a tab in the passcode", accessRequest{user: "alice", password: "12\t345"}, false, "neither printable ASCII nor a space"},
+		{"a right code read out with a space", accessRequest{user: "alice", password: code[:3] + " " + code[3:]}, false, "code already used"},
 	} {
 		c.req.id = byte(i)
 		raw := c.req.encode(t)
@@ -277,4 +278,14 @@ func TestRADIUSUserRateLimit(t *testing.T) {
 	if !strings.HasPrefix(msgs[0], "wrong code") || !strings.HasPrefix(msgs[1], "wrong code") || msgs[2] != "too many attempts for user alice; try again later" {
 		t.Errorf("answers %q", msgs)
 	}
+}
+
+// signRequest fills in the Message-Authenticator of raw, which holds one
+// (zeroed) as its first attribute, under secret (RFC 3579 §3.2).
+func signRequest(raw []byte, secret string) {
+	at, _ := messageAuthOffset(raw)
+	clear(raw[at : at+messageAuthLen])
+	m := hmac.New(md5.New, []byte(secret))
+	m.Write(raw)
+	copy(raw[at:], m.Sum(nil))
 }

@@ -34,6 +34,7 @@ type Server struct {
 	importing chan struct{}
 	tls       *tls.Config
 	handler   http.Handler
+	web       *web // keys in the browser and the portal
 }
 
 // New checks cfg (after filling in its defaults) and makes a server.
@@ -62,6 +63,11 @@ func New(cfg Config, d Deps) (*Server, error) {
 		}
 		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	w, err := s.newWeb()
+	if err != nil {
+		return nil, err
+	}
+	s.web = w
 	s.handler = s.routes()
 	return s, nil
 }
@@ -150,6 +156,12 @@ const housekeeping = time.Minute
 func (s *Server) housekeep(ctx context.Context, stop <-chan struct{}) {
 	t := time.NewTicker(housekeeping)
 	defer t.Stop()
+	var syncs <-chan time.Time
+	if every := time.Duration(s.cfg.DirectorySyncEvery); every > 0 && s.deps.Directory != nil {
+		st := time.NewTicker(every)
+		defer st.Stop()
+		syncs = st.C
+	}
 	s.pruneAuthLog(ctx)
 	for {
 		select {
@@ -158,8 +170,22 @@ func (s *Server) housekeep(ctx context.Context, stop <-chan struct{}) {
 		case <-t.C:
 			s.refusals.flush(ctx, false)
 			s.pruneAuthLog(ctx)
+		case <-syncs:
+			s.syncDirectory(ctx)
 		}
 	}
+}
+
+// syncDirectory runs the directory sync as the server: what it changed
+// is in the audit log; a sync the guard stops changes nothing and is a
+// warning here.
+func (s *Server) syncDirectory(ctx context.Context) {
+	rep, err := s.desk("keydesk:sync").SyncDirectory(ctx, s.deps.Directory, s.cfg.Directory.PlanOptions(), false)
+	if err != nil {
+		s.log.Warn("directory sync did not run", "err", err)
+		return
+	}
+	s.log.Info("directory sync", "result", rep.String())
 }
 
 // pruneAuthLog removes the authentication log's entries older than the

@@ -1,6 +1,10 @@
 package u2f
 
-import "encoding/hex"
+import (
+	"encoding/hex"
+	"fmt"
+	"strings"
+)
 
 // CTAP2 command bytes (CTAP 2.1 §6), the first byte of a CTAPHID_CBOR
 // request.
@@ -35,6 +39,26 @@ func (a AAGUID) String() string {
 
 // MarshalText makes JSON carry the UUID form.
 func (a AAGUID) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
+
+// ParseAAGUID reads an AAGUID as people write one: the UUID form String
+// gives, or its 32 hex digits without dashes; capitals allowed.
+func ParseAAGUID(s string) (AAGUID, error) {
+	var a AAGUID
+	h := s
+	if len(s) == 36 {
+		if s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+			return a, fmt.Errorf("%q is not an AAGUID (a UUID such as 2a38d610-c3ca-4864-8900-ae3475146b6f)", s)
+		}
+		h = strings.ReplaceAll(s, "-", "")
+	}
+	if len(h) != 32 {
+		return a, fmt.Errorf("%q is not an AAGUID (a UUID such as 2a38d610-c3ca-4864-8900-ae3475146b6f)", s)
+	}
+	if _, err := hex.Decode(a[:], []byte(h)); err != nil {
+		return AAGUID{}, fmt.Errorf("%q is not an AAGUID (a UUID such as 2a38d610-c3ca-4864-8900-ae3475146b6f)", s)
+	}
+	return a, nil
+}
 
 // RelyingParty is a PublicKeyCredentialRpEntity (WebAuthn §5.4.2).
 type RelyingParty struct {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keydesk/keydesk/internal/teststore"
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/verify"
 )
@@ -23,7 +24,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("KEYDESK_VERIFY_CHILD") != "" {
 		os.Exit(child())
 	}
-	code := m.Run()
+	code := teststore.Run(m)
 	benchCleanup()
 	os.Exit(code)
 }

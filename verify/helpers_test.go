@@ -2,9 +2,7 @@ package verify_test
 
 import (
 	"crypto/sha256"
-	"database/sql"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +11,7 @@ import (
 	"github.com/keydesk/keydesk/fob"
 	"github.com/keydesk/keydesk/internal/testclock"
 	"github.com/keydesk/keydesk/internal/testfob"
+	"github.com/keydesk/keydesk/internal/teststore"
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/verify"
 	_ "github.com/mattn/go-sqlite3"
@@ -43,7 +42,7 @@ func newEnv(t testing.TB) *env { return newEnvPolicy(t, verify.DefaultPolicy) }
 
 func newEnvPolicy(t testing.TB, p verify.Policy) *env {
 	t.Helper()
-	e := &env{clock: testclock.At(start), path: filepath.Join(t.TempDir(), "keydesk.db")}
+	e := &env{clock: testclock.At(start), path: teststore.Path(t, t.TempDir(), "keydesk.db")}
 	s, err := inventory.Open(t.Context(), e.path, masterKey(), inventory.Options{Create: true, Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -117,16 +116,8 @@ func (e *env) user(t testing.TB, name string) inventory.User {
 	return u
 }
 
-// raw is a second connection to the file, for changes no API makes.
-func (e *env) raw(t testing.TB) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+e.path+"?_busy_timeout=5000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
+// raw is a second connection to the database, for changes no API makes.
+func (e *env) raw(t testing.TB) *teststore.DB { return teststore.Raw(t, e.path) }
 
 func (e *env) serial(t testing.TB, serial, code string) verify.Decision {
 	t.Helper()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keydesk/keydesk/hid/softkey"
+	"github.com/keydesk/keydesk/internal/teststore"
 	"github.com/keydesk/keydesk/inventory"
 	"github.com/keydesk/keydesk/u2f"
 )
@@ -130,7 +131,7 @@ func openStore(t *testing.T) *inventory.Store {
 	t.Helper()
 	key := make([]byte, inventory.MasterKeySize)
 	rand.Read(key)
-	st, err := inventory.Open(context.Background(), filepath.Join(t.TempDir(), "k.db"), key, inventory.Options{Create: true})
+	st, err := inventory.Open(context.Background(), teststore.Path(t, t.TempDir(), "k.db"), key, inventory.Options{Create: true})
 	if err != nil {
 		t.Fatal(err)
 	}

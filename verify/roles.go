@@ -52,7 +52,7 @@ type Permission int
 // The rows of the role table, in DESIGN.md's order.
 const (
 	ViewLogs           Permission = iota + 1 // view logs (and, read only, the inventory)
-	ModifyFobs                               // modify fobs, keys, bypass codes
+	ModifyFobs                               // modify fobs, keys, phone apps, bypass codes
 	ModifyUsers                              // modify users and groups
 	ModifyApplications                       // modify applications (API clients, RADIUS clients)
 	ModifySettings                           // modify settings
@@ -65,7 +65,7 @@ var Permissions = []Permission{ViewLogs, ModifyFobs, ModifyUsers, ModifyApplicat
 
 var permissionNames = map[Permission]string{
 	ViewLogs:           "view logs",
-	ModifyFobs:         "modify fobs, keys and bypass codes",
+	ModifyFobs:         "modify fobs, keys, phone apps and bypass codes",
 	ModifyUsers:        "modify users and groups",
 	ModifyApplications: "modify applications",
 	ModifySettings:     "modify settings",

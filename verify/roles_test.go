@@ -13,7 +13,7 @@ import (
 const designTable = `
 | action | owner | admin | app mgr | user mgr | help desk | billing | read-only |
 | view logs | ✓ | ✓ | ✓ | ✓ | ✓ | ✗ | ✓ |
-| modify fobs, keys, bypass codes | ✓ | ✓ | ✗ | ✓ | ✓ | ✗ | ✗ |
+| modify fobs, keys, phone apps, bypass codes | ✓ | ✓ | ✗ | ✓ | ✓ | ✗ | ✗ |
 | modify users and groups | ✓ | ✓ | ✗ | ✓ | ✗ | ✗ | ✗ |
 | modify applications (API clients, RADIUS clients) | ✓ | ✓ | ✓ | ✗ | ✗ | ✗ | ✗ |
 | modify settings | ✓ | ✓ | ✗ | ✗ | ✗ | ✗ | ✗ |

@@ -97,6 +97,8 @@ func appCommand() *cli.Command {
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "radius-secret-file", Usage: "`FILE` holding the RADIUS shared secret, which makes the application a RADIUS client"},
 					&cli.StringSliceFlag{Name: "radius-source", Usage: "address or `CIDR` its RADIUS requests may come from (repeat for more)"},
+					&cli.StringFlag{Name: "radius-mode", Value: "otp", Usage: "what its Access-Requests carry: otp (the passcode), password+otp (\"password,passcode\", the password checked with the directory), or challenge (the password, then the passcode after an Access-Challenge)"},
+					&cli.BoolFlag{Name: "detailed-reasons", Usage: "let it hear why a login was denied in the help desk's words (others hear only that it was)"},
 					jsonFlag,
 				},
 				Action: withSession(appAdd),
@@ -115,7 +117,14 @@ func appAdd(c *cli.Context, s *session) error {
 	if err != nil {
 		return err
 	}
-	n := inventory.NewApplication{Name: a[0]}
+	mode, err := inventory.ParseRADIUSMode(c.String("radius-mode"))
+	if err != nil {
+		return usageError{err}
+	}
+	n := inventory.NewApplication{Name: a[0], RADIUSMode: mode, DetailedReasons: c.Bool("detailed-reasons")}
+	if !c.IsSet("radius-mode") {
+		n.RADIUSMode = ""
+	}
 	if f := c.String("radius-secret-file"); f != "" {
 		if n.RADIUSSecret, err = readSecretFile(f); err != nil {
 			return err

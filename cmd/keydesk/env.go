@@ -9,6 +9,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -22,7 +23,7 @@ func globalFlags() []cli.Flag {
 	return []cli.Flag{
 		// The defaults are shown as the rule, not as this machine's paths,
 		// so that the man page made at build time says what holds anywhere.
-		&cli.StringFlag{Name: "db", Usage: "inventory database `PATH`", EnvVars: []string{"KEYDESK_DB"}, Value: defaultDB(),
+		&cli.StringFlag{Name: "db", Usage: "the inventory: an SQLite file `PATH`, or a postgres:// URL shared by several servers", EnvVars: []string{"KEYDESK_DB"}, Value: defaultDB(),
 			DefaultText: "$XDG_DATA_HOME/keydesk/keydesk.db"},
 		&cli.StringFlag{Name: "master-key", Usage: "master key file `PATH` (kept apart from the database)",
 			EnvVars: []string{"KEYDESK_MASTER_KEY_FILE"}, Value: defaultMasterKey(), DefaultText: "$XDG_CONFIG_HOME/keydesk/master.key"},
@@ -57,6 +58,10 @@ func actor() string {
 	return "cli:uid" + fmt.Sprint(os.Getuid())
 }
 
+// clockNow is the inventory's clock: the system's (nil), or the one the
+// CLI tests set, so that their scripts do not depend on the day they run.
+var clockNow func() time.Time
+
 // session is an open inventory and what acts on it, for one command:
 // changes go through the desk, decisions through the verifier.
 type session struct {
@@ -76,19 +81,23 @@ var errNoInventory = errors.New("no inventory")
 // that names the key it needs.
 func open(c *cli.Context) (*session, error) {
 	dbPath, keyPath := paths(c)
-	if !inventory.Exists(dbPath) {
-		return nil, fmt.Errorf("%w at %s: create one with keydesk init (or check --db / KEYDESK_DB)", errNoInventory, dbPath)
+	exists, err := inventory.Probe(c.Context, dbPath)
+	if err != nil {
+		return nil, err
+	}
+	if !exists {
+		return nil, fmt.Errorf("%w at %s: create one with keydesk init (or check --db / KEYDESK_DB)", errNoInventory, inventory.Where(dbPath))
 	}
 	key, err := inventory.ReadMasterKey(keyPath)
 	switch {
 	case err == nil:
 	case errors.Is(err, os.ErrNotExist):
 		return nil, fmt.Errorf("master key %s is missing, and the inventory %s needs the key with fingerprint %s; restore it from your copy (keydesk never makes a new key for an existing inventory)",
-			keyPath, dbPath, sealedFingerprint(c.Context, dbPath))
+			keyPath, inventory.Where(dbPath), sealedFingerprint(c.Context, dbPath))
 	default:
 		return nil, err
 	}
-	st, err := inventory.Open(c.Context, dbPath, key, inventory.Options{AuditHeadFile: headFile(keyPath)})
+	st, err := inventory.Open(c.Context, dbPath, key, inventory.Options{AuditHeadFile: headFile(keyPath), Now: clockNow})
 	if errors.Is(err, inventory.ErrWrongKey) {
 		if hint := interruptedRekey(c.Context, dbPath, keyPath); hint != "" {
 			err = fmt.Errorf("%w\n%s", err, hint)
@@ -110,8 +119,12 @@ func newSession(st *inventory.Store) *session {
 // inventory is not silently reused, and never overwritten.
 func create(c *cli.Context) (*session, string, error) {
 	dbPath, keyPath := paths(c)
-	if inventory.Exists(dbPath) {
-		return nil, "", verify.Refusef("an inventory already exists at %s", dbPath)
+	exists, err := inventory.Probe(c.Context, dbPath)
+	if err != nil {
+		return nil, "", err
+	}
+	if exists {
+		return nil, "", verify.Refusef("an inventory already exists at %s", inventory.Where(dbPath))
 	}
 	if _, err := os.Lstat(keyPath); err == nil {
 		return nil, "", verify.Refusef("a master key already exists at %s; keydesk init will not reuse or overwrite it: move it away, or give --master-key a new path", keyPath)
@@ -123,7 +136,7 @@ func create(c *cli.Context) (*session, string, error) {
 	if err := inventory.WriteMasterKey(keyPath, key); err != nil {
 		return nil, "", err
 	}
-	st, err := inventory.Open(c.Context, dbPath, key, inventory.Options{Create: true, AuditHeadFile: headFile(keyPath)})
+	st, err := inventory.Open(c.Context, dbPath, key, inventory.Options{Create: true, AuditHeadFile: headFile(keyPath), Now: clockNow})
 	if err != nil {
 		os.Remove(keyPath)
 		return nil, "", err

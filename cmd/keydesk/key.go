@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -12,44 +11,70 @@ import (
 
 	"github.com/keydesk/keydesk/hid"
 	"github.com/keydesk/keydesk/usb"
-	"github.com/keydesk/keydesk/verify"
 )
 
 var (
 	deviceFlag = &cli.StringFlag{Name: "device", Usage: "the key's hidraw `PATH` (default: the only security key plugged in)"}
-	appIDFlag  = &cli.StringFlag{Name: "app-id", Value: "keydesk", EnvVars: []string{"KEYDESK_APP_ID"},
-		Usage: "U2F application id keys are registered for"}
-	touchFlag = &cli.DurationFlag{Name: "touch-timeout", Value: 30 * time.Second, Usage: "how long to wait for a touch"}
+	rpIDFlag   = &cli.StringFlag{Name: "rp-id", EnvVars: []string{"KEYDESK_RP_ID"},
+		Usage: "the relying party keys are registered for: the `DOMAIN` of the institution's logins, e.g. example.edu"}
+	originFlag = &cli.StringFlag{Name: "origin", EnvVars: []string{"KEYDESK_ORIGIN"},
+		Usage: "the `ORIGIN` the client data names (default https://<rp-id>)"}
+	appIDFlag = &cli.StringFlag{Name: "app-id", EnvVars: []string{"KEYDESK_APP_ID"},
+		Usage: "the U2F `APPID` U2F-only keys are registered under (default https://<rp-id>); alone, without --rp-id, every key is registered over U2F under it, as keydesk did before CTAP2"}
+	touchFlag   = &cli.DurationFlag{Name: "touch-timeout", Value: 30 * time.Second, Usage: "how long to wait for a touch"}
+	pinFileFlag = &cli.StringFlag{Name: "pin-file", Usage: "`FILE` holding the key's PIN (default: asked on a terminal; never on the command line)"}
+	requirePIN  = &cli.BoolFlag{Name: "require-pin", Usage: "the key must verify its user with its PIN (refuses keys without one, and U2F keys)"}
 )
 
 func keyCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "key",
-		Usage: "U2F/FIDO security keys: list, wink, register, test, remove",
+		Usage: "U2F/FIDO2 security keys: list, info, wink, register, test, remove; PIN, reset, resident credentials",
 		Subcommands: []*cli.Command{
 			{
 				Name: "list", Usage: "list the security keys plugged in (USB and HID views)",
 				Flags:  []cli.Flag{&cli.BoolFlag{Name: "no-probe", Usage: "do not ask each key for its capabilities"}, jsonFlag},
 				Action: keyList,
 			},
+			{
+				Name: "info", Usage: "what the key plugged in says of itself: protocols, model, options, PIN state",
+				Flags: []cli.Flag{deviceFlag, jsonFlag}, Action: keyInfo,
+			},
 			{Name: "wink", Usage: "make a key blink, to tell which one it is", Flags: []cli.Flag{deviceFlag, jsonFlag}, Action: keyWink},
 			{
 				Name: "register", Usage: "register the key plugged in to a user (the user touches it)", ArgsUsage: "USER",
+				Description: "A key that speaks CTAP2 becomes a WebAuthn credential of the relying party --rp-id, which\n" +
+					"browsers at that site can log in with; a U2F-only key is registered under the AppID\n" +
+					"https://<rp-id>, which browsers reach through WebAuthn's appid extension. A key with a PIN\n" +
+					"needs it: --pin-file, or a prompt on a terminal.",
 				Flags: []cli.Flag{
-					deviceFlag, appIDFlag, touchFlag,
+					deviceFlag, rpIDFlag, originFlag, appIDFlag, touchFlag, pinFileFlag, requirePIN,
 					&cli.StringFlag{Name: "name", Usage: "a `NICK` for the key (default: its model)"},
+					&cli.BoolFlag{Name: "resident", Usage: "make a resident (discoverable) credential: the key keeps the user's account, for logins without a user name"},
 					&cli.StringFlag{Name: "attestation-roots", Usage: "`DIR` of vendor root certificates (PEM) to trust besides the built-in ones"},
 					&cli.BoolFlag{Name: "require-trusted", Usage: "refuse keys whose attestation does not chain to a trusted root"},
+					&cli.StringSliceFlag{Name: "aaguid-allow", Usage: "accept only key models of this `AAGUID` (repeat, or separate with commas)"},
+					&cli.StringSliceFlag{Name: "aaguid-deny", Usage: "refuse key models of this `AAGUID` (repeat, or separate with commas)"},
 					jsonFlag,
 				},
 				Action: withSession(keyRegister),
 			},
 			{
 				Name: "test", Usage: "check the key plugged in is one of the user's, and works (the user touches it)", ArgsUsage: "USER",
-				Flags:  []cli.Flag{deviceFlag, appIDFlag, touchFlag, jsonFlag},
+				Flags:  []cli.Flag{deviceFlag, rpIDFlag, originFlag, appIDFlag, touchFlag, pinFileFlag, requirePIN, jsonFlag},
 				Action: withSession(keyTest),
 			},
 			{Name: "remove", Usage: "remove a user's key (kept on record)", ArgsUsage: "USER KEY", Flags: []cli.Flag{jsonFlag}, Action: withSession(keyRemove)},
+			keyPINCommand(),
+			{
+				Name: "reset", Usage: "erase the key plugged in: every credential on it and its PIN",
+				Description: "Real keys accept a reset only within seconds of being plugged in, and with a touch: unplug\n" +
+					"the key, plug it in again, and run this at once. The registrations the key held are marked\n" +
+					"removed in the inventory.",
+				Flags:  []cli.Flag{deviceFlag, touchFlag, &cli.BoolFlag{Name: "yes", Usage: "do not ask: the clerk confirms the reset"}, jsonFlag},
+				Action: withSession(keyReset),
+			},
+			keyCredsCommand(),
 		},
 	}
 }
@@ -161,113 +186,6 @@ func keyWink(c *cli.Context) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return done(c, fmt.Sprintf("key at %s winked", path), "device", path)
-}
-
-func keyPolicy(c *cli.Context) (verify.KeyPolicy, error) {
-	ts, err := verify.BuiltinTrustStore()
-	if err != nil {
-		return verify.KeyPolicy{}, err
-	}
-	if dir := c.String("attestation-roots"); dir != "" {
-		if err := ts.LoadTrustDir(dir); err != nil {
-			return verify.KeyPolicy{}, err
-		}
-	}
-	return verify.KeyPolicy{AppID: c.String("app-id"), Trust: ts, RequireTrusted: c.Bool("require-trusted")}, nil
-}
-
-// keyAtDesk is what registering or testing a key needs: the rules, and
-// the key plugged in, open. The caller closes the client.
-func keyAtDesk(c *cli.Context) (verify.KeyPolicy, *hid.Client, string, error) {
-	p, err := keyPolicy(c)
-	if err != nil {
-		return p, nil, "", err
-	}
-	cl, path, err := openKey(c)
-	return p, cl, path, err
-}
-
-type keyView struct {
-	User        string `json:"user"`
-	ID          int64  `json:"id"`
-	Name        string `json:"name"`
-	Model       string `json:"model,omitempty"`
-	Attestation string `json:"attestation"`
-	Issuer      string `json:"issuer,omitempty"`
-	Warning     string `json:"warning,omitempty"`
-	Counter     uint32 `json:"counter"`
-	Device      string `json:"device"`
-	Firmware    string `json:"firmware,omitempty"`
-	AAGUID      string `json:"aaguid,omitempty"`
-	Versions    string `json:"versions,omitempty"`
-}
-
-func keyRegister(c *cli.Context, s *session) error {
-	a, err := args(c, "USER")
-	if err != nil {
-		return err
-	}
-	p, cl, path, err := keyAtDesk(c)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	v := keyView{Device: path}
-	describeKey(c, cl, &v)
-	reg, err := s.desk.RegisterKey(c.Context, cl, a[0], c.String("name"), p)
-	if err != nil {
-		return err
-	}
-	v.User, v.ID, v.Name, v.Model = reg.Key.User, reg.Key.ID, reg.Key.Name, reg.Attestation.Model
-	v.Attestation, v.Issuer, v.Warning, v.Counter = reg.Attestation.Result, reg.Attestation.Issuer, reg.Attestation.Warning, reg.Key.Counter
-	if v.Warning != "" {
-		note(c, "warning: %s", v.Warning)
-	}
-	return answer(c, v, func() {
-		say(c, "registered key #%d %q to %s", v.ID, v.Name, v.User)
-		say(c, "model:       %s", or(v.Model, "unknown"))
-		say(c, "attestation: %s (issuer %s)", v.Attestation, v.Issuer)
-	})
-}
-
-// describeKey reads what a CTAP2 key says of itself; U2F-only keys have
-// nothing more to say.
-func describeKey(c *cli.Context, cl *hid.Client, v *keyView) {
-	info := cl.Info()
-	v.Firmware = info.Version()
-	if !info.CTAP2() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(c.Context, 3*time.Second)
-	defer cancel()
-	gi, err := cl.GetInfo(ctx)
-	if err != nil {
-		note(c, "the key announces CTAP2 but getInfo failed: %v", err)
-		return
-	}
-	v.AAGUID, v.Versions = gi.AAGUID.String(), strings.Join(gi.Versions, ",")
-	say(c, "key:         CTAP2 %s, AAGUID %s, firmware %s", v.Versions, v.AAGUID, v.Firmware)
-}
-
-func keyTest(c *cli.Context, s *session) error {
-	a, err := args(c, "USER")
-	if err != nil {
-		return err
-	}
-	p, cl, _, err := keyAtDesk(c)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	d, err := s.desk.TestKey(c.Context, cl, a[0], p, s.origin())
-	if err != nil {
-		return fmt.Errorf("no decision: %w", err)
-	}
-	if d.Allow && !wantJSON(c) {
-		say(c, "key #%d %q of %s works: %s, counter %d", d.KeyID, d.KeyName, a[0], or(d.KeyModel, "unknown model"), d.Counter)
-		return nil
-	}
-	return printDecision(c, d)
 }
 
 func keyRemove(c *cli.Context, s *session) error {

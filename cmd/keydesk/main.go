@@ -78,8 +78,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		ErrWriter: stderr,
 		Flags:     globalFlags(),
 		Commands: []*cli.Command{
-			initCommand(), importCommand(), exportCommand(), batchCommand(), userCommand(), fobCommand(), verifyCommand(), bypassCommand(),
-			keyCommand(), softkeyCommand(), auditCommand(), logCommand(), reportCommand(), rekeyCommand(), serveCommand(), adminCommand(), appCommand(),
+			initCommand(), importCommand(), exportCommand(), batchCommand(), userCommand(), fobCommand(), verifyCommand(), bypassCommand(), phoneCommand(),
+			keyCommand(), mdsCommand(), softkeyCommand(), auditCommand(), logCommand(), reportCommand(), rekeyCommand(), migrateCommand(), directoryCommand(), serveCommand(), adminCommand(), appCommand(),
 			completionCommand(), manCommand(),
 		},
 		EnableBashCompletion: true,

@@ -316,9 +316,12 @@ func (silentFail) Error() string { return "denied" }
 func errorCode(err error) string {
 	var ue usageError
 	var pe *seedfile.ParseError
+	var ke *keyError
 	switch {
 	case errors.As(err, &ue):
 		return "usage"
+	case errors.As(err, &ke):
+		return ke.code
 	case errors.Is(err, errNoInventory):
 		return "no_inventory"
 	case errors.Is(err, inventory.ErrNotFound):

@@ -14,9 +14,9 @@ import (
 
 // reportUsage says what each report lists, for help.
 var reportUsage = map[string]string{
-	desk.ReportNoFactor: "users with no usable fob, key or live bypass code (a locked user still has factors)",
+	desk.ReportNoFactor: "users with no usable fob, phone app, key or live bypass code (a locked user still has factors)",
 	desk.ReportStock:    "fobs by batch and state",
-	desk.ReportUnused:   "assigned fobs and keys with no success for --days N (a factor never used counts from when its holder got it)",
+	desk.ReportUnused:   "assigned fobs, phone apps and keys with no success for --days N (a factor never used counts from when its holder got it)",
 	desk.ReportExpiring: "fobs in stock or assigned whose seed file's expiry date falls within --days N, and those already past it",
 	desk.ReportLocked:   "users and fobs locked now (a lock past its cool-down has ended)",
 	desk.ReportBypass:   "live bypass codes, by user and expiry (never the codes)",
@@ -84,7 +84,7 @@ func emptyReport(r desk.Report) string {
 	case desk.ReportStock:
 		return "no fobs in the inventory"
 	case desk.ReportUnused:
-		return fmt.Sprintf("every assigned fob and key was used, or handed out, within the last %s", plural(r.Days, "day", "days"))
+		return fmt.Sprintf("every assigned fob, phone app and key was used, or handed out, within the last %s", plural(r.Days, "day", "days"))
 	case desk.ReportExpiring:
 		return fmt.Sprintf("no fob expires within %s", plural(r.Days, "day", "days"))
 	case desk.ReportLocked:
@@ -125,7 +125,10 @@ func reportCells(r desk.Report, forCSV bool) ([]string, [][]string) {
 				idle = f.LastUsedAt
 			}
 			label := "fob " + f.Serial
-			if f.Kind == "key" {
+			switch f.Kind {
+			case "phone":
+				label = "phone app (fob " + f.Serial + ")"
+			case "key":
 				label = fmt.Sprintf("key #%d %q", f.KeyID, f.KeyName)
 			}
 			rows = append(rows, []string{label, f.User, at(f.Since), or(at(f.LastUsedAt), "never"), itoa(int(r.AsOf.Sub(idle) / (24 * time.Hour)))})

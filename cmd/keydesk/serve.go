@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/keydesk/keydesk/directory"
 	"github.com/keydesk/keydesk/server"
 )
 
@@ -48,7 +49,16 @@ func serve(c *cli.Context, s *session) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(cfg, server.NewDeps(s.store, s.ver))
+	deps := server.NewDeps(s.store, s.ver)
+	if cfg.Directory != nil {
+		dir, err := directory.New(*cfg.Directory)
+		if err != nil {
+			return fmt.Errorf("directory: %w", err)
+		}
+		defer dir.Close()
+		deps.Directory = dir
+	}
+	srv, err := server.New(cfg, deps)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/keydesk/keydesk/inventory"
 	"github.com/urfave/cli/v2"
 )
 
@@ -26,6 +27,7 @@ func initCommand() *cli.Command {
 			}
 			defer s.Close()
 			db, key := paths(c)
+			db = inventory.Where(db)
 			note(c, "keep a copy of the master key apart from the database: without it the inventory cannot be opened")
 			return done(c, fmt.Sprintf("new inventory %s, sealed under the master key %s (fingerprint %s)", db, key, fp),
 				"inventory", db, "master_key", key, "fingerprint", fp)

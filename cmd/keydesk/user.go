@@ -6,13 +6,14 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/keydesk/keydesk/desk"
 	"github.com/keydesk/keydesk/inventory"
 )
 
 func userCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "user",
-		Usage: "add, list, show, disable and unlock users",
+		Usage: "add, list, show, disable, unlock and invite users",
 		Subcommands: []*cli.Command{
 			{
 				Name: "add", Usage: "add a user", ArgsUsage: "NAME",
@@ -28,6 +29,10 @@ func userCommand() *cli.Command {
 			{Name: "disable", Usage: "refuse every passcode of a user", ArgsUsage: "NAME", Flags: []cli.Flag{reasonFlag, jsonFlag}, Action: withSession(userDisable(true))},
 			{Name: "enable", Usage: "undo disable", ArgsUsage: "NAME", Flags: []cli.Flag{reasonFlag, jsonFlag}, Action: withSession(userDisable(false))},
 			{Name: "unlock", Usage: "clear a user's failed passcodes", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: withSession(userUnlock)},
+			{
+				Name: "invite", Usage: "print an enrolment link (30 days) for the user to add a first device in the portal", ArgsUsage: "NAME",
+				Flags: []cli.Flag{portalFlag, jsonFlag}, Action: withSession(userInvite),
+			},
 		},
 	}
 }
@@ -60,13 +65,13 @@ func userList(c *cli.Context, s *session) error {
 	})
 }
 
-// factorList is "2 fobs, 1 key, 1 bypass", or "none".
+// factorList is "2 fobs, 1 phone app, 1 key, 1 bypass", or "none".
 func factorList(f inventory.Factors) string {
 	var out []string
 	for _, c := range []struct {
 		n         int
 		one, many string
-	}{{f.Fobs, "fob", "fobs"}, {f.Keys, "key", "keys"}, {f.Bypass, "bypass", "bypass"}} {
+	}{{f.Fobs, "fob", "fobs"}, {f.Phones, "phone app", "phone apps"}, {f.Keys, "key", "keys"}, {f.Bypass, "bypass", "bypass"}} {
 		if c.n > 0 {
 			out = append(out, plural(c.n, c.one, c.many))
 		}
@@ -122,7 +127,11 @@ func userShow(c *cli.Context, s *session) error {
 	}
 	say(c, "keys:       %d", len(v.Keys))
 	for _, k := range v.Keys {
-		say(c, "  #%d  %q  %s, attestation %s, counter %d, %s", k.ID, k.Name, or(k.Model, "unknown model"), k.Attestation, k.Counter, k.State)
+		where := "U2F under " + k.AppID
+		if k.Kind == inventory.KeyCTAP2 {
+			where = "CTAP2 for " + k.RPID
+		}
+		say(c, "  #%d  %q  %s, %s, attestation %s, counter %d, %s", k.ID, k.Name, or(k.Model, "unknown model"), where, k.Attestation, k.Counter, k.State)
 	}
 	say(c, "bypass codes live: %d", len(v.Bypass))
 	for _, b := range v.Bypass {
@@ -161,4 +170,8 @@ func userUnlock(c *cli.Context, s *session) error {
 		return err
 	}
 	return done(c, fmt.Sprintf("user %s unlocked", a[0]), "user", a[0])
+}
+
+func userInvite(c *cli.Context, s *session) error {
+	return printLink(c, s, (*desk.Desk).Invite, "an enrolment link")
 }

@@ -19,7 +19,7 @@ func verifyCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "serial", Usage: "test the fob with serial `SERIAL`"},
 			&cli.StringFlag{Name: "user", Usage: "check a passcode of `USER` (any fob, or a bypass code)"},
-			deviceFlag, appIDFlag, touchFlag,
+			deviceFlag, rpIDFlag, originFlag, appIDFlag, touchFlag, pinFileFlag,
 			jsonFlag,
 		},
 		Action: withSession(verifyAction),
@@ -68,14 +68,5 @@ func verifyAction(c *cli.Context, s *session) error {
 
 // verifyTouch checks a user with the security key plugged in.
 func verifyTouch(c *cli.Context, s *session, user string) error {
-	p, cl, _, err := keyAtDesk(c)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	d, err := s.desk.TestKey(c.Context, cl, user, p, s.origin())
-	if err != nil {
-		return fmt.Errorf("no decision: %w", err)
-	}
-	return printDecision(c, d)
+	return testTouch(c, s, user, func(d verify.Decision) error { return printDecision(c, d) })
 }

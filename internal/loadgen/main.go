@@ -72,6 +72,7 @@ func main() {
 	key := flag.String("key", "", "application key for /v1/auth")
 	radiusAddr := flag.String("radius", "", "RADIUS server address (UDP)")
 	secretFile := flag.String("secret-file", "", "file with the RADIUS shared secret")
+	passwordPrefix := flag.String("password-prefix", "", "send password+otp User-Passwords: PREFIX+user, a comma, the code")
 	users := flag.Int("users", 10000, "users in the inventory")
 	n := flag.Int64("n", 100000, "requests to send")
 	conc := flag.Int("c", 64, "concurrent clients")
@@ -101,7 +102,7 @@ func main() {
 			fail(err)
 		}
 		secret = []byte(strings.TrimRight(string(secret), "\r\n"))
-		newSender = func() (sender, error) { return newRADIUSSender(*radiusAddr, secret) }
+		newSender = func() (sender, error) { return newRADIUSSender(*radiusAddr, secret, *passwordPrefix) }
 	default:
 		fail(fmt.Errorf("give one of -http or -radius"))
 	}

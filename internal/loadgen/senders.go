@@ -68,14 +68,17 @@ type radiusSender struct {
 	secret []byte
 	id     byte
 	buf    []byte
+	// passwordPrefix, when set, makes the User-Password what a
+	// password+otp client sends: prefix+user, a comma, the code.
+	passwordPrefix string
 }
 
-func newRADIUSSender(addr string, secret []byte) (*radiusSender, error) {
+func newRADIUSSender(addr string, secret []byte, passwordPrefix string) (*radiusSender, error) {
 	conn, err := net.Dial("udp", addr)
 	if err != nil {
 		return nil, err
 	}
-	return &radiusSender{conn: conn, secret: secret, buf: make([]byte, radius.MaxPacketLength)}, nil
+	return &radiusSender{conn: conn, secret: secret, buf: make([]byte, radius.MaxPacketLength), passwordPrefix: passwordPrefix}, nil
 }
 
 func (r *radiusSender) send(user, code string) outcome {
@@ -87,6 +90,9 @@ func (r *radiusSender) send(user, code string) outcome {
 	}
 	rfc2869.MessageAuthenticator_Add(p, make([]byte, 16))
 	rfc2865.UserName_SetString(p, user)
+	if r.passwordPrefix != "" {
+		code = r.passwordPrefix + user + "," + code
+	}
 	rfc2865.UserPassword_SetString(p, code)
 	raw, err := p.Encode()
 	if err != nil {

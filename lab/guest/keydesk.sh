@@ -6,6 +6,11 @@
 
 section "keydesk"
 T=$LAB_CMD_TIMEOUT
+# The relying party keys are registered for, as a university names it.
+export KEYDESK_RP_ID=example.edu
+# How long the soft key waits before its pretend user touches it: long
+# enough for "Touch your key now", short enough for a lab under TCG.
+SK_TOUCH=300ms
 SK_STATE=/tmp/sk.state
 SK_LOG=/tmp/softkey.log
 SK_PID=""
@@ -16,8 +21,8 @@ MISBEHAVE_MODES="wrong-nonce bad-seq oversize garbage silent"
 # softkey_start [FLAG...] starts the soft key in the background and waits
 # until it holds /dev/hidg0 open. Returns 1 if it exits or never opens it.
 softkey_start() {
-	echo "\$ keydesk softkey --hidg /dev/hidg0 --state $SK_STATE${*:+ $*} &"
-	keydesk softkey --hidg /dev/hidg0 --state "$SK_STATE" "$@" >"$SK_LOG" 2>&1 </dev/null &
+	echo "\$ keydesk softkey --hidg /dev/hidg0 --state $SK_STATE --touch-delay $SK_TOUCH${*:+ $*} &"
+	keydesk softkey --hidg /dev/hidg0 --state "$SK_STATE" --touch-delay "$SK_TOUCH" "$@" >"$SK_LOG" 2>&1 </dev/null &
 	SK_PID=$!
 	n=100
 	while [ $n -gt 0 ]; do
@@ -82,6 +87,23 @@ expect_refused() {
 		fail "$1: exit 1 but no error message on stderr"
 	else
 		pass "$1: refused with \"$(head -n 1 "$RUN_ERR")\""
+	fi
+}
+
+# expect_denied NAME: the last run was a decision to deny: exit 1, in
+# time, without a panic, and "deny: <reason>" on stdout (the CLI contract
+# prints decisions on stdout, so stderr stays empty).
+expect_denied() {
+	if [ "$TIMED_OUT" = yes ]; then
+		fail "$1: hung (killed after ${T}s)"
+	elif crashed; then
+		fail "$1: Go panic"
+	elif [ "$RC" != 1 ]; then
+		fail "$1: exit $RC, want 1"
+	elif ! stdout_has '^deny: '; then
+		fail "$1: exit 1 but no \"deny: ...\" on stdout"
+	else
+		pass "$1: denied with \"$(head -n 1 "$RUN_OUT")\""
 	fi
 }
 
@@ -226,13 +248,16 @@ keydesk_checks() {
 		run "$T" keydesk key remove alice lab-key
 		expect_ok "key remove alice lab-key"
 		run "$T" keydesk key test alice
-		expect_refused "key test alice after the key was removed"
+		expect_denied "key test alice after the key was removed"
 		run "$T" keydesk audit
 		expect_ok "the audit log has the key's life" "key remove"
 		softkey_stop "after misbehave"
 	else
 		fail "keydesk softkey did not start after the misbehaving keys"
 	fi
+
+	fido2_checks
 }
 
+. /lab/fido2.sh
 keydesk_checks
