@@ -3,9 +3,13 @@ package inventory
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -374,4 +378,24 @@ func (p *pgStore) close() {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
+}
+
+// Unavailable reports whether err says the database could not be reached
+// or was going away (rather than that a statement was wrong): what a
+// server answers with "try again" (503), never as an allow.
+func Unavailable(err error) bool {
+	var pe *pgconn.PgError
+	var ce *pgconn.ConnectError
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, ErrClosed), errors.Is(err, ErrBusy), errors.Is(err, driver.ErrBadConn),
+		errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &ce), pgconn.Timeout(err):
+		return true
+	case errors.As(err, &pe):
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == pgAdminShutdown || pe.Code == pgCrashShutdown ||
+			pe.Code == pgStartingUp || pe.Code == pgTooManyClients
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || strings.Contains(err.Error(), "conn closed")
 }
