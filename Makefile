@@ -15,7 +15,6 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 LDFLAGS := $(if $(VERSION),-X main.version=$(VERSION))
 # Debian packages the build and the tests need: cgo for SQLite and libusb,
 # the reference tools the tests check keydesk against (oathtool, radclient,
-# the reference tools the tests check keydesk against (oathtool, radclient,
 # python3-fido2, pskc-utils' csv2pskc and pskc2csv), OpenLDAP (slapd,
 # ldap-utils) for the directory tests, which start their own slapd,
 # PostgreSQL for the shared store's tests, which start their own cluster,
@@ -53,6 +52,9 @@ demo: build
 test: deps
 	CGO_ENABLED=1 $(GO) vet ./...
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+	# The suites of everything that stores, again with every inventory in
+	# a database of a throw-away PostgreSQL cluster (internal/pgtest).
+	KEYDESK_TEST_STORE=postgres CGO_ENABLED=1 $(GO) test -race -count=1 ./inventory/... ./verify/... ./desk/... ./server/... ./cmd/keydesk/...
 	$(MAKE) --no-print-directory usblab
 
 test-short: deps

@@ -42,7 +42,7 @@ func stateFile(t *testing.T) string { return filepath.Join(t.TempDir(), "sk.stat
 // plugIn connects a soft key to a CTAPHID client over the in-memory pipe.
 func plugIn(t *testing.T, k *softkey.Key) *hid.Client {
 	t.Helper()
-	host, dev := hid.Pipe()
+	host, dev := hid.PipeT(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { k.Serve(ctx, dev); close(done) }()
@@ -206,7 +206,7 @@ func TestCancelWhileWaitingForTouch(t *testing.T) {
 	fx.users(t, "alice")
 	sk := newSoftKey(t, softkey.Config{TouchDelay: time.Hour})
 	ctx, cancel := context.WithCancel(t.Context())
-	host, end := hid.Pipe()
+	host, end := hid.PipeT(t)
 	served := make(chan struct{})
 	go func() { sk.Serve(t.Context(), end); close(served) }()
 	cl, err := hid.Open(t.Context(), host, hid.Options{OnTouch: cancel})

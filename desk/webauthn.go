@@ -22,7 +22,7 @@ type Site struct {
 	RPID   string // e.g. "example.edu"
 	RPName string // what the browser shows, e.g. "Example University"
 	// AppID is the U2F AppID keys registered at the desk over U2F answer
-	// under (DESIGN.md: https://<rp_id>); browsers reach them with the
+	// under (https://<rp_id> by default); browsers reach them with the
 	// appid extension (WebAuthn §10.1.1).
 	AppID string
 	// Origins are the pages ceremonies may come from.

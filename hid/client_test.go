@@ -5,12 +5,13 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/keydesk/keydesk/hid/internal/fakeclock"
+	"github.com/keydesk/keydesk/internal/testclock"
 )
 
 // scriptedKey is a fake device: it reassembles each request and lets the
@@ -28,7 +29,7 @@ type scriptedKey struct {
 const testChannel = 0x11223344
 
 func startKey(t *testing.T, answer func(m Message) [][]byte) (Device, *scriptedKey) {
-	host, key := Pipe()
+	host, key := PipeT(t)
 	k := &scriptedKey{t: t, dev: key, answer: answer, arrived: make(chan struct{}, 1000)}
 	go k.run()
 	t.Cleanup(func() { host.Close() })
@@ -179,7 +180,7 @@ func TestDeviceErrors(t *testing.T) {
 }
 
 func TestChannelBusyRetried(t *testing.T) {
-	clk := fakeclock.New(time.Unix(0, 0))
+	clk := testclock.At(time.Unix(0, 0))
 	busy := 3
 	host, key := startKey(t, echoKey(func(m Message) [][]byte {
 		if busy > 0 {
@@ -195,7 +196,7 @@ func TestChannelBusyRetried(t *testing.T) {
 	done := make(chan error)
 	go func() { done <- c.Ping(context.Background(), []byte("hi")) }()
 	for _, wait := range []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond} {
-		clk.BlockUntil(nil, fakeclock.Has(wait)) // backoff doubles
+		clk.BlockUntil(nil, testclock.Has(wait)) // backoff doubles
 		clk.Advance(wait)
 	}
 	if err := <-done; err != nil {
@@ -216,7 +217,7 @@ func TestChannelBusyRetried(t *testing.T) {
 }
 
 func TestTimeout(t *testing.T) {
-	clk := fakeclock.New(time.Unix(0, 0))
+	clk := testclock.At(time.Unix(0, 0))
 	host, _ := startKey(t, func(m Message) [][]byte {
 		// Only an answer with someone else's nonce: ours never comes.
 		other := append([]byte(nil), m.Data...)
@@ -228,7 +229,7 @@ func TestTimeout(t *testing.T) {
 		_, err := Open(context.Background(), host, Options{Clock: testClock{clk}, Timeout: 2 * time.Second})
 		done <- err
 	}()
-	clk.BlockUntil(nil, fakeclock.Has(2*time.Second))
+	clk.BlockUntil(nil, testclock.Has(2*time.Second))
 	clk.Advance(2 * time.Second)
 	err := <-done
 	var te *TimeoutError
@@ -243,7 +244,7 @@ func TestTimeout(t *testing.T) {
 
 func TestKeepaliveRestartsTimer(t *testing.T) {
 	t0 := time.Unix(0, 0)
-	clk := fakeclock.New(t0)
+	clk := testclock.At(t0)
 	step := make(chan struct{})
 	var statuses []KeepaliveStatus
 	touched := 0
@@ -280,10 +281,10 @@ func TestKeepaliveRestartsTimer(t *testing.T) {
 	}()
 	// 0.9 s pass, a keepalive comes, 0.9 s more pass: without the restart
 	// the first timer (due at 1 s) would have fired.
-	clk.BlockUntil(nil, fakeclock.Due(t0.Add(time.Second)))
+	clk.BlockUntil(nil, testclock.Due(t0.Add(time.Second)))
 	clk.Advance(900 * time.Millisecond)
 	step <- struct{}{}
-	clk.BlockUntil(nil, fakeclock.Due(t0.Add(1900*time.Millisecond)))
+	clk.BlockUntil(nil, testclock.Due(t0.Add(1900*time.Millisecond)))
 	clk.Advance(900 * time.Millisecond)
 	step <- struct{}{}
 	if err := <-done; err != nil {
@@ -406,7 +407,7 @@ func FuzzReceive(f *testing.F) {
 	f.Add(bytes.Join(reportsOf(Message{Channel: testChannel, Command: CmdMsg, Data: make([]byte, 500)}), nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c := &Client{opt: Options{}.withDefaults(), reports: make(chan readResult, len(b)/ReportSize+2)}
-		c.opt.Clock = testClock{fakeclock.New(time.Unix(0, 0))}
+		c.opt.Clock = testClock{testclock.At(time.Unix(0, 0))}
 		for len(b) > 0 {
 			r := make([]byte, ReportSize)
 			b = b[copy(r, b):]
@@ -420,8 +421,8 @@ func FuzzReceive(f *testing.F) {
 	})
 }
 
-// testClock makes a fakeclock.Clock a Clock.
-type testClock struct{ *fakeclock.Clock }
+// testClock makes a testclock.Clock a Clock.
+type testClock struct{ *testclock.Clock }
 
 func (c testClock) NewTimer(d time.Duration) Timer { return c.Clock.NewTimer(d) }
 
@@ -429,7 +430,7 @@ func (c testClock) NewTimer(d time.Duration) Timer { return c.Clock.NewTimer(d) 
 // exchange first resynchronises the channel with INIT, skips the late
 // answer, and gets its own.
 func TestResyncAfterTimeout(t *testing.T) {
-	clk := fakeclock.New(time.Unix(0, 0))
+	clk := testclock.At(time.Unix(0, 0))
 	var late []byte
 	host, key := startKey(t, func(m Message) [][]byte {
 		switch {
@@ -450,7 +451,7 @@ func TestResyncAfterTimeout(t *testing.T) {
 	}
 	done := make(chan error)
 	go func() { done <- c.Ping(context.Background(), bytes.Repeat([]byte("one "), 50)) }()
-	clk.BlockUntil(nil, fakeclock.Has(3*time.Second))
+	clk.BlockUntil(nil, testclock.Has(3*time.Second))
 	clk.Advance(3 * time.Second)
 	if err := <-done; !errors.Is(err, ErrTimeout) {
 		t.Fatalf("first ping: %v", err)
@@ -461,5 +462,41 @@ func TestResyncAfterTimeout(t *testing.T) {
 	reqs := key.seen()
 	if len(reqs) != 4 || reqs[2].Command != CmdInit || reqs[2].Channel != testChannel {
 		t.Errorf("requests after the timeout: %v", reqs[2:])
+	}
+}
+
+// recorder is a TB that keeps what PipeT says at cleanup.
+type recorder struct {
+	errs     []string
+	cleanups []func()
+}
+
+func (r *recorder) Helper() {}
+func (r *recorder) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+func (r *recorder) Cleanup(fn func()) { r.cleanups = append(r.cleanups, fn) }
+
+// A reply left unread at the end of a test fails it; one read does not.
+func TestPipeTReportsUnread(t *testing.T) {
+	for _, read := range []bool{true, false} {
+		r := &recorder{}
+		host, key := PipeT(r)
+		report := make([]byte, ReportSize)
+		report[0] = 0x42
+		if err := key.Write(report); err != nil {
+			t.Fatal(err)
+		}
+		if read {
+			if _, err := host.Read(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, fn := range r.cleanups {
+			fn()
+		}
+		if got := len(r.errs) > 0; got == read || (!read && !strings.Contains(r.errs[0], "never read by the host (first: 42")) {
+			t.Errorf("read %v: %q", read, r.errs)
+		}
 	}
 }

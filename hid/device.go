@@ -65,6 +65,35 @@ func Pipe() (host, key Device) {
 	return &pipeEnd{p: p, in: toHost, out: toKey}, &pipeEnd{p: p, in: toKey, out: toHost}
 }
 
+// TB is what [PipeT] needs of a test: testing.TB has it.
+type TB interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Cleanup(func())
+}
+
+// PipeT is [Pipe] for a test that must read everything sent: when the
+// test ends, a report left unread in either direction fails it, as a
+// transfer left pending does with gousb's fake. A reply nobody read is a
+// host that gave up too soon or a key that said more than asked.
+func PipeT(t TB) (host, key Device) {
+	t.Helper()
+	host, key = Pipe()
+	h := host.(*pipeEnd)
+	t.Cleanup(func() {
+		t.Helper()
+		if n := len(h.in); n > 0 {
+			t.Errorf("hid pipe: %d report(s) the key sent were never read by the host (first: % x)", n, head(<-h.in))
+		}
+		if n := len(h.out); n > 0 {
+			t.Errorf("hid pipe: %d report(s) the host sent were never read by the key", n)
+		}
+	})
+	return host, key
+}
+
+func head(r []byte) []byte { return r[:min(len(r), 8)] }
+
 type pipe struct {
 	once   sync.Once
 	closed chan struct{}
@@ -72,8 +101,8 @@ type pipe struct {
 
 type pipeEnd struct {
 	p   *pipe
-	in  <-chan []byte
-	out chan<- []byte
+	in  chan []byte
+	out chan []byte
 }
 
 func (e *pipeEnd) Write(report []byte) error {

@@ -130,7 +130,7 @@ func TestTranscriptsReplay(t *testing.T) {
 	}
 	for _, tr := range trs {
 		t.Run(tr.Name, func(t *testing.T) {
-			host, key := Pipe()
+			host, key := PipeT(t)
 			defer host.Close()
 			exs := tr.Exchanges
 			mismatch := make(chan string, 1)

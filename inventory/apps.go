@@ -39,7 +39,7 @@ type Application struct {
 }
 
 // RADIUSMode is how a RADIUS client's Access-Requests carry the second
-// factor (DESIGN.md, Server).
+// factor (docs/configuration.md, "RADIUS modes").
 type RADIUSMode string
 
 const (

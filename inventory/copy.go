@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -25,31 +27,44 @@ type CopyReport struct {
 	Skipped []string     `json:"skipped,omitempty"`
 }
 
-// CopyInto copies the inventory src into the empty PostgreSQL database at
-// dstURL, row for row with the same ids, sealed values, keyed hashes and
-// audit MACs, so that the same master key opens it and its audit chain
-// verifies as the source's does. It refuses a target that holds an
-// inventory with anything in it. The copy lands whole or not at all; it is
-// then opened afresh and checked: the count of every table, the audit
-// chain and its head. src is read in one transaction, so keep servers of
-// src stopped while it runs: what they write after it started is not
-// carried.
-func CopyInto(ctx context.Context, src *Store, dstURL string, master []byte) (CopyReport, error) {
-	rep := CopyReport{From: src.where(), To: Where(dstURL)}
-	if !isPostgresURL(dstURL) {
-		return rep, fmt.Errorf("%s: the target must be a postgres:// URL", rep.To)
+// CopyInto copies the inventory src into dst, an empty PostgreSQL
+// database (a URL) or a new SQLite file, row for row with the same ids,
+// sealed values, keyed hashes and audit MACs, so that the same master key
+// opens it and its audit chain verifies as the source's does. It refuses a
+// target that holds an inventory with anything in it. The copy lands whole
+// or not at all (a file it made is removed again); it is then opened
+// afresh and checked: the count of every table, the audit chain and its
+// head. src is read in one transaction, so keep servers of src stopped
+// while it runs: what they write after it started is not carried.
+func CopyInto(ctx context.Context, src *Store, dst string, master []byte) (rep CopyReport, err error) {
+	rep = CopyReport{From: src.where(), To: Where(dst)}
+	if src.path == dst {
+		return rep, fmt.Errorf("%s: the copy would be the inventory itself", rep.To)
+	}
+	if fp := Fingerprint(master); fp != src.MasterKeyFingerprint() {
+		return rep, fmt.Errorf("%w: %s is sealed under the master key with fingerprint %s, not %s", ErrWrongKey, rep.From, src.MasterKeyFingerprint(), fp)
 	}
 	if err := src.sameNames(ctx); err != nil {
 		return rep, err
 	}
+	if !isPostgresURL(dst) && !Exists(dst) {
+		defer func() {
+			if err != nil {
+				for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+					os.Remove(dst + suffix)
+				}
+			}
+		}()
+	}
+	dstURL := dst
 	// Opening with Create makes the schema and a key record; the key
 	// record is replaced below by the source's, under the same key.
-	dst, err := Open(ctx, dstURL, master, Options{Create: true})
+	target, err := Open(ctx, dstURL, master, Options{Create: true})
 	if err != nil {
 		return rep, err
 	}
-	n, table, err := nonEmpty(ctx, dst)
-	dst.Close()
+	n, table, err := nonEmpty(ctx, target)
+	target.Close()
 	if err == nil && n > 0 {
 		err = fmt.Errorf("%s holds an inventory already (%d rows in %s): keydesk copies only into an empty one", rep.To, n, table)
 	}
@@ -129,13 +144,16 @@ func nonEmpty(ctx context.Context, s *Store) (int64, string, error) {
 	return 0, "", nil
 }
 
-// copyRows carries every table in one PostgreSQL transaction, with COPY.
+// copyRows carries every table in one transaction of the target.
 func copyRows(ctx context.Context, src *Store, dstURL string, tables []string, rep *CopyReport) error {
 	from, err := src.sqldb.BeginTx(ctx, &sql.TxOptions{ReadOnly: src.pg != nil})
 	if err != nil {
 		return src.describe(err)
 	}
 	defer from.Rollback()
+	if !isPostgresURL(dstURL) {
+		return copyRowsSQLite(ctx, from, dstURL, tables, rep)
+	}
 	cfg, err := pgConfig(dstURL, 0)
 	if err != nil {
 		return err
@@ -259,4 +277,62 @@ func (s *Store) snapshotAudit(ctx context.Context) (sum AuditSummary, err error)
 		return err
 	})
 	return sum, err
+}
+
+// copyRowsSQLite carries every table into an SQLite file, in one
+// transaction.
+func copyRowsSQLite(ctx context.Context, from *sql.Tx, path string, tables []string, rep *CopyReport) error {
+	dst := &Store{path: path, d: &sqlite{}}
+	db, err := sql.Open("sqlite3", "file:"+(&url.URL{Path: path}).EscapedPath()+"?_foreign_keys=on&_txlock=immediate&_busy_timeout=5000")
+	if err != nil {
+		return dst.describe(err)
+	}
+	defer db.Close()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return dst.describe(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM meta`); err != nil {
+		return dst.describe(err)
+	}
+	for _, table := range tables {
+		n, err := copyTableSQLite(ctx, from, tx, table)
+		if err != nil {
+			return fmt.Errorf("copying %s: %w", table, dst.describe(err))
+		}
+		rep.Tables = append(rep.Tables, CopyTable{table, n})
+	}
+	return dst.describe0(tx.Commit())
+}
+
+func copyTableSQLite(ctx context.Context, from, to *sql.Tx, table string) (int64, error) {
+	rows, err := from.QueryContext(ctx, `SELECT * FROM `+table+` ORDER BY 1`)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return 0, err
+	}
+	ins, err := to.PrepareContext(ctx, `INSERT INTO `+table+`(`+strings.Join(cols, ", ")+`) VALUES (`+
+		strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")+`)`)
+	if err != nil {
+		return 0, err
+	}
+	defer ins.Close()
+	src := &rowSource{rows: rows, vals: make([]any, len(cols))}
+	var n int64
+	for src.Next() {
+		vals, err := src.Values()
+		if err != nil {
+			return n, err
+		}
+		if _, err := ins.ExecContext(ctx, vals...); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, src.Err()
 }

@@ -123,14 +123,6 @@ func (*postgres) ddl(m string) string {
 	return m
 }
 
-// dialectOf names the store a path or URL selects.
-func dialectOf(path string) dialect {
-	if isPostgresURL(path) {
-		return &postgres{}
-	}
-	return &sqlite{}
-}
-
 func isPostgresURL(path string) bool {
 	return strings.HasPrefix(path, "postgres://") || strings.HasPrefix(path, "postgresql://")
 }

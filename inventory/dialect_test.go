@@ -1,6 +1,9 @@
 package inventory
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestPostgresQueries(t *testing.T) {
 	d := &postgres{}
@@ -45,5 +48,25 @@ CREATE INDEX auth_log_by_user ON auth_log(lower(username), id);
 `
 	if got := (&postgres{}).ddl(in); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestTakeMaxConns(t *testing.T) {
+	for in, want := range map[string]struct {
+		url string
+		n   int
+	}{
+		"postgres://k:pw@h/db":                                 {"postgres://k:pw@h/db", pgDefaultMaxConns},
+		"postgres://k:pw@h/db?max_conns=8&sslmode=verify-full": {"postgres://k:pw@h/db?sslmode=verify-full", 8},
+	} {
+		got, n, err := takeMaxConns(in)
+		if err != nil || got != want.url || n != want.n {
+			t.Errorf("%s: %s %d %v, want %s %d", in, got, n, err, want.url, want.n)
+		}
+	}
+	for _, bad := range []string{"postgres://k:secret@h/db?max_conns=0", "postgres://k:secret@h/db?max_conns=lots"} {
+		if _, _, err := takeMaxConns(bad); err == nil || strings.Contains(err.Error(), "secret") {
+			t.Errorf("%s: %v", bad, err)
+		}
 	}
 }

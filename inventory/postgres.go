@@ -3,9 +3,14 @@ package inventory
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -83,14 +88,17 @@ func pgConfig(rawURL string, busy time.Duration) (*pgx.ConnConfig, error) {
 }
 
 func openPostgres(ctx context.Context, rawURL string, keys *keyring, o Options) (*Store, error) {
-	cfg, err := pgConfig(rawURL, o.BusyTimeout)
+	connURL, n, err := takeMaxConns(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := pgConfig(connURL, o.BusyTimeout)
 	if err != nil {
 		return nil, err
 	}
 	db := stdlib.OpenDB(*cfg)
-	n := o.MaxConns
-	if n <= 0 {
-		n = pgDefaultMaxConns
+	if o.MaxConns > 0 {
+		n = o.MaxConns
 	}
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
@@ -380,4 +388,46 @@ func (p *pgStore) close() {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
+}
+
+// Unavailable reports whether err says the database could not be reached
+// or was going away (rather than that a statement was wrong): what a
+// server answers with "try again" (503), never as an allow.
+func Unavailable(err error) bool {
+	var pe *pgconn.PgError
+	var ce *pgconn.ConnectError
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, ErrClosed), errors.Is(err, ErrBusy), errors.Is(err, driver.ErrBadConn),
+		errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &ce), pgconn.Timeout(err):
+		return true
+	case errors.As(err, &pe):
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == pgAdminShutdown || pe.Code == pgCrashShutdown ||
+			pe.Code == pgStartingUp || pe.Code == pgTooManyClients
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || strings.Contains(err.Error(), "conn closed")
+}
+
+// takeMaxConns reads keydesk's own parameter of a URL, max_conns (the
+// connections a server keeps to the database, 32 by default), and gives
+// the URL without it for PostgreSQL, which would refuse it as a setting
+// it does not know.
+func takeMaxConns(rawURL string) (string, int, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", 0, fmt.Errorf("%s: the URL does not parse", Where(rawURL))
+	}
+	q := u.Query()
+	if !q.Has("max_conns") {
+		return rawURL, pgDefaultMaxConns, nil
+	}
+	n, err := strconv.Atoi(q.Get("max_conns"))
+	if err != nil || n < 1 || n > 1000 {
+		return "", 0, fmt.Errorf("%s: max_conns=%q, want a number from 1 to 1000", Where(rawURL), q.Get("max_conns"))
+	}
+	q.Del("max_conns")
+	u.RawQuery = q.Encode()
+	return u.String(), n, nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -416,5 +417,49 @@ func TestCopyIntoPostgres(t *testing.T) {
 	}
 	if _, err := inventory.CopyInto(t.Context(), fx.s, dbURL, fx.key); err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Errorf("a second copy into the same database: %v", err)
+	}
+}
+
+// And back: a PostgreSQL inventory copied into a new SQLite file opens
+// there with the same key and verifies; a copy that fails leaves no file.
+func TestCopyIntoSQLite(t *testing.T) {
+	dbURL := pgtest.Shared(t).NewDatabase(t)
+	s := pgOpen(t, dbURL, testKey(1), true)
+	err := s.Update(t.Context(), func(tx *inventory.Tx) error {
+		u, err := tx.AddUser(inventory.User{Name: "dora"})
+		if err != nil {
+			return err
+		}
+		if err := tx.AddFob(hotpToken("P1"), 0, u.ID); err != nil {
+			return err
+		}
+		return tx.Audit("clerk", "assign", "user dora", "")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "back.db")
+	rep, err := inventory.CopyInto(t.Context(), s, path, testKey(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := inventory.Open(t.Context(), path, testKey(1), inventory.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Close()
+	if f, err := back.Fob(t.Context(), "P1"); err != nil || f.User != "dora" {
+		t.Errorf("fob P1 in the file: %+v, %v", f, err)
+	}
+	if sum, err := back.VerifyAudit(t.Context()); err != nil || sum.Entries != rep.Audit.Entries || sum.Entries == 0 {
+		t.Errorf("audit of the file: %+v, %v (copied %+v)", sum, err, rep.Audit)
+	}
+	// With the wrong key the copy is refused, and no file is left.
+	other := filepath.Join(t.TempDir(), "other.db")
+	if _, err := inventory.CopyInto(t.Context(), s, other, testKey(2)); err == nil {
+		t.Error("copied under a key that does not open the inventory")
+	}
+	if inventory.Exists(other) {
+		t.Error("a failed copy left its file")
 	}
 }

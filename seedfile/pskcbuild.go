@@ -266,7 +266,7 @@ func (p *pskcReader) build() (fob.Token, error) {
 		t.KeyID = string(kp.keyID)
 	}
 	if len(kp.alg) == 0 {
-		return t, errors.New("Key without Algorithm")
+		return t, errors.New("the Key has no Algorithm")
 	}
 	var ok bool
 	if t.Kind, ok = keyAlgorithm(kp.alg); !ok {
@@ -296,7 +296,7 @@ func (p *pskcReader) buildParams(t *fob.Token) error {
 		// any, can only be in DeviceInfo.
 		pub, priv, ok := parseYubicoUserID(kp.userID)
 		if !ok {
-			return errors.New(`Yubico AES key without its private id (Key UserId "CN=<public id>, UID=<private id hex>")`)
+			return errors.New(`the Yubico AES key has no private id (Key UserId "CN=<public id>, UID=<private id hex>")`)
 		}
 		t.PublicID, t.PrivateID, t.User = pub, priv, kp.devUser
 		return nil

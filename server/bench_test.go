@@ -20,6 +20,7 @@ import (
 	"github.com/keydesk/keydesk/desk"
 	"github.com/keydesk/keydesk/directory"
 	"github.com/keydesk/keydesk/internal/loadtest"
+	"github.com/keydesk/keydesk/internal/pgtest"
 	"github.com/keydesk/keydesk/internal/slapd"
 	"github.com/keydesk/keydesk/internal/testbin"
 	"github.com/keydesk/keydesk/inventory"
@@ -45,6 +46,10 @@ type benchFixture struct {
 	appKey string
 	live   *live
 	srv    *Server
+	path   string
+	cfg    Config
+	nodes  []*live // live and the servers added by addNodes
+	pg     *pgtest.Cluster
 }
 
 func newBenchFixture(b *testing.B, withRADIUS bool) *benchFixture {
@@ -54,12 +59,18 @@ func newBenchFixture(b *testing.B, withRADIUS bool) *benchFixture {
 // newBenchFixtureWith is newBenchFixture with cfg's directory and the
 // loadgen client's RADIUS mode, and dir as the server's directory.
 func newBenchFixtureWith(b *testing.B, withRADIUS bool, cfg Config, mode inventory.RADIUSMode, dir Directory) *benchFixture {
+	return newBenchFixtureAt(b, filepath.Join(b.TempDir(), "keydesk.db"), withRADIUS, cfg, mode, dir)
+}
+
+// newBenchFixtureAt is newBenchFixtureWith with the inventory at path, a
+// new file or an empty PostgreSQL database.
+func newBenchFixtureAt(b *testing.B, path string, withRADIUS bool, cfg Config, mode inventory.RADIUSMode, dir Directory) *benchFixture {
 	b.Helper()
 	// The wall clock's monotonic reading is dropped, so that this
 	// process and loadgen read the same clock.
 	now := time.Now().Round(0)
 	clk := loadtest.Clock{Origin: now, Base: now, Speed: benchSpeed}
-	st, err := inventory.Open(context.Background(), filepath.Join(b.TempDir(), "keydesk.db"),
+	st, err := inventory.Open(context.Background(), path,
 		bytes.Repeat([]byte{7}, inventory.MasterKeySize), inventory.Options{Create: true, Now: clk.Now})
 	if err != nil {
 		b.Fatal(err)
@@ -87,7 +98,37 @@ func newBenchFixtureWith(b *testing.B, withRADIUS bool, cfg Config, mode invento
 		b.Fatal(err)
 	}
 	fx := &fixture{srv: srv}
-	return &benchFixture{clock: clk, appKey: key, live: fx.serve(b, withRADIUS), srv: srv}
+	bf := &benchFixture{clock: clk, appKey: key, live: fx.serve(b, withRADIUS), srv: srv, path: path, cfg: cfg}
+	bf.nodes = []*live{bf.live}
+	return bf
+}
+
+// addNodes puts n more servers in front of the inventory, each with a
+// store of its own (its own pool of connections, its own caches), as
+// further `keydesk serve` processes on one PostgreSQL database are.
+func (bf *benchFixture) addNodes(b *testing.B, n int) {
+	for range n {
+		st, err := inventory.Open(context.Background(), bf.path, bytes.Repeat([]byte{7}, inventory.MasterKeySize),
+			inventory.Options{Now: bf.clock.Now})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { st.Close() })
+		srv, err := New(bf.cfg, NewDeps(st, verify.New(st, verify.DefaultPolicy)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		bf.nodes = append(bf.nodes, (&fixture{srv: srv}).serve(b, false))
+	}
+}
+
+// urls are the nodes' HTTP addresses, for loadgen -http.
+func (bf *benchFixture) urls() string {
+	var u []string
+	for _, n := range bf.nodes {
+		u = append(u, n.url)
+	}
+	return strings.Join(u, ",")
 }
 
 // loadResult is loadgen's report.
@@ -117,9 +158,16 @@ func (bf *benchFixture) load(b *testing.B, target ...string) {
 	}
 	cmd := exec.Command(bin, args...)
 	cpu0 := cpuTime()
+	var pg0 time.Duration
+	if bf.pg != nil {
+		pg0 = bf.pg.CPU()
+	}
 	b.ResetTimer()
 	out, err := cmd.Output()
 	b.StopTimer()
+	if bf.pg != nil {
+		b.ReportMetric(float64((bf.pg.CPU()-pg0).Microseconds())/float64(b.N), "postgres-cpu-µs/op")
+	}
 	if err != nil {
 		b.Fatalf("loadgen: %v", err)
 	}
@@ -356,5 +404,28 @@ func BenchmarkLoadRADIUSPasswordOTP(b *testing.B) {
 	}
 	if count > 0 {
 		b.ReportMetric(sum/count*1000, "ldap-mean-ms")
+	}
+}
+
+// BenchmarkLoadNodes is BenchmarkLoadHTTP on SQLite and on PostgreSQL with
+// one, two and three servers in front of one database, loadgen's 64
+// clients spread over them. The servers share this process and
+// PostgreSQL runs on the same two cores, so the figures say what sharing
+// costs, not what more machines would give:
+//
+//	go test -run '^$' -bench LoadNodes -benchtime 100000x ./server
+func BenchmarkLoadNodes(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) {
+		bf := newBenchFixture(b, false)
+		bf.load(b, "-http", bf.urls(), "-key", bf.appKey)
+	})
+	for _, n := range []int{1, 2, 3} {
+		b.Run(fmt.Sprintf("postgresql-%d", n), func(b *testing.B) {
+			c := pgtest.Shared(b)
+			bf := newBenchFixtureAt(b, c.NewDatabase(b), false, Config{}, "", nil)
+			bf.pg = c
+			bf.addNodes(b, n-1)
+			bf.load(b, "-http", bf.urls(), "-key", bf.appKey)
+		})
 	}
 }

@@ -40,7 +40,7 @@ func plugInSpeaking(t *testing.T, p softkey.Protocols) (*softkey.Key, *hid.Clien
 	if err != nil {
 		t.Fatal(err)
 	}
-	host, dev := hid.Pipe()
+	host, dev := hid.PipeT(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { k.Serve(ctx, dev); close(done) }()

@@ -42,6 +42,7 @@ type fixture struct {
 	t      testing.TB // the test that made it
 	clock  *clock
 	store  *inventory.Store
+	path   string // of the inventory: a file or a PostgreSQL URL
 	ver    *verify.Verifier
 	desk   *desk.Desk // acting as "test"
 	srv    *Server
@@ -51,8 +52,15 @@ type fixture struct {
 
 func newFixture(t testing.TB, cfg Config) *fixture {
 	t.Helper()
-	fx := &fixture{t: t, clock: newClock(), tokens: map[verify.Role]string{}}
-	st, err := inventory.Open(context.Background(), teststore.Path(t, t.TempDir(), "keydesk.db"),
+	return newFixtureAt(t, cfg, teststore.Path(t, t.TempDir(), "keydesk.db"))
+}
+
+// newFixtureAt is newFixture with its inventory at path, a new file or
+// an empty PostgreSQL database.
+func newFixtureAt(t testing.TB, cfg Config, path string) *fixture {
+	t.Helper()
+	fx := &fixture{t: t, clock: newClock(), tokens: map[verify.Role]string{}, path: path}
+	st, err := inventory.Open(context.Background(), fx.path,
 		bytes.Repeat([]byte{7}, inventory.MasterKeySize), inventory.Options{Create: true, Now: fx.clock.Now, Sync: "NORMAL"})
 	if err != nil {
 		t.Fatal(err)

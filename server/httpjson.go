@@ -184,7 +184,7 @@ func classify(err error) *apiError {
 	case errors.Is(err, verify.ErrResync), errors.Is(err, verify.ErrMalformed):
 		return &apiError{Status: http.StatusUnprocessableEntity, Code: "resync_failed", Message: err.Error()}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
-		errors.Is(err, inventory.ErrClosed), errors.Is(err, inventory.ErrReadOnly):
+		errors.Is(err, inventory.ErrReadOnly), inventory.Unavailable(err):
 		return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the inventory cannot take this now; try again"}
 	case errors.Is(err, verify.ErrRefused):
 		return &apiError{Status: http.StatusConflict, Code: "refused", Message: err.Error()}

@@ -28,7 +28,7 @@ type PortalConfig struct {
 	// host under it. The portal's own origin when empty.
 	Origins []string `json:"origins"`
 	// AppID is the U2F AppID of keys registered at the desk over U2F,
-	// which browsers reach through the appid extension; DESIGN.md's
+	// which browsers reach through the appid extension;
 	// https://<rp_id> when empty.
 	AppID string `json:"app_id"`
 	// UserVerification is asked of keys (WebAuthn §5.8.6): "discouraged"

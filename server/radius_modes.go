@@ -1,7 +1,7 @@
 package server
 
-// What a RADIUS client's Access-Request carries, by its mode (DESIGN.md,
-// Server): otp, the passcode alone; password+otp, the directory password
+// What a RADIUS client's Access-Request carries, by its mode
+// (docs/configuration.md): otp, the passcode alone; password+otp, the directory password
 // and the passcode in one User-Password; challenge, the password first,
 // then the passcode after an Access-Challenge (RFC 2865 §4.4).
 

@@ -13,7 +13,7 @@ import (
 	"github.com/keydesk/keydesk/verify"
 )
 
-// allowedBy is DESIGN.md's role table, typed in again here rather than
+// allowedBy is docs/roles.md's role table, typed in again here rather than
 // read from package verify, so that the matrix checks the routes against
 // the design and not against themselves.
 var allowedBy = map[string][]verify.Role{

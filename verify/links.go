@@ -8,7 +8,7 @@ import (
 	"github.com/keydesk/keydesk/inventory"
 )
 
-// LinkPolicy is how long the portal's links last (DESIGN.md: enrolment
+// LinkPolicy is how long the portal's links last (enrolment
 // 30 days, activation 24 hours, as Duo has them).
 type LinkPolicy struct {
 	Enrolment  time.Duration

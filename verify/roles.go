@@ -7,7 +7,7 @@ import (
 )
 
 // Role is what an administrator of the server may do, after Duo's
-// administrative roles (DESIGN.md, "Rules of the domain").
+// administrative roles (docs/roles.md).
 type Role string
 
 // The roles, spelled as the inventory stores them.
@@ -49,7 +49,7 @@ func ParseRole(s string) (Role, error) {
 // Permission is one row of the role table: a kind of action.
 type Permission int
 
-// The rows of the role table, in DESIGN.md's order.
+// The rows of the role table, in docs/roles.md's order.
 const (
 	ViewLogs           Permission = iota + 1 // view logs (and, read only, the inventory)
 	ModifyFobs                               // modify fobs, keys, phone apps, bypass codes
@@ -80,7 +80,7 @@ func (p Permission) String() string {
 	return fmt.Sprintf("permission %d", int(p))
 }
 
-// roleTable is DESIGN.md's table, row by row: the roles allowed each
+// roleTable is docs/roles.md's table, row by row: the roles allowed each
 // action. Kept as the table reads so the two can be compared by eye.
 var roleTable = map[Permission][]Role{
 	ViewLogs:           {Owner, Admin, AppManager, UserManager, HelpDesk, ReadOnly},

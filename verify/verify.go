@@ -14,7 +14,7 @@ import (
 	"github.com/keydesk/keydesk/inventory"
 )
 
-// Policy holds the rules of DESIGN.md; each is a setting.
+// Policy holds the help desk's rules; each is a setting.
 type Policy struct {
 	HOTPWindow     int // codes looked ahead of the counter
 	ResyncWindow   int // counters or steps searched for a resync

@@ -15,12 +15,12 @@ import (
 	"time"
 
 	"github.com/keydesk/keydesk/hid"
-	"github.com/keydesk/keydesk/hid/internal/fakeclock"
+	"github.com/keydesk/keydesk/internal/testclock"
 	"github.com/keydesk/keydesk/u2f"
 )
 
-// testClock makes a fakeclock.Clock a hid.Clock.
-type testClock struct{ *fakeclock.Clock }
+// testClock makes a testclock.Clock a hid.Clock.
+type testClock struct{ *testclock.Clock }
 
 func (c testClock) NewTimer(d time.Duration) hid.Timer { return c.Clock.NewTimer(d) }
 
@@ -29,7 +29,7 @@ const poll = 200 * time.Millisecond
 // rig is a client and a soft key on one pipe and one fake clock.
 type rig struct {
 	t       *testing.T
-	clk     *fakeclock.Clock
+	clk     *testclock.Clock
 	key     *Key
 	host    hid.Device
 	served  chan error
@@ -38,7 +38,7 @@ type rig struct {
 
 func newRig(t *testing.T, cfg Config) *rig {
 	t.Helper()
-	r := &rig{t: t, clk: fakeclock.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)), served: make(chan error, 1)}
+	r := &rig{t: t, clk: testclock.At(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)), served: make(chan error, 1)}
 	if cfg.Clock == nil {
 		cfg.Clock = testClock{r.clk}
 	}
@@ -46,7 +46,7 @@ func newRig(t *testing.T, cfg Config) *rig {
 	if r.key, err = New(cfg); err != nil {
 		t.Fatal(err)
 	}
-	host, dev := hid.Pipe()
+	host, dev := hid.PipeT(t)
 	r.host = host
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { r.served <- r.key.Serve(ctx, dev) }()
@@ -78,7 +78,7 @@ func (r *rig) touching(f func()) {
 	done := make(chan struct{})
 	go func() {
 		var step time.Duration
-		waiting := func(ps []fakeclock.Pending) bool {
+		waiting := func(ps []testclock.Pending) bool {
 			for _, p := range ps {
 				if p.Duration == poll || p.Duration == keepaliveEvery {
 					step = p.Duration
@@ -252,7 +252,7 @@ func TestMisbehaviorsFailClearly(t *testing.T) {
 						<-host.reads
 						<-host.reads
 					}
-					if r.clk.BlockUntil(done, fakeclock.Has(3*time.Second)) {
+					if r.clk.BlockUntil(done, testclock.Has(3*time.Second)) {
 						r.clk.Advance(3 * time.Second)
 					}
 				}()

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/keydesk/keydesk/hid"
-	"github.com/keydesk/keydesk/hid/internal/fakeclock"
+	"github.com/keydesk/keydesk/internal/testclock"
 	"github.com/keydesk/keydesk/u2f"
 )
 
@@ -159,7 +159,7 @@ func TestFraming(t *testing.T) {
 
 	// Never finished: the key gives up after MessageTimeout.
 	w.write(long[0])
-	w.r.clk.BlockUntil(nil, fakeclock.Has(3*time.Second))
+	w.r.clk.BlockUntil(nil, testclock.Has(3*time.Second))
 	w.r.clk.Advance(3 * time.Second)
 	w.expectError(w.cid, hid.ErrMsgTimeout)
 	w.expectPing()

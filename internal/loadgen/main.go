@@ -68,7 +68,7 @@ type sender interface {
 }
 
 func main() {
-	httpURL := flag.String("http", "", "base URL of the HTTP API")
+	httpURL := flag.String("http", "", "base URL of the HTTP API; several, comma-separated, are the nodes of one inventory, each client on one of them in turn")
 	key := flag.String("key", "", "application key for /v1/auth")
 	radiusAddr := flag.String("radius", "", "RADIUS server address (UDP)")
 	secretFile := flag.String("secret-file", "", "file with the RADIUS shared secret")
@@ -92,9 +92,17 @@ func main() {
 	switch {
 	case *httpURL != "" && *radiusAddr == "" && *clientKind == "std":
 		client := newHTTPClient(*conc)
-		newSender = func() (sender, error) { return &httpSender{client: client, url: *httpURL + "/v1/auth", key: *key}, nil }
+		nodes, next := strings.Split(*httpURL, ","), 0
+		newSender = func() (sender, error) {
+			next++
+			return &httpSender{client: client, url: nodes[(next-1)%len(nodes)] + "/v1/auth", key: *key}, nil
+		}
 	case *httpURL != "" && *radiusAddr == "":
-		newSender = func() (sender, error) { return newRawHTTPSender(*httpURL, *key) }
+		nodes, next := strings.Split(*httpURL, ","), 0
+		newSender = func() (sender, error) {
+			next++
+			return newRawHTTPSender(nodes[(next-1)%len(nodes)], *key)
+		}
 	case *radiusAddr != "" && *httpURL == "":
 		transport = "radius"
 		secret, err := os.ReadFile(*secretFile)

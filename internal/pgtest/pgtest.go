@@ -35,6 +35,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -317,3 +318,8 @@ func randomHex(n int) string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// CPU is the CPU time the cluster's processes alive now have used, for a
+// benchmark to say where the time went. Backends that ended are not
+// counted: measure over connections a pool keeps open.
+func (c *Cluster) CPU() time.Duration { return c.srv.cpu() }

@@ -1,7 +1,7 @@
 # keydesk.sh: keydesk against the lab's key. `keydesk softkey` serves the
 # device side (/dev/hidg0); `keydesk key ...` talks to the host side through
 # libusb and hidraw, as it would to a key on a help-desk PC. Contract checked
-# (DESIGN.md "CLI contract"): exit 0 on success, 1 on failure, no hang and no
+# (the CLI's promise to scripts): exit 0 on success, 1 on failure, no hang and no
 # Go panic when the key misbehaves.
 
 section "keydesk"
@@ -166,7 +166,7 @@ keydesk_checks() {
 	expect_ok "key list shows the product" "keydesk softkey"
 	expect_ok "key list shows the serial" "LAB0001"
 	# --json is global in keydesk's CLI (urfave/cli takes it before the
-	# command); DESIGN.md also writes it after. Either form will do.
+	# command), and the docs write it after too. Either form will do.
 	run "$T" keydesk key list --json
 	[ "$RC" = 2 ] && run "$T" keydesk --json key list
 	expect_ok "key list --json names the key" 'keydesk softkey'
