@@ -254,3 +254,33 @@ func TestAddFobRefusals(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { os.Exit(teststore.Run(m)) }
+
+// A fob's view says locked while the lock holds, and not once its
+// cool-down is over, though the row keeps the lock until the next
+// decision clears it.
+func TestFobViewLockEndsWithCooldown(t *testing.T) {
+	fx := newDesk(t)
+	if err := fx.d.AddFob(t.Context(), token("L1"), desk.AddFobOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err := fx.s.Update(t.Context(), func(tx *inventory.Tx) error {
+		_, _, err := tx.RecordFobFailure(fx.fob(t, "L1").ID, 1)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		after  time.Duration
+		locked bool
+	}{{0, true}, {verify.DefaultPolicy.LockoutCooldown - time.Second, true}, {verify.DefaultPolicy.LockoutCooldown, false}} {
+		fx.now = start.Add(c.after)
+		v, err := fx.d.Fob(t.Context(), "L1")
+		if err != nil || v.Locked != c.locked {
+			t.Errorf("%v after the lock: locked %v, %v; want %v", c.after, v.Locked, err, c.locked)
+		}
+	}
+	if f := fx.fob(t, "L1"); !f.Locked() {
+		t.Error("the row lost its lock without a decision")
+	}
+}

@@ -331,7 +331,7 @@ func (d *Desk) RemoveKey(ctx context.Context, user, ref string) error {
 	})
 }
 
-// Keys lists a user's security keys, removed and lost ones too.
+// Keys lists a user's security keys that are not removed: active and lost.
 func (d *Desk) Keys(ctx context.Context, user string) ([]inventory.Key, error) {
 	if _, err := d.store.User(ctx, user); err != nil {
 		return nil, err

@@ -35,12 +35,13 @@ type FobView struct {
 	NotAfter  time.Time `json:"not_after,omitzero"`
 }
 
-// ViewFob is the view of a stored fob.
-func ViewFob(f *inventory.Fob) FobView {
+// viewFob is the view of a stored fob. A lock whose cool-down is over
+// shows as none: the next decision clears it anyway.
+func (d *Desk) viewFob(f *inventory.Fob) FobView {
 	t := &f.Token
 	return FobView{Serial: t.Serial, Kind: t.Kind, Algorithm: string(t.Algorithm), Digits: t.Digits, Period: t.Period,
 		Counter: t.Counter, Drift: t.Drift, PublicID: t.PublicID, State: string(f.State), Since: f.StateAt,
-		User: f.User, Batch: f.Batch, FailCount: f.FailCount, Locked: f.Locked(), LastUsedAt: f.LastUsedAt,
+		User: f.User, Batch: f.Batch, FailCount: f.FailCount, Locked: d.ver.Policy().Locked(f.LockedAt, d.store.Now()), LastUsedAt: f.LastUsedAt,
 		Vendor: t.Manufacturer, Model: t.Model, Reason: f.StateReason, NotBefore: t.NotBefore, NotAfter: t.NotAfter}
 }
 
@@ -57,7 +58,7 @@ func (d *Desk) Fobs(ctx context.Context, filter inventory.FobFilter) ([]FobView,
 // EachFob calls fn with the view of each fob a filter selects, one at a
 // time, for listings too long to hold.
 func (d *Desk) EachFob(ctx context.Context, filter inventory.FobFilter, fn func(FobView) error) error {
-	return d.store.Fobs(ctx, filter, func(f inventory.Fob) error { return fn(ViewFob(&f)) })
+	return d.store.Fobs(ctx, filter, func(f inventory.Fob) error { return fn(d.viewFob(&f)) })
 }
 
 // UserView is a user with what they hold: fobs (lost ones too), live
@@ -113,7 +114,7 @@ func (d *Desk) Fob(ctx context.Context, serial string) (FobView, error) {
 	if err != nil {
 		return FobView{}, err
 	}
-	return ViewFob(&f), nil
+	return d.viewFob(&f), nil
 }
 
 // FobCounts counts the inventory's fobs by state.

@@ -61,7 +61,7 @@ func userList(c *cli.Context, s *session) error {
 		return err
 	}
 	return printList(c, users, []string{"USER", "FULL NAME", "EMAIL", "STATUS", "FACTORS"}, func(u inventory.UserFactors) []string {
-		return []string{u.Name, u.FullName, u.Email, userStatus(&u.User), factorList(u.Factors)}
+		return []string{u.Name, u.FullName, u.Email, s.userStatus(&u.User), factorList(u.Factors)}
 	})
 }
 
@@ -82,11 +82,14 @@ func factorList(f inventory.Factors) string {
 	return strings.Join(out, ", ")
 }
 
-func userStatus(u *inventory.User) string {
+// userStatus says whether a user is disabled or locked now: a lock whose
+// cool-down is over is none, though the row keeps it until the next
+// decision clears it.
+func (s *session) userStatus(u *inventory.User) string {
 	switch {
 	case u.Disabled:
 		return "disabled"
-	case u.Locked():
+	case s.ver.Policy().Locked(u.LockedAt, s.store.Now()):
 		return fmt.Sprintf("locked (%d failures)", u.FailCount)
 	}
 	return "active"
@@ -112,7 +115,7 @@ func userShow(c *cli.Context, s *session) error {
 	if u.Email != "" {
 		say(c, "email:      %s", u.Email)
 	}
-	say(c, "status:     %s", userStatus(&u))
+	say(c, "status:     %s", s.userStatus(&u))
 	if v.DisabledReason != "" {
 		say(c, "reason:     %s", v.DisabledReason)
 	}
