@@ -80,7 +80,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			initCommand(), importCommand(), exportCommand(), batchCommand(), userCommand(), fobCommand(), verifyCommand(), bypassCommand(), phoneCommand(),
 			keyCommand(), mdsCommand(), softkeyCommand(), auditCommand(), logCommand(), reportCommand(), rekeyCommand(), migrateCommand(), directoryCommand(), serveCommand(), adminCommand(), appCommand(),
-			completionCommand(), manCommand(),
+			completionCommand(), manCommand(), helpCommand(),
 		},
 		EnableBashCompletion: true,
 		// Errors are printed once, by exitCode, with their exit status.
@@ -139,4 +139,21 @@ func commandPath(c *cli.Context) string {
 		names[i], names[j] = names[j], names[i]
 	}
 	return strings.Join(append([]string{"keydesk"}, names...), " ")
+}
+
+// helpCommand is `keydesk help [COMMAND...]`: the same page as
+// `keydesk COMMAND... --help`, subcommands listed. (urfave/cli's own help
+// command shows a group of commands without its subcommands.)
+func helpCommand() *cli.Command {
+	return &cli.Command{
+		Name: "help", Aliases: []string{"h"}, Usage: "show the commands, or a command's help (keydesk help fob assign)",
+		ArgsUsage: "[COMMAND [SUBCOMMAND]]",
+		Action: func(c *cli.Context) error {
+			if !c.Args().Present() {
+				return cli.ShowAppHelp(c)
+			}
+			args := append(append([]string{c.App.Name}, c.Args().Slice()...), "--help")
+			return newApp(c.App.Reader, c.App.Writer, c.App.ErrWriter).RunContext(c.Context, args)
+		},
+	}
 }
