@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -192,5 +194,52 @@ func TestUncleanPaths(t *testing.T) {
 		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Content-Type") != "application/json" || !strings.Contains(string(body), `"bad_path"`) {
 			t.Errorf("GET %s: %d %s %s", p, resp.StatusCode, resp.Header.Get("Content-Type"), body)
 		}
+	}
+}
+
+// syncBuffer is a log destination several goroutines write.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// A dropped packet is logged with where it came from and why, but a flood
+// of them is not a flood of log lines.
+func TestDroppedPacketsLoggedWithinBounds(t *testing.T) {
+	var log syncBuffer
+	fx := newFixture(t, Config{Log: slog.New(slog.NewTextHandler(&log, nil))})
+	lv := fx.serve(t, true)
+	conn, err := net.DialUDP("udp", nil, lv.radius)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for i := range 40 {
+		conn.Write(accessRequest{id: byte(i), user: "alice", password: "000000", secret: "a guess at the secret"}.encode(t))
+	}
+	waitUntil(t, "the forgeries are counted", func() bool {
+		return testCounter(t, fx, `keydesk_radius_dropped_total{reason="bad_authenticator"}`) == "40"
+	})
+	lines := strings.Count(log.String(), `msg="radius packet dropped"`)
+	if lines < 1 || lines > 2*dropLogBurst { // the flood may straddle a second
+		t.Errorf("%d log lines for 40 dropped packets, want 1 to %d:\n%s", lines, 2*dropLogBurst, log.String())
+	}
+	if !strings.Contains(log.String(), "why=bad_authenticator") || !strings.Contains(log.String(), "from=127.0.0.1:") {
+		t.Errorf("the log does not say where from and why:\n%s", log.String())
+	}
+	if strings.Contains(log.String(), "000000") {
+		t.Error("the log quotes a password")
 	}
 }

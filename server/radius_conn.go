@@ -24,6 +24,44 @@ type radiusServer struct {
 	dups     *dupCache
 	stopping atomic.Bool
 	done     chan struct{} // closed when serve has returned
+	drops    dropLog
+}
+
+// dropLog logs dropped packets with why, at most dropLogBurst lines a
+// second: a flood of forged packets must not become a flood of log
+// lines. The lines it holds back are counted in the next one it writes,
+// and every drop in keydesk_radius_dropped_total.
+type dropLog struct {
+	mu         sync.Mutex
+	second     time.Time
+	lines      int
+	suppressed int
+}
+
+const dropLogBurst = 10
+
+func (rs *radiusServer) dropped(src netip.AddrPort, why string) {
+	rs.s.m.dropped.WithLabelValues(why).Inc()
+	l := &rs.drops
+	now := time.Now().Truncate(time.Second)
+	l.mu.Lock()
+	if !now.Equal(l.second) {
+		l.second, l.lines = now, 0
+	}
+	if l.lines >= dropLogBurst {
+		l.suppressed++
+		l.mu.Unlock()
+		return
+	}
+	l.lines++
+	held := l.suppressed
+	l.suppressed = 0
+	l.mu.Unlock()
+	if held > 0 {
+		rs.s.log.Info("radius packet dropped", "from", src, "why", why, "not_logged_before", held)
+		return
+	}
+	rs.s.log.Info("radius packet dropped", "from", src, "why", why)
 }
 
 // datagram is an authentic request waiting for a worker.
@@ -78,12 +116,12 @@ func (rs *radiusServer) serve() error {
 		}
 		src := ua.AddrPort()
 		if n > maxRADIUSPacket {
-			rs.s.m.dropped.WithLabelValues(dropMalformed).Inc()
+			rs.dropped(src, dropMalformed)
 			continue
 		}
 		d, why := rs.admit(append([]byte(nil), buf[:n]...), src, addr)
 		if why != "" {
-			rs.s.m.dropped.WithLabelValues(why).Inc()
+			rs.dropped(src, why)
 			continue
 		}
 		select {
@@ -91,7 +129,7 @@ func (rs *radiusServer) serve() error {
 		default:
 			// Every worker busy and the queue full: drop, and let the
 			// client retransmit, rather than queue without bound.
-			rs.s.m.dropped.WithLabelValues(dropBusy).Inc()
+			rs.dropped(src, dropBusy)
 		}
 	}
 }
@@ -132,8 +170,7 @@ func (rs *radiusServer) answer(d datagram) {
 	// context that the shutdown does not cancel.
 	out, why := rs.process(context.Background(), d.req, d.src, d.start)
 	if why != "" {
-		rs.s.m.dropped.WithLabelValues(why).Inc()
-		rs.s.log.Debug("radius packet dropped", "from", d.src, "why", why)
+		rs.dropped(d.src, why)
 		return
 	}
 	if _, err := rs.pc.WriteTo(out, d.addr); err != nil {
