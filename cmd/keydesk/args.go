@@ -18,7 +18,8 @@ import (
 // Global flags (--db, --master-key, --json) may stand anywhere: they are
 // moved in front of the command, where urfave/cli reads them.
 func interspersed(app *cli.App, args []string) []string {
-	global, rest := hoistGlobal(app.Flags, args[1:])
+	// Not app.Flags: --help stays with the command it asks about.
+	global, rest := hoistGlobal(globalFlags(), args[1:])
 	out := append([]string{args[0]}, global...)
 	flags := app.Flags
 	cmds := app.Commands
