@@ -59,10 +59,11 @@ func (s *Server) routes() http.Handler {
 }
 
 // register hands every route of the server to handle: the one list of
-// them, which the mux is built from.
+// them, which the mux is built from and server/openapi.json describes.
 func (s *Server) register(handle func(pattern string, h http.Handler)) {
 	handle("GET /healthz", http.HandlerFunc(s.healthz))
 	handle("GET /metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{}))
+	handle("GET /v1/openapi.json", http.HandlerFunc(serveOpenAPI))
 	handle("POST /v1/auth", http.HandlerFunc(s.auth))
 	s.browserRoutes(handle)
 	for _, rt := range s.adminRoutes() {
