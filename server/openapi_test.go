@@ -2,11 +2,18 @@ package server
 
 import (
 	"bytes"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -259,5 +266,127 @@ func TestOpenAPIServed(t *testing.T) {
 	fx.srv.Handler().ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK || !bytes.Equal(rec.Body.Bytes(), openAPI) {
 		t.Errorf("If-None-Match of another tag: %d, want 200 and the document", rec.Code)
+	}
+}
+
+// statusNames are the net/http names of the statuses errors are answered
+// with.
+var statusNames = map[string]int{
+	"StatusBadRequest": 400, "StatusUnauthorized": 401, "StatusForbidden": 403, "StatusNotFound": 404,
+	"StatusMethodNotAllowed": 405, "StatusConflict": 409, "StatusRequestEntityTooLarge": 413,
+	"StatusUnsupportedMediaType": 415, "StatusUnprocessableEntity": 422, "StatusTooManyRequests": 429,
+	"StatusInternalServerError": 500, "StatusServiceUnavailable": 503,
+}
+
+// answeredErrors reads the server's source for the errors it answers
+// with: each errorf(http.StatusX, "code", …) and apiError{Status:
+// http.StatusX, Code: "code"}, as "status code".
+func answeredErrors(t *testing.T) map[string]bool {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	status := func(e ast.Expr) int {
+		sel, ok := e.(*ast.SelectorExpr)
+		if !ok {
+			return 0
+		}
+		if n, ok := statusNames[sel.Sel.Name]; ok {
+			return n
+		}
+		t.Errorf("status %s: add it to statusNames", sel.Sel.Name)
+		return 0
+	}
+	code := func(e ast.Expr) string {
+		lit, ok := e.(*ast.BasicLit)
+		if !ok || lit.Kind != token.STRING {
+			return ""
+		}
+		s, _ := strconv.Unquote(lit.Value)
+		return s
+	}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.CallExpr:
+				if id, ok := n.Fun.(*ast.Ident); ok && id.Name == "errorf" && len(n.Args) > 1 {
+					if s, c := status(n.Args[0]), code(n.Args[1]); s != 0 && c != "" {
+						out[fmt.Sprint(s, " ", c)] = true
+					}
+				}
+			case *ast.CompositeLit:
+				if id, ok := n.Type.(*ast.Ident); ok && id.Name == "apiError" {
+					var s int
+					var c string
+					for _, el := range n.Elts {
+						kv, ok := el.(*ast.KeyValueExpr)
+						if !ok {
+							continue
+						}
+						switch k, _ := kv.Key.(*ast.Ident); k.Name {
+						case "Status":
+							s = status(kv.Value)
+						case "Code":
+							c = code(kv.Value)
+						}
+					}
+					if s != 0 && c != "" {
+						out[fmt.Sprint(s, " ", c)] = true
+					}
+				}
+			}
+			return true
+		})
+	}
+	return out
+}
+
+// Every error the server answers with is documented under its status,
+// and named in docs/api.md; the portal's pages' own errors and the mux's
+// (in the document's description) excepted.
+func TestOpenAPIErrorCodes(t *testing.T) {
+	doc := loadOpenAPI(t)
+	documented := map[string]bool{}
+	for _, op := range operations(doc) {
+		for status, r := range op.Responses.Map() {
+			mt := r.Value.Content.Get("application/json")
+			if mt == nil || len(mt.Schema.Value.AllOf) != 2 {
+				continue
+			}
+			for _, c := range mt.Schema.Value.AllOf[1].Value.Properties["error"].Value.Properties["code"].Value.Enum {
+				documented[status+" "+c.(string)] = true
+			}
+		}
+	}
+	guide, err := os.ReadFile("../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	answered := answeredErrors(t)
+	if len(answered) < 25 {
+		t.Fatalf("only %d errors found in the source: the reading is broken", len(answered))
+	}
+	portal := map[string]bool{"403 csrf": true, "403 sign_in": true}
+	elsewhere := map[string]bool{"404 no_route": true, "405 method_not_allowed": true}
+	for e := range answered {
+		_, c, _ := strings.Cut(e, " ")
+		if portal[e] {
+			continue
+		}
+		if !strings.Contains(string(guide), "`"+c+"`") {
+			t.Errorf("docs/api.md does not name the error code %s", c)
+		}
+		if !documented[e] && !elsewhere[e] {
+			t.Errorf("the server answers %s, which server/openapi.json does not list under that status", e)
+		}
 	}
 }
