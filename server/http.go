@@ -26,13 +26,7 @@ func (s *Server) routes() http.Handler {
 			h.ServeHTTP(w, r)
 		}))
 	}
-	handle("GET /healthz", http.HandlerFunc(s.healthz))
-	handle("GET /metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{}))
-	handle("POST /v1/auth", http.HandlerFunc(s.auth))
-	s.browserRoutes(handle)
-	for _, rt := range s.adminRoutes() {
-		handle(rt.pattern, s.admin(rt))
-	}
+	s.register(handle)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w, s: s, r: r}
 		defer func() {
@@ -62,6 +56,19 @@ func (s *Server) routes() http.Handler {
 		}
 		mux.ServeHTTP(sw, r)
 	})
+}
+
+// register hands every route of the server to handle: the one list of
+// them, which the mux is built from and server/openapi.json describes.
+func (s *Server) register(handle func(pattern string, h http.Handler)) {
+	handle("GET /healthz", http.HandlerFunc(s.healthz))
+	handle("GET /metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{}))
+	handle("GET /v1/openapi.json", http.HandlerFunc(serveOpenAPI))
+	handle("POST /v1/auth", http.HandlerFunc(s.auth))
+	s.browserRoutes(handle)
+	for _, rt := range s.adminRoutes() {
+		handle(rt.pattern, s.admin(rt))
+	}
 }
 
 // statusWriter remembers the status written and the route that took the
