@@ -122,9 +122,9 @@ type Keys struct {
 
 // Skip is a record a reader passed over on purpose, with the reason.
 type Skip struct {
-	Line   int
-	Serial string
-	Reason string
+	Line   int    `json:"line"`
+	Serial string `json:"serial,omitempty"`
+	Reason string `json:"reason"`
 }
 
 // Reader yields the fobs of one seed file.

@@ -26,12 +26,27 @@ type addAppRequest struct {
 	Name          string   `json:"name"`
 	RADIUSSecret  string   `json:"radius_secret"`
 	RADIUSSources []string `json:"radius_sources"`
+	// RADIUSMode is otp (the default), password+otp or challenge, as
+	// keydesk app add --radius-mode.
+	RADIUSMode string `json:"radius_mode"`
+	// DetailedReasons lets the application hear why a login was denied.
+	DetailedReasons bool `json:"detailed_reasons"`
 
 	app inventory.NewApplication
 }
 
 func (a *addAppRequest) Validate() error {
-	a.app = inventory.NewApplication{Name: a.Name}
+	a.app = inventory.NewApplication{Name: a.Name, DetailedReasons: a.DetailedReasons}
+	if a.RADIUSMode != "" {
+		mode, err := inventory.ParseRADIUSMode(a.RADIUSMode)
+		if err != nil {
+			return fmt.Errorf("radius_mode: %w", err)
+		}
+		if a.RADIUSSecret == "" {
+			return fmt.Errorf("radius_mode is for RADIUS clients: give radius_secret too")
+		}
+		a.app.RADIUSMode = mode
+	}
 	if a.RADIUSSecret != "" {
 		a.app.RADIUSSecret = []byte(a.RADIUSSecret)
 	}
@@ -222,6 +237,10 @@ type auditVerdict struct {
 	HeadMAC  string `json:"head_mac,omitempty"`
 	BadEntry int64  `json:"bad_entry,omitempty"`
 	Problem  string `json:"problem,omitempty"`
+	// HeadFile is where the head is kept outside the database, and
+	// Warning what a clerk should know about it.
+	HeadFile string `json:"head_file,omitempty"`
+	Warning  string `json:"warning,omitempty"`
 }
 
 func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request, _ string) error {
@@ -233,5 +252,5 @@ func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request, _ string) e
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, auditVerdict{Verified: true, Entries: sum.Entries, HeadMAC: sum.HeadMAC})
+	return ok(w, http.StatusOK, auditVerdict{Verified: true, Entries: sum.Entries, HeadMAC: sum.HeadMAC, HeadFile: sum.HeadFile, Warning: sum.Warning})
 }

@@ -5,11 +5,13 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/md5"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/keydesk/keydesk/inventory"
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
 )
@@ -288,4 +290,35 @@ func signRequest(raw []byte, secret string) {
 	m := hmac.New(md5.New, []byte(secret))
 	m.Write(raw)
 	copy(raw[at:], m.Sum(nil))
+}
+
+// An application added through the API may be given its RADIUS mode and
+// detailed reasons, as keydesk app add can; a mode without a secret, or
+// one keydesk does not know, is refused.
+func TestAddApplicationModeAndReasons(t *testing.T) {
+	fx := newFixture(t, Config{})
+	status, m := fx.do(t, "POST", "/v1/admin/applications", fx.tokens["admin"], map[string]any{
+		"name": "vpn2", "radius_secret": "a new secret for the new client", "radius_sources": []string{"198.51.100.0/24"},
+		"radius_mode": "password+otp", "detailed_reasons": true})
+	app, _ := m["application"].(map[string]any)
+	if status != 201 || app["radius_mode"] != "password+otp" || app["detailed_reasons"] != true {
+		t.Fatalf("%d %v", status, m)
+	}
+	apps, err := fx.store.Applications(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range apps {
+		if a.Name == "vpn2" && (a.RADIUSMode != inventory.ModePasswordOTP || !a.DetailedReasons) {
+			t.Errorf("stored: %+v", a)
+		}
+	}
+	for _, body := range []map[string]any{
+		{"name": "web2", "radius_mode": "challenge"},
+		{"name": "vpn3", "radius_secret": "a new secret for the new client", "radius_sources": []string{"198.51.100.0/24"}, "radius_mode": "pap"},
+	} {
+		if status, m := fx.do(t, "POST", "/v1/admin/applications", fx.tokens["admin"], body); status != 422 || !strings.Contains(fmt.Sprint(m), "radius_mode") {
+			t.Errorf("%v: %d %v", body, status, m)
+		}
+	}
 }

@@ -112,13 +112,15 @@ type beginAnswer struct {
 // user, bound to the calling application. A user who cannot sign in by
 // key gets the denial /v1/auth would give, recorded as a decision.
 func (s *Server) webauthnBegin(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.RPID == "" {
-		s.writeError(w, r, keysOff())
-		return
-	}
+	// The key first: only an application learns whether keys in the
+	// browser are on.
 	app, err := s.application(r)
 	if err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	if s.cfg.RPID == "" {
+		s.writeError(w, r, keysOff())
 		return
 	}
 	req, err := decode[usernameRequest](w, r, maxAuthBody)
@@ -148,13 +150,13 @@ func (s *Server) webauthnBegin(w http.ResponseWriter, r *http.Request) {
 // login the application began, decided once.
 func (s *Server) webauthnFinish(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	if s.cfg.RPID == "" {
-		s.writeError(w, r, keysOff())
-		return
-	}
 	app, err := s.application(r)
 	if err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	if s.cfg.RPID == "" {
+		s.writeError(w, r, keysOff())
 		return
 	}
 	req, err := decode[loginFinishRequest](w, r, maxKeyBody)

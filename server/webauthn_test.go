@@ -322,6 +322,12 @@ func TestKeysOff(t *testing.T) {
 	if status, m := fx.do(t, "POST", "/v1/auth/webauthn/begin", fx.appKey, map[string]string{"username": "alice"}); status != http.StatusNotFound || errorCode(m) != "webauthn_off" {
 		t.Errorf("%d %v", status, m)
 	}
+	// Without an application key nobody learns whether keys are on.
+	for _, route := range []string{"/v1/auth/webauthn/begin", "/v1/auth/webauthn/finish"} {
+		if status, m := fx.do(t, "POST", route, "", map[string]string{"username": "alice"}); status != http.StatusUnauthorized {
+			t.Errorf("%s without a key: %d %v", route, status, m)
+		}
+	}
 	if status, m := fx.do(t, "POST", "/v1/admin/users/alice/invite", fx.tokens[verify.HelpDesk], nil); status != http.StatusConflict || errorCode(m) != "portal_off" {
 		t.Errorf("%d %v", status, m)
 	}

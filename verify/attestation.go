@@ -98,12 +98,12 @@ func (ts *TrustStore) Roots() []string { return ts.names }
 
 // Attestation is what keydesk learned from a key's attestation certificate.
 type Attestation struct {
-	Result  string // "trusted", "trusted, expired", "untrusted", "self-signed"
-	Issuer  string
-	Subject string
-	Model   string
-	AAGUID  string
-	Warning string // something a clerk should know, such as an expired certificate
+	Result  string `json:"result"` // "trusted", "trusted, expired", "untrusted", "self-signed"
+	Issuer  string `json:"issuer,omitempty"`
+	Subject string `json:"subject,omitempty"`
+	Model   string `json:"model,omitempty"`
+	AAGUID  string `json:"aaguid,omitempty"`
+	Warning string `json:"warning,omitempty"` // something a clerk should know, such as an expired certificate
 }
 
 // Trusted reports whether the certificate chains to a vendor root.

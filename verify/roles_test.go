@@ -34,6 +34,9 @@ func TestAuthorizeFollowsTheRoleTable(t *testing.T) {
 	for i, row := range rows {
 		cells := strings.Split(strings.Trim(row, "| "), " | ")
 		p := verify.Permissions[i]
+		if cells[0] != p.String() {
+			t.Errorf("row %d of docs/roles.md is %q, verify calls it %q", i+1, cells[0], p.String())
+		}
 		marks := cells[1:]
 		if len(marks) != len(verify.Roles) {
 			t.Fatalf("row %q: %d marks for %d roles", row, len(marks), len(verify.Roles))
