@@ -78,7 +78,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		ErrWriter: stderr,
 		// The help flag by hand: urfave/cli adds it only when it adds its
 		// own help command, which helpCommand replaces.
-		Flags:     append(globalFlags(), cli.HelpFlag),
+		Flags: append(globalFlags(), cli.HelpFlag),
 		Commands: []*cli.Command{
 			initCommand(), importCommand(), exportCommand(), batchCommand(), userCommand(), fobCommand(), verifyCommand(), bypassCommand(), phoneCommand(),
 			keyCommand(), mdsCommand(), softkeyCommand(), auditCommand(), logCommand(), reportCommand(), rekeyCommand(), migrateCommand(), directoryCommand(), serveCommand(), adminCommand(), appCommand(),
