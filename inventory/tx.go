@@ -134,3 +134,14 @@ func (tx *Tx) sealer() (*keyring, error) {
 	tx.keyChecked = true
 	return k, nil
 }
+
+// insertOnly is [Tx.insert] for a row whose id the caller does not need:
+// added is false when a unique constraint already holds a row like it.
+func (tx *Tx) insertOnly(q string, args ...any) (added bool, err error) {
+	res, err := tx.exec(tx.ctx, q+` ON CONFLICT DO NOTHING`, args...)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}

@@ -14,7 +14,7 @@ import (
 )
 
 var (
-	deviceFlag = &cli.StringFlag{Name: "device", Usage: "the key's hidraw `PATH` (default: the only security key plugged in)"}
+	deviceFlag = &cli.StringFlag{Name: "device", Usage: "the key's hidraw `PATH`, or \"touch\" for the one the user touches (default: the only security key plugged in)"}
 	rpIDFlag   = &cli.StringFlag{Name: "rp-id", EnvVars: []string{"KEYDESK_RP_ID"},
 		Usage: "the relying party keys are registered for: the `DOMAIN` of the institution's logins, e.g. example.edu"}
 	originFlag = &cli.StringFlag{Name: "origin", EnvVars: []string{"KEYDESK_ORIGIN"},
@@ -75,6 +75,8 @@ func keyCommand() *cli.Command {
 				Action: withSession(keyReset),
 			},
 			keyCredsCommand(),
+			keyConfigCommand(),
+			{Name: "select", Usage: "find which of several keys plugged in is the one the user touches", Flags: []cli.Flag{touchFlag, jsonFlag}, Action: keySelect},
 		},
 	}
 }
@@ -119,6 +121,12 @@ func keyList(c *cli.Context) error {
 // one plugged in, or the one the clerk picks on a terminal.
 func openKey(c *cli.Context) (*hid.Client, string, error) {
 	path := c.String("device")
+	if path == touchDevice {
+		var err error
+		if path, err = selectByTouch(c); err != nil {
+			return nil, "", err
+		}
+	}
 	if path == "" {
 		var err error
 		if path, err = pickKey(c); err != nil {
