@@ -165,23 +165,26 @@ func (tx *Tx) FobToCheck(serial string) (Fob, error) {
 }
 
 // UserFobs reads the fobs a user holds or held, with their secrets, for
-// a verification (without holder and batch names), in one statement that
-// holds their rows, in serial order, until the update ends.
+// a verification (without holder and batch names).
 func (tx *Tx) UserFobs(userID int64) ([]Fob, error) {
-	rows, err := tx.query(tx.ctx, `SELECT `+checkColumns+`, f.secret, f.private_id`+fobFrom+
-		`WHERE f.user_id = ? ORDER BY f.serial FOR UPDATE OF f`, userID)
+	rows, err := tx.query(tx.ctx, `SELECT f.serial FROM fobs f WHERE f.user_id = ? ORDER BY f.serial`, userID)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []Fob
+	var serials []string
 	for rows.Next() {
-		var secret, priv []byte
-		f, err := scanFob(rows, &secret, &priv)
-		if err != nil {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			rows.Close()
 			return nil, err
 		}
-		if err := tx.s.openSecrets(&f, secret, priv); err != nil {
+		serials = append(serials, s)
+	}
+	rows.Close()
+	out := make([]Fob, 0, len(serials))
+	for _, s := range serials {
+		f, err := tx.FobToCheck(s)
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, f)
