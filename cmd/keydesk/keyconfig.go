@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -27,7 +28,11 @@ func selectByTouch(c *cli.Context) (string, error) {
 		}
 		return "", errors.New("no security key found: plug one in (keydesk key list shows what is seen)")
 	}
-	ctx, cancel := context.WithTimeout(c.Context, c.Duration("touch-timeout"))
+	wait := c.Duration("touch-timeout")
+	if wait <= 0 {
+		wait = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(c.Context, wait)
 	defer cancel()
 	type result struct {
 		path string
@@ -40,7 +45,7 @@ func selectByTouch(c *cli.Context) (string, error) {
 		if err != nil {
 			continue
 		}
-		cl, err := hid.Open(ctx, dev, hid.Options{TouchTimeout: c.Duration("touch-timeout")})
+		cl, err := hid.Open(ctx, dev, hid.Options{TouchTimeout: wait})
 		if err != nil {
 			dev.Close()
 			continue
@@ -69,7 +74,7 @@ func selectByTouch(c *cli.Context) (string, error) {
 		last = r.err
 	}
 	if errors.Is(last, context.DeadlineExceeded) {
-		return "", fmt.Errorf("no key was touched within %s", c.Duration("touch-timeout"))
+		return "", fmt.Errorf("no key was touched within %s", wait)
 	}
 	return "", fmt.Errorf("no key was picked: %w", last)
 }
