@@ -21,6 +21,9 @@ bench -bench '^BenchmarkVerifyUser10k$' -benchtime 200000x ./server
 # Issue 12: RADIUS password+otp, each password checked by a bind to a real
 # slapd holding the 10,000 users; the directory's share of each request.
 bench -bench '^BenchmarkLoadRADIUSPasswordOTP$' -benchtime 50000x ./server
+# Issue 14: the HTTP load on SQLite and on PostgreSQL behind one, two and
+# three servers sharing one database, with PostgreSQL's CPU beside keydesk's.
+bench -bench '^BenchmarkLoadNodes$' -benchtime 100000x ./server
 # Issue 8 (6): a denial for a user who does not exist takes as long as
 # one for a user who does.
 bench -bench '^BenchmarkDenialTime$' -benchtime 5000x ./server
