@@ -301,40 +301,6 @@ func (s *Store) RADIUSClients(ctx context.Context) ([]RADIUSClient, error) {
 // resealApplications seals every RADIUS secret again under nk. [Store.Rekey]
 // must call it, or the secrets stop opening after a rekey.
 func resealApplications(tx *Tx, old, nk *keyring) error {
-	type row struct {
-		id     int64
-		name   string
-		sealed []byte
-	}
-	rows, err := tx.query(tx.ctx, `SELECT id, name, radius_secret FROM applications WHERE radius_secret IS NOT NULL`)
-	if err != nil {
-		return err
-	}
-	var all []row
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.id, &r.name, &r.sealed); err != nil {
-			rows.Close()
-			return err
-		}
-		all = append(all, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, r := range all {
-		plain, err := old.openValue(r.sealed, appRow(r.name))
-		if err != nil {
-			return err
-		}
-		sealed, err := nk.sealValue(plain, appRow(r.name))
-		if err != nil {
-			return err
-		}
-		if _, err := tx.exec(tx.ctx, `UPDATE applications SET radius_secret = ? WHERE id = ?`, sealed, r.id); err != nil {
-			return err
-		}
-	}
-	return nil
+	return tx.reseal(old, nk, `SELECT id, name, radius_secret FROM applications WHERE radius_secret IS NOT NULL`,
+		`UPDATE applications SET radius_secret = ? WHERE id = ?`, func(_ int64, name string) string { return appRow(name) })
 }

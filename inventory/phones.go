@@ -188,39 +188,6 @@ func (tx *Tx) FobID(serial string) (int64, error) {
 // resealPhoneApps seals the seeds of pending phone apps again under nk.
 // [Store.Rekey] must call it, or those seeds stop opening after a rekey.
 func resealPhoneApps(tx *Tx, old, nk *keyring) error {
-	rows, err := tx.query(tx.ctx, `SELECT id, secret FROM phone_apps WHERE state = 'pending' AND secret IS NOT NULL`)
-	if err != nil {
-		return err
-	}
-	type row struct {
-		id     int64
-		sealed []byte
-	}
-	var all []row
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.id, &r.sealed); err != nil {
-			rows.Close()
-			return err
-		}
-		all = append(all, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, r := range all {
-		plain, err := old.openValue(r.sealed, phoneRow(r.id))
-		if err != nil {
-			return err
-		}
-		sealed, err := nk.sealValue(plain, phoneRow(r.id))
-		if err != nil {
-			return err
-		}
-		if _, err := tx.exec(tx.ctx, `UPDATE phone_apps SET secret = ? WHERE id = ?`, sealed, r.id); err != nil {
-			return err
-		}
-	}
-	return nil
+	return tx.reseal(old, nk, `SELECT id, '', secret FROM phone_apps WHERE state = 'pending' AND secret IS NOT NULL`,
+		`UPDATE phone_apps SET secret = ? WHERE id = ?`, func(id int64, _ string) string { return phoneRow(id) })
 }

@@ -147,3 +147,46 @@ func (s *Store) updateAlone(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 	return s.Update(ctx, fn)
 }
+
+// reseal opens each value a query selects (id, name, sealed value) under
+// old and seals it again under nk, bound to the same row. All rows are
+// read before any is written: a statement may not write the rows an open
+// query of the same connection still reads.
+func (tx *Tx) reseal(old, nk *keyring, selectQ, updateQ string, rowOf func(id int64, name string) string) error {
+	type row struct {
+		id     int64
+		name   string
+		sealed []byte
+	}
+	rows, err := tx.query(tx.ctx, selectQ)
+	if err != nil {
+		return err
+	}
+	var all []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.id, &r.name, &r.sealed); err != nil {
+			rows.Close()
+			return err
+		}
+		all = append(all, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, r := range all {
+		plain, err := old.openValue(r.sealed, rowOf(r.id, r.name))
+		if err != nil {
+			return err
+		}
+		sealed, err := nk.sealValue(plain, rowOf(r.id, r.name))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.exec(tx.ctx, updateQ, sealed, r.id); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -371,21 +371,27 @@ func children(pid int) []int {
 		if err != nil {
 			continue
 		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
-		i := bytes.LastIndexByte(stat, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(stat[i+1:]))
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+		if f := procStat(child); len(f) > 1 && f[1] == strconv.Itoa(pid) {
 			out = append(out, child)
 		}
 	}
 	return out
+}
+
+// procStat is the fields of /proc/PID/stat after the command's name:
+// state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+// utime stime …; nil when the process is gone. The name may hold spaces
+// and parentheses, so the fields start after its last ")".
+func procStat(pid int) []string {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(stat[i+1:]))
 }
 
 // restart starts the server again on its port. After a kill, a new
@@ -487,18 +493,7 @@ func (s *server) cpu() time.Duration {
 	pid := p.cmd.Process.Pid
 	var ticks int64
 	for _, id := range append(children(pid), pid) {
-		stat, err := os.ReadFile("/proc/" + strconv.Itoa(id) + "/stat")
-		if err != nil {
-			continue
-		}
-		i := bytes.LastIndexByte(stat, ')')
-		if i < 0 {
-			continue
-		}
-		// After the comm: state ppid pgrp session tty tpgid flags minflt
-		// cminflt majflt cmajflt utime stime.
-		f := strings.Fields(string(stat[i+1:]))
-		if len(f) > 12 {
+		if f := procStat(id); len(f) > 12 {
 			u, _ := strconv.ParseInt(f[11], 10, 64)
 			st, _ := strconv.ParseInt(f[12], 10, 64)
 			ticks += u + st
