@@ -30,6 +30,12 @@ const testChannel = 0x11223344
 
 func startKey(t *testing.T, answer func(m Message) [][]byte) (Device, *scriptedKey) {
 	host, key := PipeT(t)
+	return startKeyOn(t, host, key, answer)
+}
+
+// startKeyOn is startKey on a pipe of the test's choosing: a plain Pipe
+// for a test in which an answer may come after the host stopped reading.
+func startKeyOn(t *testing.T, host, key Device, answer func(m Message) [][]byte) (Device, *scriptedKey) {
 	k := &scriptedKey{t: t, dev: key, answer: answer, arrived: make(chan struct{}, 1000)}
 	go k.run()
 	t.Cleanup(func() { host.Close() })
@@ -218,7 +224,9 @@ func TestChannelBusyRetried(t *testing.T) {
 
 func TestTimeout(t *testing.T) {
 	clk := testclock.At(time.Unix(0, 0))
-	host, _ := startKey(t, func(m Message) [][]byte {
+	// The wrong-nonce answer may come after the host gave up: a plain pipe.
+	h, kd := Pipe()
+	host, _ := startKeyOn(t, h, kd, func(m Message) [][]byte {
 		// Only an answer with someone else's nonce: ours never comes.
 		other := append([]byte(nil), m.Data...)
 		other[7]++

@@ -291,8 +291,11 @@ func TestKeepaliveAndTimeouts(t *testing.T) {
 	c = must[*hid.Client](t)(hid.Open(context.Background(), r.host, opts))
 	_, err := makeCred(t, r, c, mcRequest("alice", false), nil)
 	wantStatus(t, "key's timeout", err, u2f.ErrUserActionTimeout)
-	// ... or the client first, at its TouchTimeout, and cancels.
-	r = newRig(t, Config{TouchDelay: time.Hour})
+	// ... or the client first, at its TouchTimeout, and cancels. The key's
+	// own timeout is an hour of fake time away, so that a client slowed
+	// down (by the race detector, a busy machine) still meets its own
+	// first while the clock races ahead.
+	r = newRig(t, Config{TouchDelay: time.Hour, UserActionTimeout: time.Hour})
 	opts = r.options()
 	opts.TouchTimeout = 2 * time.Second
 	// Well past the touch timeout, so that on the fake clock the answer
