@@ -90,6 +90,10 @@ func (s *Store) AuthLog(ctx context.Context, f AuthFilter) ([]AuthEntry, error) 
 		where, args = append(where, "at >= ?"), append(args, f.Since.Unix())
 	}
 	if f.Before > 0 {
+		// Pages go by id. On PostgreSQL ids are taken at insert, not at
+		// commit, so with several servers a page may pass over a row
+		// committed late with a lower id: the next query from the top
+		// shows it. Good enough for a log read by people.
 		where, args = append(where, "id < ?"), append(args, f.Before)
 	}
 	limit := f.Limit
